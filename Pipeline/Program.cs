@@ -1,0 +1,1 @@
+return 0; // placeholder: the CLI lands with the Pipeline work

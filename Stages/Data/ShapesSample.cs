@@ -1,0 +1,8 @@
+namespace Distill.Stages.Data;
+
+/// <summary>One LLaVA conversation turn: <c>from</c> is "human" or "gpt".</summary>
+public sealed record Turn(string From, string Value);
+
+/// <summary>One question about one scene, as stored in LLaVA conversation JSON.
+/// <paramref name="Image"/> is relative to the dataset directory; the human turn starts with "&lt;image&gt;\n".</summary>
+public sealed record ShapesSample(string Id, string Image, string Task, string Question, string Answer, IReadOnlyList<Turn> Conversations);
