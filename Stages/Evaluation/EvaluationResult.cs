@@ -1,0 +1,14 @@
+namespace Distill.Stages.Evaluation;
+
+/// <summary>Exact-match score of one question family, next to its chance level (0..1).</summary>
+public sealed record FamilyScore(string Family, int Correct, int Total, double Chance)
+{
+    public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
+}
+
+/// <summary>Evaluation of one model on the test split.</summary>
+public sealed record EvaluationResult(string Model, long Parameters, IReadOnlyList<FamilyScore> Families)
+{
+    /// <summary>Micro-averaged exact-match accuracy over all families.</summary>
+    public double Overall => Families.Sum(f => f.Total) == 0 ? 0 : (double)Families.Sum(f => f.Correct) / Families.Sum(f => f.Total);
+}
