@@ -1,9 +1,74 @@
+using SkiaSharp;
+
 namespace Distill.Stages.Data;
 
-/// <summary>Reads a written Shapes dataset (contract stub).</summary>
+/// <summary>Reads a written Shapes dataset.</summary>
 public static class ShapesDataset
 {
-    public static IReadOnlyList<ShapesSample> ReadSplit(string datasetDir, string split) => throw new NotImplementedException();
-    /// <summary>Decodes the sample's PNG to packed RGB (size*size*3), resizing if needed.</summary>
-    public static byte[] LoadRgb(string datasetDir, ShapesSample sample, int size) => throw new NotImplementedException();
+    public static IReadOnlyList<ShapesSample> ReadSplit(string datasetDir, string split) =>
+        LlavaSampleParser.ParseFile(Path.Combine(datasetDir, ShapesGenerator.SplitFile(split)));
+
+    /// <summary>Each scene's objects (ground truth for CHAIR and POPE).</summary>
+    public static IReadOnlyList<ShapesScene> ReadScenes(string datasetDir, string split)
+    {
+        string path = Path.Combine(datasetDir, ShapesGenerator.ScenesFile(split));
+        var scenes = ShapesJson.Deserialize<List<ShapesScene>>(path);
+        for (int i = 0; i < scenes.Count; i++)
+        {
+            var s = scenes[i];
+            if (s is null || string.IsNullOrEmpty(s.Id) || s.Objects is null)
+                throw new InvalidDataException($"{path}: scene #{i} lacks an id or objects");
+            foreach (var o in s.Objects)
+                if (o is null || !ShapesVocabulary.Shapes.Contains(o.Shape) || !ShapesVocabulary.Colours.Contains(o.Colour)
+                    || !ShapesVocabulary.Sizes.Contains(o.Size) || o.Row is < 0 or >= ShapesVocabulary.GridSize
+                    || o.Col is < 0 or >= ShapesVocabulary.GridSize)
+                    throw new InvalidDataException($"{path}: scene '{s.Id}' has an invalid object {o}");
+        }
+        return scenes;
+    }
+
+    /// <summary>The manifest in <paramref name="datasetDir"/>, or null when there is none (nothing written yet, or
+    /// a write that did not finish: the manifest is written last). A manifest that exists but cannot be read is an
+    /// error naming the file.</summary>
+    public static DatasetManifest? TryReadManifest(string datasetDir)
+    {
+        string path = Path.Combine(datasetDir, DatasetManifest.FileName);
+        if (!File.Exists(path)) return null;
+        var m = ShapesJson.Deserialize<DatasetManifest>(path);
+        if (m.Format != DatasetManifest.FormatVersion)
+            throw new InvalidDataException($"{path}: format '{m.Format}' is not {DatasetManifest.FormatVersion}");
+        if (string.IsNullOrEmpty(m.Fingerprint) || m.Options is null || m.Splits is null)
+            throw new InvalidDataException($"{path}: missing fingerprint, options or splits");
+        return m;
+    }
+
+    /// <summary>Decodes the sample's PNG to packed RGB (size*size*3, row-major HWC), resizing if needed.</summary>
+    public static byte[] LoadRgb(string datasetDir, ShapesSample sample, int size)
+    {
+        if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, "image size must be > 0");
+        string path = Path.Combine(datasetDir, sample.Image);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Image of sample '{sample.Id}' not found: {path}", path);
+        using var image = SKImage.FromEncodedData(File.ReadAllBytes(path))
+            ?? throw new InvalidDataException($"Image of sample '{sample.Id}' cannot be decoded: {path}");
+        var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+        using var bitmap = new SKBitmap(info);
+        using var pixmap = bitmap.PeekPixels();
+        bool ok = image.Width == size && image.Height == size
+            ? image.ReadPixels(pixmap)
+            : image.ScalePixels(pixmap, new SKSamplingOptions(SKCubicResampler.Mitchell));
+        if (!ok) throw new InvalidDataException($"Image of sample '{sample.Id}' could not be converted to {size}x{size} RGB: {path}");
+        return RgbaToRgb(bitmap.GetPixelSpan());
+    }
+
+    private static byte[] RgbaToRgb(ReadOnlySpan<byte> rgba)
+    {
+        var rgb = new byte[rgba.Length / 4 * 3];
+        for (int p = 0, q = 0; p < rgba.Length; p += 4, q += 3)
+        {
+            rgb[q] = rgba[p];
+            rgb[q + 1] = rgba[p + 1];
+            rgb[q + 2] = rgba[p + 2];
+        }
+        return rgb;
+    }
 }
