@@ -1,0 +1,37 @@
+using Apache.Arrow;
+using Apache.Arrow.Ipc;
+
+namespace Distill.Stages.Arrow;
+
+/// <summary>Arrow IPC stream bytes in and out.</summary>
+internal static class ArrowIpc
+{
+    public static byte[] Write(Schema schema, IReadOnlyList<IArrowArray> columns, int length)
+    {
+        using var batch = new RecordBatch(schema, columns, length);
+        using var ms = new MemoryStream();
+        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true))
+        {
+            writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>The schema and every record batch of a stream; the caller disposes the batches.</summary>
+    public static (Schema Schema, List<RecordBatch> Batches) Read(byte[] ipc, string expectedSchema)
+    {
+        ArgumentNullException.ThrowIfNull(ipc);
+        try
+        {
+            using var reader = new ArrowStreamReader(new ReadOnlyMemory<byte>(ipc));
+            var batches = new List<RecordBatch>();
+            while (reader.ReadNextRecordBatch() is { } b) batches.Add(b);
+            return (reader.Schema, batches);
+        }
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"Expected an Arrow IPC stream of {expectedSchema} ({ipc.Length} bytes): {e.Message}", e);
+        }
+    }
+}

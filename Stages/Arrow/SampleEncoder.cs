@@ -1,0 +1,27 @@
+using Distill.Stages.Data;
+using Distill.Stages.Text;
+
+namespace Distill.Stages.Arrow;
+
+/// <summary>Turns a Shapes sample into a <c>samples/v1</c> row: its image as packed RGB and its conversation through
+/// <see cref="ChatTemplate"/>.</summary>
+public static class SampleEncoder
+{
+    public static SampleRow Encode(ShapesSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens)
+    {
+        ArgumentNullException.ThrowIfNull(sample);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var human = sample.Conversations.FirstOrDefault(t => t.From == "human")
+            ?? throw new InvalidDataException($"Sample '{sample.Id}' has no human turn");
+        var gpt = sample.Conversations.FirstOrDefault(t => t.From == "gpt")
+            ?? throw new InvalidDataException($"Sample '{sample.Id}' has no gpt turn");
+        if (!human.Value.StartsWith(ShapesSample.ImagePrefix, StringComparison.Ordinal))
+            throw new InvalidDataException($"Sample '{sample.Id}': the human turn does not start with \"<image>\\n\"");
+        string question = human.Value[ShapesSample.ImagePrefix.Length..];
+        EncodedSample encoded;
+        try { encoded = ChatTemplate.Encode(tokenizer, question, gpt.Value, imageTokens); }
+        catch (ArgumentException e) { throw new InvalidDataException($"Sample '{sample.Id}': {e.Message}", e); }
+        byte[] rgb = ShapesDataset.LoadRgb(datasetDir, sample, imageSize);
+        return new SampleRow(sample.Id, rgb, encoded.InputIds, encoded.LabelsMask, sample.Task, sample.Answer);
+    }
+}
