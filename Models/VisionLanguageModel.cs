@@ -88,7 +88,7 @@ public sealed class VisionLanguageModel : nn.Module
             throw new ArgumentException(
                 $"image features have shape [{string.Join(",", imageFeatures.shape)}], expected [{b},{n},{Config.Text.HiddenSize}].");
         var isImage = ids.eq(Config.ImageTokenId);                                         // [B,T]
-        var counts = isImage.sum(1, type: ScalarType.Int64).data<long>().ToArray();
+        var counts = isImage.sum(1, type: ScalarType.Int64).cpu().data<long>().ToArray();
         for (var row = 0; row < counts.Length; row++)
             if (counts[row] != n)
                 throw new ArgumentException(

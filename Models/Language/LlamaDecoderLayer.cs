@@ -10,7 +10,7 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     private readonly RmsNorm input_layernorm;
     private readonly LlamaAttention self_attn;
     private readonly RmsNorm post_attention_layernorm;
-    private readonly nn.Module<Tensor, Tensor> mlp;
+    private nn.Module<Tensor, Tensor> mlp;
 
     public LlamaDecoderLayer(DecoderConfig config) : base(nameof(LlamaDecoderLayer))
     {
@@ -25,6 +25,16 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
 
     /// <summary>The feed-forward block (a <see cref="LlamaMlp"/> unless replaced, e.g. by an MoE layer).</summary>
     public nn.Module<Tensor, Tensor> Mlp => mlp;
+
+    /// <summary>Swaps the feed-forward block (e.g. for an upcycled MoE); its parameters keep the <c>mlp.</c> prefix.
+    /// Returns the previous block, which the caller now owns.</summary>
+    public nn.Module<Tensor, Tensor> ReplaceMlp(nn.Module<Tensor, Tensor> replacement)
+    {
+        var previous = mlp;
+        mlp = replacement;
+        _internal_submodules["mlp"] = replacement;
+        return previous;
+    }
 
     /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] -> [B,T,D].</summary>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed)

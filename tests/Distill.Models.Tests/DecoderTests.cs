@@ -164,3 +164,28 @@ public class DecoderTests
         Assert.Contains("3 image tokens", e.Message);
     }
 }
+
+public class ReplaceMlpTests
+{
+    [Fact]
+    public void ReplacedMlpKeepsTheNameAndIsUsed()
+    {
+        using var model = Tiny();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        var pixels = Pixels(1, 1);
+        var ids = Ids(Prompt(5, 6));
+        var before = model.Forward(pixels, ids);
+        var layer = model.LanguageModel.Model.Layers[1];
+        torch.manual_seed(3);
+        var replacement = new Distill.Models.Language.LlamaMlp(24, 40);
+        var old = layer.ReplaceMlp(replacement);
+        Assert.IsType<Distill.Models.Language.LlamaMlp>(old);
+        var keys = model.state_dict().Keys.ToList();
+        Assert.Equal(new long[] { 40, 24 }, model.state_dict()["language_model.model.layers.1.mlp.gate_proj.weight"].shape);
+        Assert.Single(keys, k => k == "language_model.model.layers.1.mlp.up_proj.weight");
+        Assert.True(MaxAbsDiff(before, model.Forward(pixels, ids)) > 1e-6f);
+        layer.ReplaceMlp(old);
+        Assert.Equal(0f, MaxAbsDiff(before, model.Forward(pixels, ids)));
+    }
+}
