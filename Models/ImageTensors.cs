@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Distill.Models;
@@ -6,5 +7,21 @@ namespace Distill.Models;
 public static class ImageTensors
 {
     /// <summary>Returns [B,3,size,size] float32, values (x/255 - 0.5)/0.5.</summary>
-    public static Tensor FromRgb(IReadOnlyList<byte[]> images, int size) => throw new NotImplementedException();
+    public static Tensor FromRgb(IReadOnlyList<byte[]> images, int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        var expected = size * size * 3;
+        var packed = new byte[images.Count * expected];
+        for (var i = 0; i < images.Count; i++)
+        {
+            if (images[i] is null || images[i].Length != expected)
+                throw new ArgumentException(
+                    $"image {i} has {images[i]?.Length ?? 0} bytes, expected {expected} ({size}x{size}x3 RGB).");
+            Buffer.BlockCopy(images[i], 0, packed, i * expected, expected);
+        }
+        using var scope = torch.NewDisposeScope();
+        var hwc = torch.tensor(packed, [images.Count, size, size, 3]);   // [B,S,S,3] uint8
+        var chw = hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32);  // [B,3,S,S]
+        return ((chw / 255.0 - 0.5) / 0.5).contiguous().MoveToOuterDisposeScope();
+    }
 }

@@ -1,5 +1,8 @@
 using Distill.Models.Config;
+using Distill.Models.Language;
+using Distill.Models.Vision;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Distill.Models;
@@ -12,28 +15,171 @@ public sealed class VisionLanguageModel : nn.Module
 {
     public VlmConfig Config { get; }
 
+    private readonly VisionTower vision_tower;
+    private readonly MultiModalProjector multi_modal_projector;
+    private readonly LlamaForCausalLM language_model;
+
     public VisionLanguageModel(VlmConfig config) : base("llava")
     {
         Config = config;
-        throw new NotImplementedException("contract stub");
+        if (config.ProjectorType != "mlp2x_gelu")
+            throw new ArgumentException($"projector type '{config.ProjectorType}' is not supported (only mlp2x_gelu).");
+        vision_tower = new VisionTower(config.Vision);
+        multi_modal_projector = new MultiModalProjector(config.Vision.HiddenSize, config.Text.HiddenSize);
+        language_model = new LlamaForCausalLM(config.Text);
+        RegisterComponents();
+        Init.HfInit(this);
     }
+
+    public VisionTower VisionTower => vision_tower;
+    public MultiModalProjector Projector => multi_modal_projector;
+    public LlamaForCausalLM LanguageModel => language_model;
+
+    /// <summary>The device of the model's parameters.</summary>
+    public Device Device => language_model.Model.EmbedTokens.weight!.device;
 
     /// <summary>pixels [B,3,H,W] float (see <see cref="ImageTensors"/>), inputIds [B,T] int64 with exactly
     /// NumPatches image tokens per row; attentionMask [B,T] (1 = real token, 0 = pad) or null for none.
     /// Returns logits [B,T,V].</summary>
-    public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null) => throw new NotImplementedException();
+    public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var features = EncodeImages(pixels);                                             // [B,N,Dt]
+        return ForwardWithImageFeatures(features, inputIds, attentionMask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Vision tower + projector: pixels [B,3,S,S] -> image features in the LM's width [B,N,Dt].
+    /// The result can be cached (e.g. under a frozen tower) and fed to <see cref="ForwardWithImageFeatures"/>.</summary>
+    public Tensor EncodeImages(Tensor pixels)
+    {
+        using var scope = torch.NewDisposeScope();
+        var patches = vision_tower.forward(pixels.to(Device));                           // [B,N,Dv]
+        return multi_modal_projector.forward(patches).MoveToOuterDisposeScope();          // [B,N,Dt]
+    }
+
+    /// <summary>The LM forward with precomputed image features [B,N,Dt]: logits [B,T,V].</summary>
+    public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
+        var mask = attentionMask?.to(Device);
+        return language_model.forward(embeds, mask).MoveToOuterDisposeScope();            // [B,T,V]
+    }
+
+    /// <summary>Final decoder hidden states (after the last norm) with precomputed image features: [B,T,Dt].</summary>
+    public Tensor HiddenStates(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var embeds = EmbedInputs(imageFeatures, inputIds);
+        return language_model.Model.forward(embeds, attentionMask?.to(Device)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Input embeddings [B,T,Dt]: token embeddings, with the image-token positions of each row replaced,
+    /// in order, by that row's N image features. imageFeatures [B,N,Dt]; inputIds [B,T] with exactly N image
+    /// tokens per row.</summary>
+    public Tensor EmbedInputs(Tensor imageFeatures, Tensor inputIds)
+    {
+        using var scope = torch.NewDisposeScope();
+        var ids = inputIds.to(Device).to_type(ScalarType.Int64);                          // [B,T]
+        long b = ids.shape[0], n = Config.Vision.NumPatches;
+        if (imageFeatures.shape[0] != b)
+            throw new ArgumentException($"{imageFeatures.shape[0]} images for {b} sequences.");
+        if (imageFeatures.shape[1] != n || imageFeatures.shape[2] != Config.Text.HiddenSize)
+            throw new ArgumentException(
+                $"image features have shape [{string.Join(",", imageFeatures.shape)}], expected [{b},{n},{Config.Text.HiddenSize}].");
+        var isImage = ids.eq(Config.ImageTokenId);                                         // [B,T]
+        var counts = isImage.sum(1, type: ScalarType.Int64).cpu().data<long>().ToArray();
+        for (var row = 0; row < counts.Length; row++)
+            if (counts[row] != n)
+                throw new ArgumentException(
+                    $"row {row} of input_ids holds {counts[row]} image tokens (id {Config.ImageTokenId}), expected {n}.");
+        var textIds = ids.masked_fill(isImage, 0);                                        // image id may lie outside the vocab
+        var embeds = language_model.Model.Embed(textIds);                                  // [B,T,Dt]
+        var features = imageFeatures.to(Device).to_type(embeds.dtype);
+        var slots = isImage.unsqueeze(-1).expand_as(embeds);                                // [B,T,Dt]
+        return embeds.masked_scatter(slots, features).MoveToOuterDisposeScope();
+    }
 
     /// <summary>Greedy decoding of a batch of prompts (each ending in the assistant marker), left-padded
     /// internally. Returns, per prompt, the generated ids without the prompt and without the final eos.</summary>
     public IReadOnlyList<int[]> GenerateGreedy(Tensor pixels, IReadOnlyList<int[]> prompts, int maxNewTokens, int eosId, int padId)
-        => throw new NotImplementedException();
+    {
+        if (pixels.shape[0] != prompts.Count)
+            throw new ArgumentException($"{pixels.shape[0]} images for {prompts.Count} prompts.");
+        if (padId == Config.ImageTokenId)
+            throw new ArgumentException($"pad id {padId} equals the image token id.");
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var features = EncodeImages(pixels);                                               // [B,N,Dt]
+        var sequences = prompts.Select(p => p.ToList()).ToArray();
+        var outputs = prompts.Select(_ => new List<int>()).ToArray();
+        var active = Enumerable.Range(0, prompts.Count).ToList();
+        for (var step = 0; step < maxNewTokens && active.Count > 0; step++)
+        {
+            using var stepScope = torch.NewDisposeScope();
+            var (ids, mask) = LeftPad(active.Select(i => sequences[i]).ToList(), padId);  // [A,L]
+            var rows = torch.tensor(active.Select(i => (long)i).ToArray(), device: Device);
+            var logits = ForwardWithImageFeatures(features.index_select(0, rows), ids, mask); // [A,L,V]
+            var next = logits.select(1, -1).argmax(-1).cpu().data<long>().ToArray();      // [A]
+            var stillActive = new List<int>();
+            for (var a = 0; a < active.Count; a++)
+            {
+                var row = active[a];
+                var token = (int)next[a];
+                if (token == eosId) continue;
+                outputs[row].Add(token);
+                sequences[row].Add(token);
+                stillActive.Add(row);
+            }
+            active = stillActive;
+        }
+        return outputs.Select(o => o.ToArray()).ToArray();
+    }
+
+    /// <summary>Left-pads sequences with padId: ids [B,L] int64 and attention mask [B,L] int64 (0 on pads).</summary>
+    public (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> sequences, int padId)
+    {
+        var length = sequences.Max(s => s.Count);
+        var ids = new long[sequences.Count * length];
+        var mask = new long[sequences.Count * length];
+        for (var r = 0; r < sequences.Count; r++)
+        {
+            var offset = length - sequences[r].Count;
+            for (var j = 0; j < length; j++)
+            {
+                var real = j >= offset;
+                ids[r * length + j] = real ? sequences[r][j - offset] : padId;
+                mask[r * length + j] = real ? 1 : 0;
+            }
+        }
+        return (torch.tensor(ids, [sequences.Count, length], device: Device),
+                torch.tensor(mask, [sequences.Count, length], device: Device));
+    }
+
+    private (Tensor Ids, Tensor Mask) LeftPad(List<List<int>> sequences, int padId) =>
+        LeftPad(sequences.Select(s => (IReadOnlyList<int>)s).ToList(), padId);
 
     /// <summary>Copies the vision tower weights from another model (same VisionConfig).</summary>
-    public void LoadVisionTowerFrom(VisionLanguageModel other) => throw new NotImplementedException();
+    public void LoadVisionTowerFrom(VisionLanguageModel other)
+    {
+        if (other.Config.Vision != Config.Vision)
+            throw new ArgumentException($"vision configs differ: {other.Config.Vision} vs {Config.Vision}.");
+        using var noGrad = torch.no_grad();
+        var source = other.vision_tower.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in vision_tower.named_parameters())
+            parameter.copy_(source[name]);
+    }
 
     /// <summary>Freezes (requires_grad = false) the vision tower.</summary>
-    public void FreezeVisionTower() => throw new NotImplementedException();
+    public void FreezeVisionTower()
+    {
+        foreach (var parameter in vision_tower.parameters())
+            parameter.requires_grad = false;
+    }
 
     /// <summary>Total parameter count.</summary>
-    public long ParameterCount() => throw new NotImplementedException();
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    /// <summary>Parameters that require grad (what an optimizer should get).</summary>
+    public IReadOnlyList<Parameter> TrainableParameters() => parameters().Where(p => p.requires_grad).ToList();
 }

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Distill.Models.Config;
+
+namespace Distill.Models.Checkpoints;
+
+/// <summary>Hugging Face style <c>config.json</c> for a LLaVA model (LlavaForConditionalGeneration with a CLIP
+/// vision config and a Llama text config).</summary>
+public static class LlavaConfigJson
+{
+    public static string ToJson(VlmConfig config)
+    {
+        var v = config.Vision;
+        var t = config.Text;
+        var root = new JsonObject
+        {
+            ["architectures"] = new JsonArray("LlavaForConditionalGeneration"),
+            ["model_type"] = "llava",
+            ["image_token_index"] = config.ImageTokenId,
+            ["projector_hidden_act"] = ActivationOf(config.ProjectorType),
+            ["vision_feature_layer"] = v.SelectLayer,
+            ["vision_feature_select_strategy"] = "full",
+            ["torch_dtype"] = "float32",
+            ["tie_word_embeddings"] = t.TieWordEmbeddings,
+            ["vision_config"] = new JsonObject
+            {
+                ["model_type"] = "clip_vision_model",
+                ["hidden_size"] = v.HiddenSize,
+                ["intermediate_size"] = v.IntermediateSize,
+                ["num_hidden_layers"] = v.Layers,
+                ["num_attention_heads"] = v.Heads,
+                ["image_size"] = v.ImageSize,
+                ["patch_size"] = v.PatchSize,
+                ["layer_norm_eps"] = v.LayerNormEps,
+                ["hidden_act"] = "gelu",
+            },
+            ["text_config"] = new JsonObject
+            {
+                ["model_type"] = "llama",
+                ["vocab_size"] = t.VocabSize,
+                ["hidden_size"] = t.HiddenSize,
+                ["intermediate_size"] = t.IntermediateSize,
+                ["num_hidden_layers"] = t.Layers,
+                ["num_attention_heads"] = t.Heads,
+                ["num_key_value_heads"] = t.KvHeads,
+                ["max_position_embeddings"] = t.MaxPositions,
+                ["rope_theta"] = t.RopeTheta,
+                ["rms_norm_eps"] = t.RmsNormEps,
+                ["tie_word_embeddings"] = t.TieWordEmbeddings,
+                ["hidden_act"] = "silu",
+            },
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Parses a config.json; <paramref name="source"/> names the file in errors.</summary>
+    public static VlmConfig Parse(string json, string source = "config.json")
+    {
+        JsonObject root;
+        try
+        {
+            root = JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{source}: not a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{source}: invalid JSON: {e.Message}", e);
+        }
+        var modelType = root["model_type"]?.GetValue<string>();
+        if (modelType != "llava") throw new InvalidDataException($"{source}: model_type is '{modelType}', expected 'llava'.");
+        var act = Optional(root, "projector_hidden_act", "gelu", source);
+        if (act != "gelu") throw new InvalidDataException($"{source}: projector_hidden_act '{act}' is not supported (gelu only).");
+        var vc = root["vision_config"] as JsonObject ?? throw new InvalidDataException($"{source}: missing key 'vision_config'.");
+        var tc = root["text_config"] as JsonObject ?? throw new InvalidDataException($"{source}: missing key 'text_config'.");
+        var vision = new VisionConfig(
+            ImageSize: Required<int>(vc, "image_size", source, "vision_config"),
+            PatchSize: Required<int>(vc, "patch_size", source, "vision_config"),
+            HiddenSize: Required<int>(vc, "hidden_size", source, "vision_config"),
+            IntermediateSize: Required<int>(vc, "intermediate_size", source, "vision_config"),
+            Layers: Required<int>(vc, "num_hidden_layers", source, "vision_config"),
+            Heads: Required<int>(vc, "num_attention_heads", source, "vision_config"),
+            SelectLayer: Optional(root, "vision_feature_layer", -2, source),
+            LayerNormEps: Optional(vc, "layer_norm_eps", 1e-5, source));
+        var heads = Required<int>(tc, "num_attention_heads", source, "text_config");
+        var text = new DecoderConfig(
+            VocabSize: Required<int>(tc, "vocab_size", source, "text_config"),
+            HiddenSize: Required<int>(tc, "hidden_size", source, "text_config"),
+            IntermediateSize: Required<int>(tc, "intermediate_size", source, "text_config"),
+            Layers: Required<int>(tc, "num_hidden_layers", source, "text_config"),
+            Heads: heads,
+            KvHeads: Optional(tc, "num_key_value_heads", heads, source),
+            MaxPositions: Optional(tc, "max_position_embeddings", 512, source),
+            RopeTheta: Optional(tc, "rope_theta", 10000.0, source),
+            RmsNormEps: Optional(tc, "rms_norm_eps", 1e-6, source),
+            TieWordEmbeddings: Optional(tc, "tie_word_embeddings", Optional(root, "tie_word_embeddings", false, source), source));
+        return new VlmConfig(vision, text, Required<int>(root, "image_token_index", source, null));
+    }
+
+    private static string ActivationOf(string projectorType) => projectorType switch
+    {
+        "mlp2x_gelu" => "gelu",
+        _ => throw new NotSupportedException($"projector type '{projectorType}' has no config.json form."),
+    };
+
+    private static T Required<T>(JsonObject obj, string key, string source, string? section)
+    {
+        var where = section is null ? key : $"{section}.{key}";
+        var node = obj[key] ?? throw new InvalidDataException($"{source}: missing key '{where}'.");
+        return Convert<T>(node, where, source);
+    }
+
+    private static T Optional<T>(JsonObject obj, string key, T fallback, string source) =>
+        obj[key] is { } node ? Convert<T>(node, key, source) : fallback;
+
+    private static T Convert<T>(JsonNode node, string where, string source)
+    {
+        try
+        {
+            if (typeof(T) == typeof(double)) return (T)(object)node.GetValue<double>();
+            return node.GetValue<T>();
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException(
+                $"{source}: key '{where}' has value {node.ToJsonString()}, expected {typeof(T).Name.ToLower(CultureInfo.InvariantCulture)}.", e);
+        }
+    }
+}

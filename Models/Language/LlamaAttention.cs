@@ -1,0 +1,70 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Distill.Models.Config;
+using static TorchSharp.torch;
+
+namespace Distill.Models.Language;
+
+/// <summary>Multi-head self-attention with rotary positions and grouped-query attention: Heads query heads share
+/// KvHeads key/value heads (each kv head serves Heads/KvHeads query heads). No biases.</summary>
+public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly Linear q_proj;
+    private readonly Linear k_proj;
+    private readonly Linear v_proj;
+    private readonly Linear o_proj;
+    private readonly int _heads, _kvHeads, _headDim;
+
+    public LlamaAttention(DecoderConfig config) : base(nameof(LlamaAttention))
+    {
+        if (config.HiddenSize % config.Heads != 0)
+            throw new ArgumentException($"hidden size {config.HiddenSize} is not divisible by {config.Heads} heads.");
+        if (config.KvHeads <= 0 || config.Heads % config.KvHeads != 0)
+            throw new ArgumentException($"{config.KvHeads} kv heads do not divide {config.Heads} heads.");
+        _heads = config.Heads;
+        _kvHeads = config.KvHeads;
+        _headDim = config.HeadDim;
+        q_proj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: false);
+        k_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        v_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: false);
+        o_proj = nn.Linear(_heads * _headDim, config.HiddenSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] bool -> [B,T,D].</summary>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed)
+    {
+        using var scope = torch.NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);    // [B,H,T,d]
+        var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);  // [B,Hkv,T,d]
+        var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);  // [B,Hkv,T,d]
+        q = RotaryEmbedding.Apply(q, cos, sin);
+        k = RotaryEmbedding.Apply(k, cos, sin);
+        k = RepeatKv(k, _heads / _kvHeads);                                         // [B,H,T,d]
+        v = RepeatKv(v, _heads / _kvHeads);
+        var context = ScaledDotProduct(q, k, v, allowed);                          // [B,H,T,d]
+        var merged = context.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B,T,H*d]
+        return o_proj.forward(merged).MoveToOuterDisposeScope();                   // [B,T,D]
+    }
+
+    /// <summary>softmax(q k^T / sqrt(d), masked) v. Masked scores get the most negative float (not -inf), so a
+    /// query that sees no key (a pad position) gets a uniform row instead of NaN.</summary>
+    public static Tensor ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor allowed)
+    {
+        using var scope = torch.NewDisposeScope();
+        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[^1]);      // [B,H,T,S]
+        scores = scores.to_type(ScalarType.Float32).masked_fill(allowed.logical_not(), float.MinValue);
+        var probs = scores.softmax(-1).to_type(q.dtype);                            // [B,H,T,S]
+        return probs.matmul(v).MoveToOuterDisposeScope();                           // [B,H,T,d]
+    }
+
+    /// <summary>[B,Hkv,T,d] -> [B,Hkv*n,T,d], each kv head repeated n times consecutively.</summary>
+    public static Tensor RepeatKv(Tensor kv, int n)
+    {
+        if (n == 1) return kv.alias();
+        using var scope = torch.NewDisposeScope();
+        long b = kv.shape[0], h = kv.shape[1], t = kv.shape[2], d = kv.shape[3];
+        return kv.unsqueeze(2).expand(b, h, n, t, d).reshape(b, h * n, t, d).MoveToOuterDisposeScope();
+    }
+}

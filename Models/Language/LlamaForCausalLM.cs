@@ -1,0 +1,35 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Distill.Models.Config;
+using static TorchSharp.torch;
+
+namespace Distill.Models.Language;
+
+/// <summary>Decoder + LM head. With tied embeddings there is no <c>lm_head</c> parameter: logits use
+/// <c>model.embed_tokens.weight</c> (as Hugging Face checkpoints of tied models omit <c>lm_head.weight</c>).</summary>
+public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
+{
+    private readonly LlamaModel model;
+    private readonly Linear? lm_head;
+
+    public LlamaForCausalLM(DecoderConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        model = new LlamaModel(config);
+        if (!config.TieWordEmbeddings)
+            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public LlamaModel Model => model;
+
+    /// <summary>hidden [B,T,D] -> logits [B,T,V].</summary>
+    public Tensor Head(Tensor hidden) =>
+        lm_head is not null ? lm_head.forward(hidden) : nn.functional.linear(hidden, model.EmbedTokens.weight!);
+
+    /// <summary>inputsEmbeds [B,T,D], attentionMask [B,T] or null -> logits [B,T,V].</summary>
+    public override Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask)
+    {
+        using var scope = torch.NewDisposeScope();
+        return Head(model.forward(inputsEmbeds, attentionMask)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,30 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Distill.Models.Language;
+
+/// <summary>RMSNorm: y = x / sqrt(mean(x^2) + eps) * weight, computed in float32.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double _eps;
+
+    public RmsNorm(long dim, double eps) : base(nameof(RmsNorm))
+    {
+        weight = new Parameter(torch.ones(dim));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public Parameter Weight => weight;
+
+    public override Tensor forward(Tensor x) // [..., D]
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = x.to_type(ScalarType.Float32);
+        var variance = h.pow(2).mean([-1L], keepdim: true);     // [..., 1]
+        h = h * torch.rsqrt(variance + _eps);
+        return (weight * h.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,31 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using Distill.Models.Config;
+using static TorchSharp.torch;
+
+namespace Distill.Models.Vision;
+
+/// <summary>Pre-LN transformer block: h = x + Attn(LN1(x)); out = h + MLP(LN2(h)).</summary>
+public sealed class VisionEncoderLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly LayerNorm layer_norm1;
+    private readonly VisionAttention self_attn;
+    private readonly LayerNorm layer_norm2;
+    private readonly VisionMlp mlp;
+
+    public VisionEncoderLayer(VisionConfig config) : base(nameof(VisionEncoderLayer))
+    {
+        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        self_attn = new VisionAttention(config);
+        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        mlp = new VisionMlp(config.HiddenSize, config.IntermediateSize);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x) // [B,N,Dv] -> [B,N,Dv]
+    {
+        using var scope = torch.NewDisposeScope();
+        var h = x + self_attn.forward(layer_norm1.forward(x));
+        return (h + mlp.forward(layer_norm2.forward(h))).MoveToOuterDisposeScope();
+    }
+}
