@@ -1,0 +1,65 @@
+using Distill.Models;
+using Distill.Models.Checkpoints;
+using Distill.Stages.Arrow;
+using Distill.Stages.Flow;
+using Distill.Stages.Losses;
+using Distill.Stages.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Distillation;
+
+/// <summary>A teacher replica: <c>samples/v1</c> -> <c>teacher/v1</c>. One forward pass per batch, then the
+/// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.</summary>
+public sealed class TeacherInference : ITeacherStep
+{
+    private readonly VisionLanguageModel _model;
+    private readonly TeacherBatchMeta _meta;
+    private readonly int _imageSize;
+    private readonly int _padId;
+    private readonly TokenScope _scope;
+
+    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId)
+    {
+        _model = Checkpoint.Load(checkpointDir);
+        _model.eval();
+        if (topK <= 0 || topK > _model.Config.Text.VocabSize)
+            throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top-k must be in 1..{_model.Config.Text.VocabSize}");
+        _meta = new TeacherBatchMeta(fingerprint, topK, _model.Config.Text.VocabSize, tokenizerHash, scope.Name());
+        _imageSize = imageSize;
+        _padId = padId;
+        _scope = scope;
+    }
+
+    public TeacherBatchMeta Meta => _meta;
+
+    public byte[] Infer(byte[] samplesV1)
+    {
+        var rows = SamplesV1.Read(samplesV1);
+        if (rows.Count == 0) return TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageSize * _imageSize * 3);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        using var batch = TrainingBatch.Collate(rows, _imageSize, _padId, _scope);
+        var logits = CausalLmLoss.AtPositions(_model.Forward(batch.Pixels, batch.InputIds), batch); // [N, V]
+        var (ids, logprobs, tail) = TeacherTargets.FromLogits(logits, _meta.TopK);
+        var flatIds = ids.to_type(ScalarType.Int32).data<int>().ToArray();          // [N*K]
+        var flatLogprobs = logprobs.to_type(ScalarType.Float32).data<float>().ToArray();
+        var flatTail = tail.to_type(ScalarType.Float32).data<float>().ToArray();   // [N]
+
+        int k = _meta.TopK;
+        var output = new List<TeacherRow>(rows.Count);
+        int offset = 0; // in positions
+        foreach (var row in rows)
+        {
+            int n = PredictingPositions.Of(row.LabelsMask, _scope).Length;
+            output.Add(new TeacherRow(
+                row,
+                flatIds.AsSpan(offset * k, n * k).ToArray(),
+                flatLogprobs.AsSpan(offset * k, n * k).ToArray().Select(v => (Half)v).ToArray(),
+                flatTail.AsSpan(offset, n).ToArray()));
+            offset += n;
+        }
+        return TeacherV1.Write(output, _meta, _imageSize * _imageSize * 3);
+    }
+
+    public void Dispose() => _model.Dispose();
+}

@@ -1,0 +1,81 @@
+using System.Text.Json;
+using Distill.Models;
+using Distill.Stages.Data;
+using Distill.Stages.Flow;
+using Distill.Stages.Text;
+using Distill.Stages.Workspace;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Evaluation;
+
+/// <summary>Stage <c>eval</c>: greedy answers on a split, exact-match accuracy per question family next to the
+/// family's chance level. Samples are batched by family so that short-answer batches stop early.</summary>
+public sealed class VqaEvaluator
+{
+    private readonly PreparedData _data;
+    private readonly int _batchSize;
+    private readonly int _maxNewTokens;
+    private readonly int _maxPerFamily;
+    private readonly Func<string, double> _chance;
+
+    public VqaEvaluator(PreparedData data, int batchSize, int maxNewTokens, int maxPerFamily, Func<string, double> chanceLevel)
+    {
+        _data = data;
+        _batchSize = batchSize;
+        _maxNewTokens = maxNewTokens;
+        _maxPerFamily = maxPerFamily;
+        _chance = chanceLevel;
+    }
+
+    public (EvaluationResult Result, IReadOnlyList<Prediction> Predictions) Evaluate(
+        VisionLanguageModel model, string modelName, string split, IStageProgress progress, CancellationToken cancellation)
+    {
+        model.eval();
+        var samples = _data.Samples(split);
+        var rows = _data.Rows(split);
+        var byFamily = samples.Select((s, i) => (Sample: s, Index: i))
+            .GroupBy(x => x.Sample.Task)
+            .OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => (Family: g.Key, Items: _maxPerFamily > 0 ? g.Take(_maxPerFamily).ToList() : g.ToList()))
+            .ToList();
+        int total = byFamily.Sum(f => f.Items.Count);
+        var predictions = new List<Prediction>(total);
+        var scores = new List<FamilyScore>();
+        var tokenizer = _data.Tokenizer;
+        int done = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        foreach (var (family, items) in byFamily)
+        {
+            int correct = 0;
+            foreach (var chunk in items.Chunk(_batchSize))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                var pixels = ImageTensors.FromRgb(chunk.Select(x => rows[x.Index].Image).ToList(), _data.ImageSize);
+                var prompts = chunk.Select(x => ChatTemplate.EncodePrompt(tokenizer, x.Sample.Question, _data.ImageTokens)).ToList();
+                IReadOnlyList<int[]> outputs;
+                using (no_grad()) outputs = model.GenerateGreedy(pixels, prompts, _maxNewTokens, tokenizer.EosId, tokenizer.PadId);
+                for (int i = 0; i < chunk.Length; i++)
+                {
+                    var sample = chunk[i].Sample;
+                    string generated = tokenizer.Decode(outputs[i]);
+                    bool ok = AnswerMatch.IsExact(tokenizer, generated, sample.Answer);
+                    if (ok) correct++;
+                    predictions.Add(new Prediction(sample.Id, family, sample.Question, sample.Answer, generated, ok));
+                }
+                done += chunk.Length;
+                progress.Report(new StageProgress("eval", modelName, done, total, done / clock.Elapsed.TotalSeconds, double.NaN));
+            }
+            scores.Add(new FamilyScore(family, correct, items.Count, _chance(family)));
+        }
+        return (new EvaluationResult(modelName, model.ParameterCount(), scores), predictions);
+    }
+
+    /// <summary>Writes predictions as JSON lines (one object per sample) for inspection.</summary>
+    public static void WritePredictions(string path, IEnumerable<Prediction> predictions)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        using var writer = new StreamWriter(path);
+        foreach (var p in predictions) writer.WriteLine(JsonSerializer.Serialize(p));
+    }
+}

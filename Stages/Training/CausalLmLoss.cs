@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Training;
+
+/// <summary>Shared forward pieces: the student/teacher logits at the batch's predicting positions.</summary>
+public static class CausalLmLoss
+{
+    /// <summary>logits [B, T, V] -> [N, V] at the batch's predicting positions (row-major order).</summary>
+    public static Tensor AtPositions(Tensor logits, TrainingBatch batch)
+    {
+        long vocab = logits.shape[2];
+        return logits.reshape(-1, vocab).index_select(0, batch.PositionIndex); // [N, V]
+    }
+
+    /// <summary>Mean next-token cross-entropy over the predicting positions.</summary>
+    public static Tensor CrossEntropy(Tensor logitsAtPositions, TrainingBatch batch)
+    {
+        using var targets = batch.Targets.index_select(0, batch.PositionIndex); // [N]
+        return nn.functional.cross_entropy(logitsAtPositions, targets);
+    }
+}

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using Distill.Models;
+using Distill.Models.Checkpoints;
+using Distill.Models.Config;
+using Distill.Stages.Arrow;
+using Distill.Stages.Distillation;
+using Distill.Stages.Flow;
+using Distill.Stages.Workspace;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Training;
+
+/// <summary>Stage <c>teacher</c> for the synthetic default (DESIGN 5.1): no pretrained weights exist, so the teacher
+/// is trained by supervised fine-tuning (CE on response tokens) on the training split. The result is saved as a
+/// checkpoint with the tokenizer and a fingerprint of data + config; a checkpoint with the same fingerprint is reused.</summary>
+public sealed class TeacherPretraining
+{
+    public const string FingerprintFile = "distill-fingerprint.txt";
+    public const string TokenizerFile = "tokenizer.json";
+
+    private readonly PreparedData _data;
+    private readonly VlmConfig _config;
+    private readonly TrainOptions _options;
+    private readonly string _outputDir;
+    private readonly string _fingerprint;
+
+    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint)
+    {
+        _data = data;
+        _config = config;
+        _options = options;
+        _outputDir = outputDir;
+        _fingerprint = Training.Fingerprint.Of("teacher-sft/v1", dataFingerprint, data.Tokenizer.Hash, config, options);
+    }
+
+    public string TeacherFingerprint => _fingerprint;
+
+    /// <summary>True when <paramref name="dir"/> holds a finished teacher for this fingerprint.</summary>
+    public bool IsCached => File.Exists(Path.Combine(_outputDir, FingerprintFile))
+                            && File.ReadAllText(Path.Combine(_outputDir, FingerprintFile)).Trim() == _fingerprint;
+
+    public StageOutcome Run(IStageProgress progress, CancellationToken cancellation)
+    {
+        if (IsCached)
+        {
+            progress.Report(new StageProgress("teacher", "cached", 1, 1, 0, double.NaN));
+            return new StageOutcome(_outputDir, new Dictionary<string, double> { ["reused"] = 1 });
+        }
+
+        var train = _data.Rows("train");
+        var val = _data.Rows("val");
+        manual_seed(_options.Seed);
+        using var model = new VisionLanguageModel(_config);
+        long stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
+        using var optimization = new Optimization(model.parameters(), _options, stepsPerEpoch * _options.Epochs);
+        var clock = Stopwatch.StartNew();
+        long seen = 0;
+        double lastLoss = double.NaN, valLoss = double.NaN;
+        var figures = new Dictionary<string, double>();
+        for (int epoch = 0; epoch < _options.Epochs; epoch++)
+        {
+            model.train();
+            foreach (var rows in Shuffled(train, _options.Seed + epoch).Chunk(_options.BatchSize))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                using var batch = TrainingBatch.Collate(rows, _data.ImageSize, _data.Tokenizer.PadId, TokenScope.Response);
+                var logits = model.Forward(batch.Pixels, batch.InputIds);
+                var loss = CausalLmLoss.CrossEntropy(CausalLmLoss.AtPositions(logits, batch), batch);
+                optimization.Step(loss);
+                lastLoss = loss.item<float>();
+                seen += rows.Length;
+                progress.Report(new StageProgress("teacher", "train", optimization.StepsTaken, stepsPerEpoch * _options.Epochs,
+                    seen / clock.Elapsed.TotalSeconds, lastLoss));
+            }
+            valLoss = MeanCrossEntropy(model, val, _data, _options.BatchSize);
+            figures[$"val_loss_epoch{epoch + 1}"] = valLoss;
+            progress.Report(new StageProgress("teacher", "val", epoch + 1, _options.Epochs, 0, valLoss));
+        }
+        figures["train_loss_final"] = lastLoss;
+        figures["val_loss_final"] = valLoss;
+        figures["params"] = model.ParameterCount();
+        figures["samples_per_second"] = seen / clock.Elapsed.TotalSeconds;
+        Save(model);
+        return new StageOutcome(_outputDir, figures);
+    }
+
+    private void Save(VisionLanguageModel model)
+    {
+        Directory.CreateDirectory(_outputDir);
+        File.Delete(Path.Combine(_outputDir, FingerprintFile));
+        Checkpoint.Save(model, _outputDir);
+        _data.Tokenizer.Save(Path.Combine(_outputDir, TokenizerFile));
+        File.WriteAllText(Path.Combine(_outputDir, FingerprintFile), _fingerprint + "\n"); // written last: marks it complete
+    }
+
+    /// <summary>Mean response-token cross-entropy of <paramref name="model"/> over <paramref name="rows"/>.</summary>
+    public static double MeanCrossEntropy(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, PreparedData data, int batchSize)
+    {
+        model.eval();
+        double total = 0;
+        long positions = 0;
+        using var noGrad = no_grad();
+        foreach (var chunk in rows.Chunk(batchSize))
+        {
+            using var scope = NewDisposeScope();
+            using var batch = TrainingBatch.Collate(chunk, data.ImageSize, data.Tokenizer.PadId, TokenScope.Response);
+            var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
+            total += CausalLmLoss.CrossEntropy(logits, batch).item<float>() * batch.Positions;
+            positions += batch.Positions;
+        }
+        return positions == 0 ? double.NaN : total / positions;
+    }
+
+    /// <summary>A seeded permutation of the rows (Fisher-Yates), the same for the same seed.</summary>
+    public static IReadOnlyList<T> Shuffled<T>(IReadOnlyList<T> items, int seed)
+    {
+        var copy = items.ToArray();
+        var random = new Random(seed);
+        for (int i = copy.Length - 1; i > 0; i--)
+        {
+            int j = random.Next(i + 1);
+            (copy[i], copy[j]) = (copy[j], copy[i]);
+        }
+        return copy;
+    }
+}
