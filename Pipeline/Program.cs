@@ -1,1 +1,3 @@
-return 0; // placeholder: the CLI lands with the Pipeline work
+using Distill.Pipeline.Cli;
+
+return await DistillCli.InvokeAsync(args, CliEnvironment.FromConsole());

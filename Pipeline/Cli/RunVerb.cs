@@ -1,0 +1,147 @@
+using System.CommandLine;
+using System.Globalization;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Progress;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Runs;
+
+namespace Distill.Pipeline.Cli;
+
+/// <summary>Options of <c>distill run</c>.</summary>
+public sealed record RunOptions
+{
+    public string Preset { get; init; } = ConfigSources.DefaultPreset;
+    public string? ConfigFile { get; init; }
+    public IReadOnlyList<string> Defines { get; init; } = [];
+    public string? RunDir { get; init; }
+}
+
+/// <summary><c>distill run</c>: load and validate the configuration, create the run directory, run the pipeline.</summary>
+public static class RunVerb
+{
+    public static Command Create(CliEnvironment env)
+    {
+        var presets = HoconLocator.TryFind() is { } dir ? string.Join("|", HoconLocator.Presets(dir)) : "tiny|demo";
+        var config = new Option<string?>("--config", "-c")
+        {
+            Description = "HOCON file layered over the defaults and the preset",
+            HelpName = "FILE",
+        };
+        var preset = new Option<string>("--preset", "-p")
+        {
+            Description = $"size preset from hocon/presets ({presets})",
+            HelpName = "NAME",
+            DefaultValueFactory = _ => ConfigSources.DefaultPreset,
+        };
+        var define = new Option<string[]>("--define", "-D")
+        {
+            Description = "override one key, value parsed as HOCON (-D distill.mimic.epochs=2); repeatable, last wins",
+            HelpName = "key=value",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var run = new Option<string?>("--run")
+        {
+            Description = "run directory (default runs/<yyyyMMdd-HHmmss>-<preset>); an existing one is resumed",
+            HelpName = "DIR",
+        };
+
+        var command = new Command("run", "Run the pipeline: generate data, teacher, distil, evaluate, report")
+        {
+            config, preset, define, run,
+        };
+        command.SetAction((parse, ct) => ExecuteAsync(new RunOptions
+        {
+            Preset = parse.GetValue(preset) ?? ConfigSources.DefaultPreset,
+            ConfigFile = parse.GetValue(config),
+            Defines = parse.GetValue(define) ?? [],
+            RunDir = parse.GetValue(run),
+        }, env, ct));
+        return command;
+    }
+
+    public static async Task<int> ExecuteAsync(RunOptions options, CliEnvironment env, CancellationToken ct)
+    {
+        LoadedConfiguration config;
+        try
+        {
+            config = ConfigLoader.Load(new ConfigSources
+            {
+                Preset = options.Preset,
+                ConfigFile = options.ConfigFile,
+                Overrides = options.Defines,
+                RunDir = options.RunDir,
+            });
+        }
+        catch (ConfigurationErrorException e)
+        {
+            PrintConfigurationErrors(env.Error, e);
+            return ExitCodes.ConfigurationError;
+        }
+
+        RunPaths paths;
+        try
+        {
+            (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
+            return ExitCodes.RunFailed;
+        }
+
+        var s = config.Settings;
+        await env.Out.WriteLineAsync($"distill: run {paths.Root}");
+        await env.Out.WriteLineAsync($"  preset {config.Preset}; stages {string.Join(" -> ", s.Stages)}; seed {s.Seed.ToString(CultureInfo.InvariantCulture)}; config {paths.ResolvedConfig}");
+
+        var started = env.Time.GetTimestamp();
+        try
+        {
+            using var metrics = new MetricsLog(paths.Metrics, env.Time);
+            var progress = new ConsoleProgress(metrics, env.ProgressOutput, env.Colour, env.Time);
+            var code = await env.Runner(s, paths, progress, ct);
+            var elapsed = env.Time.GetElapsedTime(started);
+            if (code == ExitCodes.Ok)
+                await env.Out.WriteLineAsync($"distill: done in {Reporting.ReportWriter.Duration(elapsed)}; report {paths.Report}");
+            else
+                await env.Error.WriteLineAsync($"distill: run failed (exit code {code}); logs in {paths.Logs}");
+            return code;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await env.Error.WriteLineAsync($"distill: cancelled; finished stages are kept in {paths.Root} (run again with --run {paths.Root} to resume)");
+            return ExitCodes.Cancelled;
+        }
+        catch (ConfigurationErrorException e)
+        {
+            PrintConfigurationErrors(env.Error, e);
+            return ExitCodes.ConfigurationError;
+        }
+        catch (NotImplementedException e)
+        {
+            await env.Error.WriteLineAsync($"distill: not available yet: {e.Message}");
+            return ExitCodes.RunFailed;
+        }
+        catch (Exception e)
+        {
+            var log = Path.Combine(paths.Logs, "error.log");
+            try
+            {
+                await File.AppendAllTextAsync(log, $"{DateTimeOffset.UtcNow:O} {e}\n", CancellationToken.None);
+            }
+            catch (IOException)
+            {
+                log = "(could not write logs/error.log)";
+            }
+            await env.Error.WriteLineAsync($"distill: run failed: {e.GetType().Name}: {e.Message}");
+            await env.Error.WriteLineAsync($"  details: {log}");
+            return ExitCodes.RunFailed;
+        }
+    }
+
+    internal static void PrintConfigurationErrors(TextWriter error, ConfigurationErrorException e)
+    {
+        error.WriteLine(e.Errors.Count == 1 ? "distill: configuration error:" : $"distill: {e.Errors.Count} configuration errors:");
+        foreach (var message in e.Errors) error.WriteLine("  - " + message);
+        error.WriteLine("Nothing was run.");
+    }
+}

@@ -1,0 +1,90 @@
+namespace Distill.Pipeline.Configuration;
+
+/// <summary>Maps validated values (path -> converted value) to <see cref="DistillSettings"/>. Records which keys it
+/// read, so a test can check that every schema key is bound.</summary>
+internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
+{
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+
+    public IReadOnlySet<string> Read => _read;
+
+    private object Get(string path)
+    {
+        _read.Add(path);
+        return values.TryGetValue(path, out var v) ? v : throw new InvalidOperationException($"{path} was not validated");
+    }
+
+    private int I(string path) => checked((int)(long)Get(path));
+    private long L(string path) => (long)Get(path);
+    private double D(string path) => (double)Get(path);
+    private string S(string path) => (string)Get(path);
+    private IReadOnlyList<string> List(string path) => (IReadOnlyList<string>)Get(path);
+
+    public DistillSettings Bind() => new(
+        RunDir: S("distill.run-dir"),
+        Seed: I("distill.seed"),
+        Stages: List("distill.stages"),
+        TorchThreads: I("distill.torch-threads"),
+        Data: new DataSettings(
+            Dir: S("distill.data.dir"),
+            ImageSize: I("distill.data.image-size"),
+            TrainScenes: I("distill.data.train-scenes"),
+            ValScenes: I("distill.data.val-scenes"),
+            TestScenes: I("distill.data.test-scenes"),
+            QuestionsPerScene: I("distill.data.questions-per-scene"),
+            MinObjects: I("distill.data.min-objects"),
+            MaxObjects: I("distill.data.max-objects"),
+            Families: List("distill.data.families")),
+        Model: new ModelSettings(
+            Vision: new VisionSettings(
+                PatchSize: I("distill.model.vision.patch-size"),
+                HiddenSize: I("distill.model.vision.hidden-size"),
+                IntermediateSize: I("distill.model.vision.intermediate-size"),
+                Layers: I("distill.model.vision.layers"),
+                Heads: I("distill.model.vision.heads"),
+                SelectLayer: I("distill.model.vision.select-layer")),
+            Teacher: Decoder("distill.model.teacher"),
+            Student: Decoder("distill.model.student"),
+            RopeTheta: D("distill.model.rope-theta"),
+            MaxPositions: I("distill.model.max-positions")),
+        Teacher: new TeacherSettings(
+            Checkpoint: S("distill.teacher.checkpoint"),
+            Epochs: I("distill.teacher.epochs"),
+            BatchSize: I("distill.teacher.batch-size"),
+            LearningRate: D("distill.teacher.learning-rate"),
+            WeightDecay: D("distill.teacher.weight-decay"),
+            WarmupSteps: I("distill.teacher.warmup-steps"),
+            TopK: I("distill.teacher.top-k")),
+        Mimic: new MimicSettings(
+            Epochs: I("distill.mimic.epochs"),
+            BatchSize: I("distill.mimic.batch-size"),
+            LearningRate: D("distill.mimic.learning-rate"),
+            WeightDecay: D("distill.mimic.weight-decay"),
+            WarmupSteps: I("distill.mimic.warmup-steps"),
+            KdWeight: D("distill.mimic.kd-weight"),
+            CeWeight: D("distill.mimic.ce-weight"),
+            Scope: S("distill.mimic.scope") switch
+            {
+                "response" => TokenScope.Response,
+                "all" => TokenScope.All,
+                var other => throw new InvalidOperationException($"distill.mimic.scope '{other}' passed validation"),
+            }),
+        Eval: new EvalSettings(
+            BatchSize: I("distill.eval.batch-size"),
+            MaxNewTokens: I("distill.eval.max-new-tokens"),
+            MaxPerFamily: I("distill.eval.max-per-family")),
+        Parallelism: new ParallelismSettings(
+            Loaders: I("distill.parallelism.loaders"),
+            TeacherWorkers: I("distill.parallelism.teacher-workers"),
+            CreditWindow: I("distill.parallelism.credit-window"),
+            ShardSize: I("distill.parallelism.shard-size")),
+        Transport: new TransportSettings(
+            MaxBatchBytes: L("distill.transport.max-batch-bytes")));
+
+    private DecoderSettings Decoder(string p) => new(
+        HiddenSize: I($"{p}.hidden-size"),
+        IntermediateSize: I($"{p}.intermediate-size"),
+        Layers: I($"{p}.layers"),
+        Heads: I($"{p}.heads"),
+        KvHeads: I($"{p}.kv-heads"));
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text;
+using Distill.Stages.Evaluation;
+
+namespace Distill.Pipeline.Reporting;
+
+/// <summary>One finished stage for the report: wall time and its figures (name -> value), e.g. loss, samples/s.</summary>
+public sealed record StageSummary(string Stage, TimeSpan WallTime, IReadOnlyDictionary<string, double> Figures);
+
+/// <summary>Everything <see cref="ReportWriter"/> needs. <see cref="Summary"/> lines (e.g. "Preset: demo") go
+/// into the run summary as given.</summary>
+public sealed record ReportInput(
+    string RunName,
+    DateTimeOffset Started,
+    TimeSpan Total,
+    IReadOnlyList<EvaluationResult> Results,
+    IReadOnlyList<StageSummary> Stages)
+{
+    public IReadOnlyList<KeyValuePair<string, string>> Summary { get; init; } = [];
+}
+
+/// <summary>Writes <c>report.md</c>: run summary, accuracy per family of teacher vs student(s) next to chance
+/// level, overall accuracy and parameter counts, then a table of stages with wall times and key figures.</summary>
+public static class ReportWriter
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Write(string path, ReportInput input)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, Render(input), new UTF8Encoding(false));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public static string Render(ReportInput input)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# Distill report: ").AppendLine(Escape(input.RunName)).AppendLine();
+
+        sb.AppendLine("## Run summary").AppendLine();
+        sb.Append("- Started: ").Append(input.Started.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", Inv)).AppendLine(" UTC");
+        sb.Append("- Wall time: ").AppendLine(Duration(input.Total));
+        foreach (var (k, v) in input.Summary) sb.Append("- ").Append(Escape(k)).Append(": ").AppendLine(Escape(v));
+        var teacher = Teacher(input.Results);
+        foreach (var r in input.Results.Where(r => !ReferenceEquals(r, teacher)))
+        {
+            if (teacher is null || teacher.Parameters <= 0) continue;
+            sb.Append("- ").Append(Escape(r.Model)).Append(": ")
+              .Append(Percent(r.Overall)).Append("% overall vs teacher ").Append(Percent(teacher.Overall)).Append("% with ")
+              .Append((r.Parameters / (double)teacher.Parameters).ToString("0.00", Inv)).AppendLine("x the teacher's parameters");
+        }
+        sb.AppendLine();
+
+        sb.AppendLine("## Accuracy (test split, exact match, %)").AppendLine();
+        if (input.Results.Count == 0)
+        {
+            sb.AppendLine("No model was evaluated.").AppendLine();
+        }
+        else
+        {
+            var families = input.Results.SelectMany(r => r.Families.Select(f => f.Family)).Distinct(StringComparer.Ordinal).ToArray();
+            var header = new List<string> { "Model", "Params" };
+            header.AddRange(families);
+            header.Add("Overall");
+            Row(sb, header);
+            Row(sb, header.Select((_, i) => i < 2 ? "---" : "---:").ToList());
+
+            var chance = new List<string> { "chance", "" };
+            foreach (var fam in families)
+            {
+                var score = input.Results.SelectMany(r => r.Families).First(f => f.Family == fam);
+                chance.Add(Percent(score.Chance));
+            }
+            chance.Add(Percent(OverallChance(input.Results)));
+            Row(sb, chance.Select(c => c.Length == 0 ? "" : "_" + c + "_").ToList());
+
+            foreach (var r in input.Results)
+            {
+                var cells = new List<string> { r.Model, Params(r.Parameters) };
+                foreach (var fam in families)
+                {
+                    var f = r.Families.FirstOrDefault(x => x.Family == fam);
+                    cells.Add(f is null || f.Total == 0 ? "–" : Percent(f.Accuracy));
+                }
+                cells.Add(Percent(r.Overall));
+                Row(sb, cells);
+            }
+            sb.AppendLine();
+            var counts = input.Results[0].Families.Select(f => $"{f.Family} {f.Total.ToString(Inv)}");
+            sb.Append("Test questions per family (").Append(Escape(input.Results[0].Model)).Append("): ").Append(string.Join(", ", counts)).AppendLine(".").AppendLine();
+        }
+
+        sb.AppendLine("## Stages").AppendLine();
+        if (input.Stages.Count == 0)
+        {
+            sb.AppendLine("No stage ran.");
+        }
+        else
+        {
+            Row(sb, ["Stage", "Wall time", "Key figures"]);
+            Row(sb, ["---", "---:", "---"]);
+            foreach (var s in input.Stages)
+            {
+                var figures = string.Join(", ", s.Figures.Select(kv => $"{kv.Key} {Number(kv.Value)}"));
+                Row(sb, [s.Stage, Duration(s.WallTime), figures]);
+            }
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The result named "teacher" (any case), else null.</summary>
+    private static EvaluationResult? Teacher(IReadOnlyList<EvaluationResult> results) =>
+        results.FirstOrDefault(r => r.Model.Equals("teacher", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Chance level of the overall score: per-family chance weighted by question counts of the first result.</summary>
+    private static double OverallChance(IReadOnlyList<EvaluationResult> results)
+    {
+        var fams = results[0].Families;
+        var total = fams.Sum(f => f.Total);
+        return total == 0 ? fams.Select(f => f.Chance).DefaultIfEmpty(0).Average() : fams.Sum(f => f.Chance * f.Total) / total;
+    }
+
+    public static string Percent(double fraction) => (fraction * 100).ToString("0.0", Inv);
+
+    /// <summary>1234 -> "1,234"; 2_345_678 -> "2.35M".</summary>
+    public static string Params(long n) => n >= 1_000_000
+        ? (n / 1e6).ToString("0.00", Inv) + "M"
+        : n.ToString("#,0", Inv);
+
+    public static string Duration(TimeSpan t) => t.TotalHours >= 1
+        ? string.Create(Inv, $"{(long)t.TotalHours}h {t.Minutes:00}m {t.Seconds:00}s")
+        : t.TotalMinutes >= 1
+            ? string.Create(Inv, $"{t.Minutes}m {t.Seconds:00}s")
+            : t.TotalSeconds.ToString("0.0", Inv) + "s";
+
+    public static string Number(double v) => double.IsFinite(v)
+        ? (Math.Abs(v) >= 1e6 || (v != 0 && Math.Abs(v) < 1e-3) ? v.ToString("0.###e0", Inv) : v.ToString("0.####", Inv))
+        : v.ToString(Inv);
+
+    private static void Row(StringBuilder sb, IReadOnlyList<string> cells) =>
+        sb.Append("| ").Append(string.Join(" | ", cells.Select(Escape))).AppendLine(" |");
+
+    private static string Escape(string s) => s.Replace("|", "\\|").Replace("\r", " ").Replace("\n", " ");
+}

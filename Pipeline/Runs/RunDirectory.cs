@@ -1,0 +1,53 @@
+using System.Globalization;
+using Distill.Pipeline.Configuration;
+
+namespace Distill.Pipeline.Runs;
+
+/// <summary>Creates the run directory and writes <c>config.resolved.conf</c> into it.</summary>
+public static class RunDirectory
+{
+    /// <summary>The default run directory name: <c>yyyyMMdd-HHmmss-preset</c> (local time).</summary>
+    public static string DefaultName(DateTimeOffset now, string preset) =>
+        now.ToLocalTime().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + preset;
+
+    /// <summary>Creates the run directory (<c>distill.run-dir</c>, or <c>runs/&lt;timestamp&gt;-&lt;preset&gt;</c> under
+    /// <paramref name="baseDirectory"/>), its checkpoints/ and logs/ folders, and writes the resolved configuration
+    /// with the absolute run and data directories filled in. An existing directory given explicitly is reused (a
+    /// resumed run); a default name that already exists gets a -2, -3, ... suffix.</summary>
+    /// <returns>the configuration with <c>distill.run-dir</c> and <c>distill.data.dir</c> made absolute, and the paths.</returns>
+    public static (LoadedConfiguration Config, RunPaths Paths) Create(LoadedConfiguration config, DateTimeOffset now, string? baseDirectory = null)
+    {
+        baseDirectory = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
+        var settings = config.Settings;
+        string root;
+        if (settings.RunDir.Length > 0)
+        {
+            root = Path.GetFullPath(settings.RunDir, baseDirectory);
+        }
+        else
+        {
+            var name = DefaultName(now, config.Preset);
+            root = Path.Combine(baseDirectory, "runs", name);
+            for (var i = 2; Directory.Exists(root); i++) root = Path.Combine(baseDirectory, "runs", $"{name}-{i}");
+        }
+
+        var data = settings.Data.Dir.Length > 0 ? Path.GetFullPath(settings.Data.Dir, baseDirectory) : null;
+        var paths = RunPaths.For(root, data);
+
+        if (File.Exists(root)) throw new IOException($"run directory '{root}' is a file");
+        Directory.CreateDirectory(paths.Root);
+        Directory.CreateDirectory(paths.Checkpoints);
+        Directory.CreateDirectory(paths.Logs);
+
+        var resolved = config
+            .With("distill.run-dir", paths.Root, config.SourceOf("distill.run-dir") is var s && s.StartsWith("default ", StringComparison.Ordinal) ? "resolved run directory" : s)
+            .With("distill.data.dir", paths.Data, config.SourceOf("distill.data.dir") is var d && d.StartsWith("default ", StringComparison.Ordinal) ? "resolved data directory" : d);
+
+        var header = $"Resolved configuration of run {Path.GetFileName(paths.Root)}, written {now.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC (preset {config.Preset}).\n" +
+                     "Every key is set, so `distill run --config <this file>` repeats this run (in this directory).";
+        var tmp = paths.ResolvedConfig + ".tmp";
+        File.WriteAllText(tmp, resolved.ToHocon(header));
+        File.Move(tmp, paths.ResolvedConfig, overwrite: true);
+        return (resolved, paths);
+    }
+}

@@ -1,0 +1,136 @@
+using Distill.Pipeline.Cli;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Flow;
+
+namespace Distill.Pipeline.Tests;
+
+public class CliTests
+{
+    private sealed class Harness : IDisposable
+    {
+        public readonly TempDir Dir = new();
+        public readonly StringWriter Out = new();
+        public readonly StringWriter Err = new();
+        public DistillSettings? Settings;
+        public RunPaths? Paths;
+        public Func<IStageProgress, CancellationToken, Task<int>> Body = (_, _) => Task.FromResult(0);
+
+        public CliEnvironment Env => new(Out, Err, async (s, p, progress, ct) =>
+        {
+            Settings = s;
+            Paths = p;
+            return await Body(progress, ct);
+        })
+        {
+            WorkingDirectory = Dir.Path,
+            Colour = false,
+            ProgressOutput = Out,
+            Time = new ManualTime(new DateTimeOffset(2025, 2, 3, 4, 5, 6, TimeSpan.Zero)),
+        };
+
+        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
+
+        public void Dispose() => Dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Configuration_errors_exit_2_print_all_errors_and_do_no_work()
+    {
+        using var h = new Harness();
+        var code = await h.Run("run", "-D", "distill.mimic.epoch=3", "-Ddistill.mimic.scope=everything", "--config", "missing.conf");
+        Assert.Equal(2, code);
+        var err = h.Err.ToString();
+        Assert.Contains("3 configuration errors", err);
+        Assert.Contains("did you mean distill.mimic.epochs?", err);
+        Assert.Contains("'everything'", err);
+        Assert.Contains("missing.conf", err);
+        Assert.Null(h.Settings);
+        Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
+    }
+
+    [Fact]
+    public async Task Run_builds_settings_and_run_directory_then_calls_the_pipeline()
+    {
+        using var h = new Harness();
+        h.Body = (progress, _) =>
+        {
+            progress.Report(new StageProgress("mimic", "distill", 4, 4, 10, 0.5));
+            return Task.FromResult(0);
+        };
+        var code = await h.Run("run", "--preset", "tiny", "-D", "distill.mimic.epochs=2", "--run", "r1");
+        Assert.Equal(0, code);
+        Assert.Equal(2, h.Settings!.Mimic.Epochs);
+        Assert.Equal(32, h.Settings.Data.ImageSize);
+        Assert.Equal(Path.Combine(h.Dir.Path, "r1"), h.Paths!.Root);
+        Assert.Equal(h.Paths.Root, h.Settings.RunDir);
+        Assert.Contains("epochs = 2  # -D distill.mimic.epochs=2", File.ReadAllText(h.Paths.ResolvedConfig));
+        Assert.Equal(3, File.ReadAllLines(h.Paths.Metrics).Length); // header + samples_per_s + loss
+        Assert.Contains("[mimic] distill  4/4", h.Out.ToString());
+        Assert.Contains("report " + h.Paths.Report, h.Out.ToString());
+    }
+
+    [Fact]
+    public async Task No_verb_runs_the_demo_preset()
+    {
+        using var h = new Harness();
+        Assert.Equal(0, await h.Run());
+        Assert.Equal(48, h.Settings!.Data.ImageSize);
+        Assert.EndsWith("-demo", h.Paths!.Root);
+        Assert.Equal(Path.Combine(h.Dir.Path, "runs"), Path.GetDirectoryName(h.Paths.Root));
+    }
+
+    [Fact]
+    public async Task Pipeline_failure_exits_1_and_logs_the_exception()
+    {
+        using var h = new Harness();
+        h.Body = (_, _) => throw new InvalidDataException("shard 7 is corrupt");
+        Assert.Equal(1, await h.Run("run", "--preset", "tiny"));
+        Assert.Contains("shard 7 is corrupt", h.Err.ToString());
+        Assert.Contains("shard 7 is corrupt", File.ReadAllText(Path.Combine(h.Paths!.Logs, "error.log")));
+    }
+
+    [Fact]
+    public async Task The_real_host_is_not_composed_yet()
+    {
+        using var h = new Harness();
+        var env = h.Env with { Runner = PipelineHost.RunAsync };
+        Assert.Equal(1, await DistillCli.InvokeAsync(["run", "--preset", "tiny"], env));
+        Assert.Contains("composition lands with the stages", h.Err.ToString());
+    }
+
+    [Fact]
+    public async Task Cancellation_stops_the_run_cleanly()
+    {
+        using var h = new Harness();
+        using var cts = new CancellationTokenSource();
+        h.Body = async (_, ct) =>
+        {
+            await cts.CancelAsync();
+            await Task.Delay(Timeout.Infinite, ct);
+            return 0;
+        };
+        Assert.Equal(ExitCodes.Cancelled, await DistillCli.InvokeAsync(["run", "--preset", "tiny"], h.Env, cts.Token));
+        Assert.Contains("cancelled", h.Err.ToString());
+    }
+
+    [Fact]
+    public async Task Help_lists_verbs_and_bad_arguments_exit_2()
+    {
+        using var h = new Harness();
+        Assert.Equal(0, await h.Run("--help"));
+        Assert.Contains("run", h.Out.ToString());
+        Assert.Contains("Planned verbs: replay, cluster, node, cache, bench", h.Out.ToString());
+
+        Assert.Equal(2, await h.Run("run", "--bogus"));
+        Assert.Contains("--bogus", h.Err.ToString());
+        Assert.Null(h.Settings);
+    }
+
+    [Fact]
+    public void Java_style_defines_are_split()
+    {
+        Assert.Equal(["run", "-D", "distill.seed=3", "-D", "distill.mimic.epochs=1"],
+            DistillCli.NormaliseDefines(["run", "-Ddistill.seed=3", "-D", "distill.mimic.epochs=1"]));
+    }
+}

@@ -1,0 +1,61 @@
+using Distill.Pipeline.Reporting;
+using Distill.Stages.Evaluation;
+
+namespace Distill.Pipeline.Tests;
+
+public class ReportWriterTests
+{
+    private static ReportInput Sample() => new(
+        "20250101-120000-demo",
+        new DateTimeOffset(2025, 1, 1, 12, 0, 0, TimeSpan.Zero),
+        TimeSpan.FromSeconds(754),
+        [
+            new EvaluationResult("teacher", 1_500_000, [new FamilyScore("colour", 90, 100, 1.0 / 6), new FamilyScore("existence", 45, 50, 0.5)]),
+            new EvaluationResult("student-dense", 480_000, [new FamilyScore("colour", 60, 100, 1.0 / 6), new FamilyScore("existence", 40, 50, 0.5)]),
+        ],
+        [
+            new StageSummary("teacher", TimeSpan.FromSeconds(312.4), new Dictionary<string, double> { ["loss"] = 0.41234, ["samples/s"] = 120.5 }),
+            new StageSummary("mimic", TimeSpan.FromSeconds(65), new Dictionary<string, double> { ["kl"] = 0.0001234 }),
+            new StageSummary("eval", TimeSpan.FromSeconds(9.24), new Dictionary<string, double>()),
+        ])
+    {
+        Summary = [new("Preset", "demo"), new("Seed", "17")],
+    };
+
+    [Fact]
+    public void Accuracy_table_lists_models_families_chance_overall_and_params()
+    {
+        var lines = ReportWriter.Render(Sample()).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        var at = Array.IndexOf(lines, "| Model | Params | colour | existence | Overall |");
+        Assert.True(at > 0, string.Join("\n", lines));
+        Assert.Equal("| --- | --- | ---: | ---: | ---: |", lines[at + 1]);
+        Assert.Equal("| _chance_ |  | _16.7_ | _50.0_ | _27.8_ |", lines[at + 2]);
+        Assert.Equal("| teacher | 1.50M | 90.0 | 90.0 | 90.0 |", lines[at + 3]);
+        Assert.Equal("| student-dense | 480,000 | 60.0 | 80.0 | 66.7 |", lines[at + 4]);
+    }
+
+    [Fact]
+    public void Stage_table_and_summary()
+    {
+        var text = ReportWriter.Render(Sample());
+        Assert.StartsWith("# Distill report: 20250101-120000-demo", text);
+        Assert.Contains("- Wall time: 12m 34s", text);
+        Assert.Contains("- Preset: demo", text);
+        Assert.Contains("- student-dense: 66.7% overall vs teacher 90.0% with 0.32x the teacher's parameters", text);
+        Assert.Contains("| Stage | Wall time | Key figures |", text);
+        Assert.Contains("| teacher | 5m 12s | loss 0.4123, samples/s 120.5 |", text);
+        Assert.Contains("| mimic | 1m 05s | kl 1.234e-4 |", text);
+        Assert.Contains("| eval | 9.2s |  |", text);
+    }
+
+    [Fact]
+    public void Handles_no_results_and_writes_the_file()
+    {
+        using var t = new TempDir();
+        var path = Path.Combine(t.Path, "report.md");
+        ReportWriter.Write(path, new ReportInput("r", DateTimeOffset.UnixEpoch, TimeSpan.Zero, [], []));
+        var text = File.ReadAllText(path);
+        Assert.Contains("No model was evaluated.", text);
+        Assert.Contains("No stage ran.", text);
+    }
+}

@@ -1,0 +1,57 @@
+using Distill.Pipeline.Configuration;
+
+namespace Distill.Pipeline.Tests;
+
+/// <summary>A clock the test moves by hand.</summary>
+internal sealed class ManualTime(DateTimeOffset start) : TimeProvider
+{
+    public DateTimeOffset Now { get; set; } = start;
+    public void Advance(TimeSpan by) => Now += by;
+    public override DateTimeOffset GetUtcNow() => Now;
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    public override long GetTimestamp() => Now.UtcTicks;
+}
+
+/// <summary>A temporary directory removed on dispose.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "distill-tests-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name, string text)
+    {
+        var p = System.IO.Path.Combine(Path, name);
+        System.IO.File.WriteAllText(p, text);
+        return p;
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
+    }
+}
+
+internal static class Cfg
+{
+    public static string HoconDir => HoconLocator.TryFind() ?? throw new InvalidOperationException("hocon/ not found");
+
+    public static LoadedConfiguration Load(string preset = "demo", string? file = null, params string[] defines) =>
+        ConfigLoader.Load(new ConfigSources { Preset = preset, ConfigFile = file, Overrides = defines });
+
+    public static IReadOnlyList<string> Errors(string preset = "demo", string? file = null, params string[] defines)
+    {
+        var e = Assert.Throws<ConfigurationErrorException>(() => Load(preset, file, defines));
+        return e.Errors;
+    }
+
+    public static string Single(IReadOnlyList<string> errors)
+    {
+        Assert.True(errors.Count == 1, "expected one error, got:\n" + string.Join("\n", errors));
+        return errors[0];
+    }
+}
