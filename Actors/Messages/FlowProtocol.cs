@@ -41,7 +41,10 @@ public sealed record CompleteTraining
 }
 
 /// <summary>Trainer -> coordinator: the student finished the stage.</summary>
-public sealed record TrainingCompleted(Distill.Stages.Flow.StageOutcome Outcome);
+public sealed record TrainingCompleted(Distill.Stages.Flow.StageOutcome Outcome)
+{
+    public Distill.Stages.Flow.StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
+}
 
 /// <summary>Any stage actor -> coordinator: a part of the stage failed for good; the stage fails.</summary>
 public sealed record ComponentFailed(string Component, string Error);

@@ -17,7 +17,10 @@ public sealed record CompleteStudent
 }
 
 /// <summary>Student host -> trainer: Complete returned this outcome.</summary>
-public sealed record StudentCompleted(StageOutcome Outcome);
+public sealed record StudentCompleted(StageOutcome Outcome)
+{
+    public StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
+}
 
 /// <summary>Student host -> trainer: creating, consuming or completing failed.</summary>
 public sealed record StudentFailed(string Error);

@@ -33,17 +33,29 @@ public sealed record ShardCounts(int Issued, int Reissued, int Consumed)
 }
 
 /// <summary>One stage's result as reported by <see cref="PipelineCompleted"/> and <see cref="PipelineFailed"/>.</summary>
-public sealed record StageResult(string Stage, StageStatus Status, StageOutcome Outcome, double WallSeconds, ShardCounts Shards);
+public sealed record StageResult(string Stage, StageStatus Status, StageOutcome Outcome, double WallSeconds, ShardCounts Shards)
+{
+    public StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
+}
 
 /// <summary>Every stage completed (or was skipped); results in stage order.</summary>
-public sealed record PipelineCompleted(IReadOnlyList<StageResult> Stages);
+public sealed record PipelineCompleted(IReadOnlyList<StageResult> Stages)
+{
+    public IReadOnlyList<StageResult> Stages { get; init; } = MessageValues.Portable(Stages);
+}
 
 /// <summary>The pipeline stopped at <paramref name="Stage"/> with <paramref name="Error"/>;
 /// <paramref name="Stages"/> holds the results of the stages before it.</summary>
-public sealed record PipelineFailed(string Stage, string Error, IReadOnlyList<StageResult> Stages);
+public sealed record PipelineFailed(string Stage, string Error, IReadOnlyList<StageResult> Stages)
+{
+    public IReadOnlyList<StageResult> Stages { get; init; } = MessageValues.Portable(Stages);
+}
 
 /// <summary>A stage child finished its stage.</summary>
-public sealed record StageSucceeded(string Stage, StageOutcome Outcome, ShardCounts Shards);
+public sealed record StageSucceeded(string Stage, StageOutcome Outcome, ShardCounts Shards)
+{
+    public StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
+}
 
 /// <summary>A stage child failed its stage.</summary>
 public sealed record StageFailed(string Stage, string Error, ShardCounts Shards);
