@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Distill.Actors.Messages;
+using Distill.Stages.Flow;
+
+namespace Distill.Actors.Flow;
+
+/// <summary>Runs one <see cref="DistillStage"/>: owns the shard queue, leases and credits (<see cref="ShardBook"/>),
+/// starts the trainer, loaders and teacher workers as children, hands out leases to workers that ask while the
+/// credit window has room, takes leases back when they expire or their worker dies, retries failed shards up to
+/// <see cref="FlowSettings.MaxShardAttempts"/>, and when every shard is consumed has the trainer complete the
+/// student. Reports <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent.</summary>
+public sealed class StageCoordinator : ReceiveActor, IWithTimers
+{
+    private const string LeaseTimer = "leases";
+
+    private readonly DistillStage _stage;
+    private readonly FlowSettings _settings;
+    private readonly IStageProgress _progress;
+    private readonly CancellationToken _cancellation;
+    private readonly ShardBook _book;
+    private readonly Lazy<IShardSource> _source;
+    private readonly HashSet<IActorRef> _workers = new();
+    private readonly Dictionary<IActorRef, int> _demand = new();
+    private readonly List<IActorRef> _loaders = new();
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef _trainer = ActorRefs.Nobody;
+    private int _workerSeq;
+    private int _loaderSeq;
+    private int _nextLoader;
+    private int _respawnsLeft;
+    private long _samples;
+    private string? _lastChildError;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(DistillStage stage, FlowSettings settings, IStageProgress progress,
+        CancellationToken cancellation) =>
+        Akka.Actor.Props.Create(() => new StageCoordinator(stage, settings, progress, cancellation));
+
+    public StageCoordinator(DistillStage stage, FlowSettings settings, IStageProgress progress,
+        CancellationToken cancellation)
+    {
+        _stage = stage;
+        _settings = settings.Validate();
+        _progress = progress;
+        _cancellation = cancellation;
+        _book = new ShardBook(settings.CreditWindow, settings.MaxShardAttempts);
+        _source = new Lazy<IShardSource>(stage.CreateSource, LazyThreadSafetyMode.ExecutionAndPublication);
+        _respawnsLeft = (settings.TeacherWorkers + settings.Loaders) * settings.MaxShardAttempts;
+        Running();
+    }
+
+    private TimeSpan Now => _clock.Elapsed;
+    private ShardCounts Counts => new(_book.Issued, _book.Reissued, _book.Consumed);
+
+    protected override void PreStart()
+    {
+        _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation), "trainer");
+        Context.Watch(_trainer);
+        for (var i = 0; i < _settings.Loaders; i++) SpawnLoader();
+        for (var i = 0; i < _settings.TeacherWorkers; i++) SpawnWorker();
+        var tick = TimeSpan.FromTicks(Math.Clamp(_settings.LeaseTimeout.Ticks / 4,
+            TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+        Timers.StartPeriodicTimer(LeaseTimer, CheckLeases.Instance, tick);
+    }
+
+    protected override void PostStop()
+    {
+        // Children have stopped by now, so no loader still reads the source.
+        if (_source.IsValueCreated && _source.Value is IDisposable disposable)
+        {
+            try { disposable.Dispose(); }
+            catch (Exception ex) { _log.Warning("Disposing the shard source failed: {0}", ex.Message); }
+        }
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(ex =>
+        {
+            _lastChildError = ex.Message;
+            return Directive.Stop; // every child is watched; Terminated decides what happens next
+        });
+
+    private void Running()
+    {
+        Receive<SourceReady>(ready =>
+        {
+            if (_book.Initialized) return;
+            _book.Initialize(ready.ShardCount);
+            _log.Info("Stage {0}: {1} shards", _stage.Name, ready.ShardCount);
+            Report(double.NaN);
+            if (_book.AllConsumed) _trainer.Tell(CompleteTraining.Instance);
+            else TryLease();
+        });
+        Receive<RequestWork>(request =>
+        {
+            if (!_workers.Contains(Sender)) return;
+            _demand[Sender] = _demand.GetValueOrDefault(Sender) + Math.Max(0, request.Count);
+            TryLease();
+        });
+        Receive<ShardStarted>(started => _book.Start(started.ShardId, started.Attempt, Now + _settings.LeaseTimeout));
+        Receive<ShardInferred>(inferred => _book.Deliver(inferred.ShardId, inferred.Attempt));
+        Receive<ShardFailed>(failed =>
+        {
+            if (_book.Fail(failed.ShardId, failed.Attempt, failed.Error) is { } requeued && Requeue([requeued]))
+                TryLease();
+        });
+        Receive<ShardConsumed>(Consumed);
+        Receive<CheckLeases>(_ =>
+        {
+            var expired = _book.Expire(Now, l => $"lease expired after {_settings.LeaseTimeout} on {l.Worker.Path.Name}");
+            if (expired.Count == 0) return;
+            foreach (var r in expired)
+                if (!r.Lease.Started && _workers.Contains(r.Lease.Worker)) // the worker may never get it: ask again
+                    _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
+            if (Requeue(expired)) TryLease();
+        });
+        Receive<TrainingCompleted>(done =>
+        {
+            _log.Info("Stage {0} completed: {1} shards issued, {2} re-issued, {3} consumed",
+                _stage.Name, _book.Issued, _book.Reissued, _book.Consumed);
+            Finish(new StageSucceeded(_stage.Name, done.Outcome, Counts));
+        });
+        Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}"));
+        Receive<Terminated>(t => ChildTerminated(t.ActorRef));
+    }
+
+    private void Consumed(ShardConsumed consumed)
+    {
+        if (!_book.Consume(consumed.ShardId)) return;
+        _samples += consumed.Samples;
+        Report(consumed.Loss);
+        if (_book.AllConsumed) _trainer.Tell(CompleteTraining.Instance);
+        else TryLease();
+    }
+
+    /// <summary>Grants leases while a shard waits, the credit window has room, and some worker asked.</summary>
+    private void TryLease()
+    {
+        while (_book.CanLease && _loaders.Count > 0)
+        {
+            var worker = PickWorker();
+            if (worker is null) return;
+            var loader = _loaders[_nextLoader++ % _loaders.Count];
+            var lease = _book.Lease(worker, loader, Now + _settings.LeaseTimeout);
+            _demand[worker]--;
+            loader.Tell(new LoadShard(lease.ShardId, lease.Attempt, worker));
+        }
+    }
+
+    /// <summary>The asking worker holding the fewest leases.</summary>
+    private IActorRef? PickWorker()
+    {
+        IActorRef? best = null;
+        var bestLeases = int.MaxValue;
+        foreach (var (worker, demand) in _demand)
+        {
+            if (demand <= 0) continue;
+            var leases = _book.Leases.Count(l => l.Worker.Equals(worker));
+            if (leases < bestLeases) (best, bestLeases) = (worker, leases);
+        }
+        return best;
+    }
+
+    /// <summary>Logs re-queued shards; fails the stage (and returns false) when one used up its attempts.</summary>
+    private bool Requeue(IReadOnlyList<Requeued> requeued)
+    {
+        foreach (var r in requeued)
+        {
+            if (r.Exhausted)
+            {
+                FailStage($"shard {r.ShardId} failed after {_book.Attempts(r.ShardId)} attempts: {r.Reason}");
+                return false;
+            }
+            _log.Warning("Stage {0}: shard {1} (attempt {2}) goes back to the queue: {3}",
+                _stage.Name, r.ShardId, r.Lease.Attempt, r.Reason);
+        }
+        return true;
+    }
+
+    private void ChildTerminated(IActorRef child)
+    {
+        var error = _lastChildError is null ? "" : $" ({_lastChildError})";
+        _lastChildError = null;
+        if (child.Equals(_trainer))
+        {
+            FailStage($"the trainer stopped unexpectedly{error}");
+            return;
+        }
+
+        if (_workers.Remove(child))
+        {
+            _demand.Remove(child);
+            var revoked = _book.Revoke(l => l.Worker.Equals(child), $"teacher worker {child.Path.Name} stopped{error}");
+            if (!Requeue(revoked)) return;
+            if (!Respawn(SpawnWorker, $"teacher worker {child.Path.Name} stopped{error}")) return;
+        }
+        else if (_loaders.Remove(child))
+        {
+            var revoked = _book.Revoke(l => l.Loader.Equals(child) && !l.Started, $"loader {child.Path.Name} stopped{error}");
+            foreach (var r in revoked)
+                if (_workers.Contains(r.Lease.Worker))
+                    _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
+            if (!Requeue(revoked)) return;
+            if (!Respawn(SpawnLoader, $"loader {child.Path.Name} stopped{error}")) return;
+        }
+        else return;
+        TryLease();
+    }
+
+    private bool Respawn(Action spawn, string why)
+    {
+        if (_respawnsLeft-- <= 0)
+        {
+            FailStage($"too many stage actors stopped; last: {why}");
+            return false;
+        }
+        _log.Warning("Stage {0}: {1}; starting a replacement", _stage.Name, why);
+        spawn();
+        return true;
+    }
+
+    private void SpawnWorker()
+    {
+        var worker = Context.ActorOf(
+            TeacherWorker.Props(_stage.CreateTeacher, Self, _trainer, _settings.TeacherPrefetch), $"teacher-{_workerSeq++}");
+        Context.Watch(worker);
+        _workers.Add(worker);
+    }
+
+    private void SpawnLoader()
+    {
+        var loader = Context.ActorOf(ShardLoader.Props(_source, Self), $"loader-{_loaderSeq++}");
+        Context.Watch(loader);
+        _loaders.Add(loader);
+    }
+
+    private void Report(double loss)
+    {
+        var seconds = _clock.Elapsed.TotalSeconds;
+        try
+        {
+            _progress.Report(new StageProgress(_stage.Name, "distill", _book.Consumed, _book.Total,
+                seconds > 0 ? _samples / seconds : 0, loss));
+        }
+        catch (Exception ex)
+        {
+            _log.Warning("Progress report failed: {0}", ex.Message);
+        }
+    }
+
+    private void FailStage(string error)
+    {
+        _log.Error("Stage {0} failed: {1}", _stage.Name, error);
+        Finish(new StageFailed(_stage.Name, error, Counts));
+    }
+
+    /// <summary>Reports the end of the stage once; afterwards the coordinator only waits to be stopped.</summary>
+    private void Finish(object result)
+    {
+        Timers.CancelAll();
+        Context.Parent.Tell(result);
+        Become(() => ReceiveAny(_ => { }));
+    }
+}

@@ -1,0 +1,86 @@
+using Akka.Actor;
+using Akka.Event;
+using Distill.Actors.Messages;
+using Distill.Stages.Flow;
+
+namespace Distill.Actors.Flow;
+
+/// <summary>One teacher replica on its own compute thread. Pulls work from the coordinator
+/// (<see cref="RequestWork"/>), turns each loaded <c>samples/v1</c> shard into a <c>teacher/v1</c> batch for the
+/// trainer, and reports the outcome of every lease. Its teacher is made on start and disposed on stop.</summary>
+public sealed class TeacherWorker : ReceiveActor
+{
+    private readonly Func<ITeacherStep> _createTeacher;
+    private readonly IActorRef _coordinator;
+    private readonly IActorRef _trainer;
+    private readonly int _prefetch;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ITeacherStep? _teacher;
+
+    public static Props Props(Func<ITeacherStep> createTeacher, IActorRef coordinator, IActorRef trainer, int prefetch) =>
+        Akka.Actor.Props.Create(() => new TeacherWorker(createTeacher, coordinator, trainer, prefetch))
+            .WithDispatcher(DistillActorsConfig.ComputeDispatcher);
+
+    public TeacherWorker(Func<ITeacherStep> createTeacher, IActorRef coordinator, IActorRef trainer, int prefetch)
+    {
+        _createTeacher = createTeacher;
+        _coordinator = coordinator;
+        _trainer = trainer;
+        _prefetch = Math.Max(1, prefetch);
+        Receive<ShardLoaded>(Infer);
+        Receive<ShardLoadFailed>(failed =>
+        {
+            _coordinator.Tell(new ShardFailed(failed.ShardId, failed.Attempt, failed.Error));
+            _coordinator.Tell(new RequestWork(1));
+        });
+    }
+
+    protected override void PreStart()
+    {
+        try
+        {
+            _teacher = _createTeacher();
+        }
+        catch (Exception ex)
+        {
+            _log.Error(ex, "Creating the teacher failed");
+            _coordinator.Tell(new ComponentFailed($"teacher worker {Self.Path.Name}", $"creating the teacher failed: {ex.Message}"));
+            return;
+        }
+        _coordinator.Tell(new RequestWork(_prefetch));
+    }
+
+    protected override void PostStop()
+    {
+        try
+        {
+            _teacher?.Dispose();
+        }
+        catch (Exception ex)
+        {
+            _log.Warning("Disposing the teacher failed: {0}", ex.Message);
+        }
+        _teacher = null;
+    }
+
+    private void Infer(ShardLoaded shard)
+    {
+        if (_teacher is null) return; // failed to start; the stage is failing
+        _coordinator.Tell(new ShardStarted(shard.ShardId, shard.Attempt));
+        byte[] output;
+        try
+        {
+            output = _teacher.Infer(shard.SamplesV1);
+        }
+        catch (Exception ex)
+        {
+            _log.Warning("Teacher inference on shard {0} (attempt {1}) failed: {2}", shard.ShardId, shard.Attempt, ex.Message);
+            _coordinator.Tell(new ShardFailed(shard.ShardId, shard.Attempt, $"teacher inference failed: {ex.Message}"));
+            _coordinator.Tell(new RequestWork(1));
+            return;
+        }
+        _trainer.Tell(new TeacherBatch(shard.ShardId, shard.Attempt, output));
+        _coordinator.Tell(new ShardInferred(shard.ShardId, shard.Attempt));
+        _coordinator.Tell(new RequestWork(1));
+    }
+}

@@ -1,0 +1,81 @@
+using Akka.Actor;
+using Akka.Event;
+using Distill.Actors.Messages;
+using Distill.Stages.Flow;
+
+namespace Distill.Actors.Flow;
+
+/// <summary>The student's front: takes teacher batches, drops any shard it has already taken (exactly-once
+/// consumption), hands the rest to its <see cref="StudentHost"/> child in arrival order, and acks every consumed
+/// shard to the coordinator, which then grants more credit. Stays responsive while the host computes.</summary>
+public sealed class Trainer : ReceiveActor
+{
+    private readonly Func<IStudentStep> _createStudent;
+    private readonly IActorRef _coordinator;
+    private readonly IStageProgress _progress;
+    private readonly CancellationToken _cancellation;
+    private readonly HashSet<int> _taken = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private IActorRef _host = ActorRefs.Nobody;
+    private string? _hostError;
+    private bool _finished;
+    private int _duplicates;
+
+    public static Props Props(Func<IStudentStep> createStudent, IActorRef coordinator, IStageProgress progress,
+        CancellationToken cancellation) =>
+        Akka.Actor.Props.Create(() => new Trainer(createStudent, coordinator, progress, cancellation));
+
+    public Trainer(Func<IStudentStep> createStudent, IActorRef coordinator, IStageProgress progress,
+        CancellationToken cancellation)
+    {
+        _createStudent = createStudent;
+        _coordinator = coordinator;
+        _progress = progress;
+        _cancellation = cancellation;
+
+        Receive<TeacherBatch>(Take);
+        Receive<ShardTrained>(t => _coordinator.Tell(new ShardConsumed(t.ShardId, t.Samples, t.Loss)));
+        Receive<CompleteTraining>(_ => _host.Tell(CompleteStudent.Instance));
+        Receive<StudentCompleted>(done =>
+        {
+            _finished = true;
+            _coordinator.Tell(new TrainingCompleted(done.Outcome));
+        });
+        Receive<StudentFailed>(failed => Fail(failed.Error));
+        Receive<Terminated>(t => t.ActorRef.Equals(_host), _ =>
+            Fail(_hostError is null ? "the student host stopped unexpectedly" : $"the student host crashed: {_hostError}"));
+    }
+
+    protected override void PreStart()
+    {
+        _host = Context.ActorOf(StudentHost.Props(_createStudent, _progress, _cancellation), "student");
+        Context.Watch(_host);
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(ex =>
+        {
+            _hostError = ex.Message;
+            return Directive.Stop;
+        });
+
+    private void Take(TeacherBatch batch)
+    {
+        if (_finished) return;
+        if (!_taken.Add(batch.ShardId))
+        {
+            _duplicates++;
+            _log.Debug("Dropped duplicate teacher batch for shard {0} (attempt {1}); {2} duplicates so far",
+                batch.ShardId, batch.Attempt, _duplicates);
+            return;
+        }
+        _host.Tell(new ConsumeShard(batch.ShardId, batch.TeacherV1));
+    }
+
+    private void Fail(string error)
+    {
+        if (_finished) return;
+        _finished = true;
+        _coordinator.Tell(new ComponentFailed("student", error));
+    }
+}

@@ -1,0 +1,7 @@
+using Distill.Actors.Messages;
+
+namespace Distill.Actors;
+
+/// <summary>The end of a pipeline run: the results of the stages that completed or were skipped (in order) and,
+/// when it failed, the failing stage and its error.</summary>
+public sealed record PipelineResult(bool Succeeded, IReadOnlyList<StageResult> Stages, string? FailedStage, string? Error);

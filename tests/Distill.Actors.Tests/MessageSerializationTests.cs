@@ -1,0 +1,124 @@
+using Akka.Actor;
+using Distill.Actors.Messages;
+using Distill.Stages.Flow;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Distill.Actors.Tests;
+
+public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorTestBase(output)
+{
+    private static readonly StageOutcome Outcome =
+        new("/ckpt", new Dictionary<string, double> { ["acc"] = 0.75, ["nan"] = double.NaN });
+
+    private static readonly StageResult Result = new("mimic", StageStatus.Completed, Outcome, 1.25, new ShardCounts(5, 1, 4));
+
+    private object[] OneOfEach() =>
+    [
+        RunPipeline.Instance,
+        CancelPipeline.Instance,
+        new ShardCounts(3, 1, 2),
+        Result,
+        new PipelineCompleted([Result, Result with { Status = StageStatus.Skipped }]),
+        new PipelineFailed("mimic", "shard 5 failed", [Result]),
+        new StageSucceeded("mimic", Outcome, new ShardCounts(1, 0, 1)),
+        new StageFailed("mimic", "boom", ShardCounts.None),
+        RunStage.Instance,
+        new SourceReady(12),
+        new RequestWork(2),
+        new LoadShard(3, 1, TestActor),
+        new ShardLoaded(3, 1, [1, 2, 3, 255]),
+        new ShardLoadFailed(3, 1, "read error"),
+        new ShardStarted(3, 2),
+        new TeacherBatch(3, 2, [9, 8, 7]),
+        new ShardInferred(3, 2),
+        new ShardFailed(3, 2, "inference failed"),
+        new ShardConsumed(3, 32, 0.5),
+        CompleteTraining.Instance,
+        new TrainingCompleted(Outcome),
+        new ComponentFailed("student", "nan"),
+        CheckLeases.Instance,
+        new ConsumeShard(4, [1, 2]),
+        new ShardTrained(4, 32, 1.5),
+        CompleteStudent.Instance,
+        new StudentCompleted(StageOutcome.Empty),
+        new StudentFailed("bad"),
+    ];
+
+    [Fact]
+    public void Every_message_type_has_a_sample_here()
+    {
+        var covered = OneOfEach().Select(m => m.GetType()).ToHashSet();
+        var messageTypes = typeof(RunPipeline).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(RunPipeline).Namespace && t is { IsClass: true, IsAbstract: false })
+            .Where(t => !t.Name.StartsWith('<'));
+        Assert.Empty(messageTypes.Where(t => !covered.Contains(t)).Select(t => t.Name));
+    }
+
+    [Fact]
+    public void Every_message_round_trips_through_the_configured_serializer()
+    {
+        foreach (var message in OneOfEach())
+        {
+            var serializer = Sys.Serialization.FindSerializerFor(message);
+            var bytes = serializer.ToBinary(message);
+            var back = serializer.FromBinary(bytes, message.GetType());
+
+            Assert.IsType(message.GetType(), back);
+            // Same bytes again: nothing was lost or changed on the way.
+            Assert.Equal(bytes, serializer.ToBinary(back));
+            AssertSame(message, back);
+        }
+    }
+
+    private static void AssertSame(object expected, object actual)
+    {
+        switch (expected, actual)
+        {
+            case (ShardLoaded e, ShardLoaded a):
+                Assert.Equal((e.ShardId, e.Attempt), (a.ShardId, a.Attempt));
+                Assert.Equal(e.SamplesV1, a.SamplesV1);
+                break;
+            case (TeacherBatch e, TeacherBatch a):
+                Assert.Equal((e.ShardId, e.Attempt), (a.ShardId, a.Attempt));
+                Assert.Equal(e.TeacherV1, a.TeacherV1);
+                break;
+            case (ConsumeShard e, ConsumeShard a):
+                Assert.Equal(e.ShardId, a.ShardId);
+                Assert.Equal(e.TeacherV1, a.TeacherV1);
+                break;
+            case (LoadShard e, LoadShard a):
+                Assert.Equal((e.ShardId, e.Attempt, e.Worker), (a.ShardId, a.Attempt, a.Worker));
+                break;
+            case (PipelineCompleted e, PipelineCompleted a):
+                Assert.Equal(e.Stages.Count, a.Stages.Count);
+                for (var i = 0; i < e.Stages.Count; i++) AssertSame(e.Stages[i], a.Stages[i]);
+                break;
+            case (PipelineFailed e, PipelineFailed a):
+                Assert.Equal((e.Stage, e.Error), (a.Stage, a.Error));
+                AssertSame(e.Stages.Single(), a.Stages.Single());
+                break;
+            case (StageResult e, StageResult a):
+                Assert.Equal((e.Stage, e.Status, e.WallSeconds, e.Shards), (a.Stage, a.Status, a.WallSeconds, a.Shards));
+                AssertSame(e.Outcome, a.Outcome);
+                break;
+            case (StageSucceeded e, StageSucceeded a):
+                Assert.Equal((e.Stage, e.Shards), (a.Stage, a.Shards));
+                AssertSame(e.Outcome, a.Outcome);
+                break;
+            case (TrainingCompleted e, TrainingCompleted a):
+                AssertSame(e.Outcome, a.Outcome);
+                break;
+            case (StudentCompleted e, StudentCompleted a):
+                AssertSame(e.Outcome, a.Outcome);
+                break;
+            case (StageOutcome e, StageOutcome a):
+                Assert.Equal(e.Checkpoint, a.Checkpoint);
+                Assert.Equal(e.Figures.OrderBy(kv => kv.Key), a.Figures.OrderBy(kv => kv.Key));
+                break;
+            default:
+                Assert.Equal(expected, actual); // plain records of values
+                break;
+        }
+    }
+}
