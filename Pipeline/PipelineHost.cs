@@ -1,20 +1,89 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Configuration;
+using Distill.Actors;
+using Distill.Pipeline.Composition;
 using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Reporting;
 using Distill.Pipeline.Runs;
+using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
+using Distill.Stages.Training;
+using Distill.Stages.Workspace;
 
 namespace Distill.Pipeline;
 
-/// <summary>The composition root: builds the stages of <see cref="DistillSettings.Stages"/> and the actor system,
-/// runs them, writes the ledger and the report (see <see cref="Reporting.ReportWriter"/>).</summary>
+/// <summary>The composition root: prepares the data and tokenizer, builds the stages of
+/// <see cref="DistillSettings.Stages"/>, runs them under the supervisor in an ActorSystem, then writes the report.</summary>
 public static class PipelineHost
 {
     /// <summary>Runs the pipeline. When called: the configuration is valid; <paramref name="paths"/> exists with
     /// checkpoints/ and logs/ created and config.resolved.conf written; <see cref="DistillSettings.RunDir"/> and
     /// <see cref="DataSettings.Dir"/> are absolute. <paramref name="progress"/> is thread-safe and already forwards
-    /// every update to <see cref="RunPaths.Metrics"/> (a <see cref="Progress.ConsoleProgress"/> exposes its
-    /// <see cref="Stages.Runs.MetricsLog"/> as <c>Metrics</c>). Returns the exit code: 0 ok, 1 failure.</summary>
-    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct)
+    /// every update to <see cref="RunPaths.Metrics"/>. Returns the exit code: 0 ok, 1 failure.</summary>
+    public static async Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct)
     {
-        throw new NotImplementedException("composition lands with the stages");
+        var clock = Stopwatch.StartNew();
+        var started = DateTimeOffset.UtcNow;
+        TorchSharp.torch.set_num_threads(settings.TorchThreads > 0 ? settings.TorchThreads : Environment.ProcessorCount);
+
+        progress.Report(new StageProgress("data", "prepare", 0, 1, 0, double.NaN));
+        var catalogTeacher = settings.Teacher.Checkpoint;
+        var prepared = DataPreparation.Prepare(
+            StageCatalog.ShapesOptionsOf(settings),
+            settings.Data.Dir,
+            catalogTeacher.Length > 0 ? Path.Combine(catalogTeacher, TeacherPretraining.TokenizerFile) : null,
+            Path.Combine(paths.Root, TeacherPretraining.TokenizerFile),
+            ModelConfigs.Vision(settings).NumPatches);
+        progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
+
+        var catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint);
+        var flow = new FlowSettings
+        {
+            Loaders = settings.Parallelism.Loaders,
+            TeacherWorkers = settings.Parallelism.TeacherWorkers,
+            CreditWindow = settings.Parallelism.CreditWindow,
+        }.Validate();
+
+        using var system = ActorSystem.Create("distill", ActorSystemConfig().WithFallback(DistillActorsConfig.Config));
+        Distill.Actors.PipelineResult result;
+        try
+        {
+            result = await Distill.Actors.PipelineRunner.RunAsync(system, catalog.Build(), flow, paths.Ledger, progress, ct);
+        }
+        finally
+        {
+            await system.Terminate();
+        }
+
+        var report = new ReportInput(
+            Path.GetFileName(paths.Root), started, clock.Elapsed,
+            EvaluationStage.ReadResults(catalog.EvalDir),
+            result.Stages.Select(r => new StageSummary(r.Stage, TimeSpan.FromSeconds(r.WallSeconds), r.Outcome.Figures)).ToList())
+        {
+            Summary =
+            [
+                new("Stages", string.Join(" -> ", settings.Stages)),
+                new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Manifest.Fingerprint[..12]})"),
+                new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
+                new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
+            ],
+        };
+        ReportWriter.Write(paths.Report, report);
+        Console.Out.WriteLine(result.Succeeded
+            ? $"Pipeline finished in {ReportWriter.Duration(clock.Elapsed)}. Report: {paths.Report}"
+            : $"Pipeline failed in stage {result.FailedStage}: {result.Error}\nLedger: {paths.Ledger}");
+        return result.Succeeded ? 0 : 1;
     }
+
+    /// <summary>Single-process ActorSystem: no remoting; warnings and errors go to the console.</summary>
+    private static Config ActorSystemConfig() => ConfigurationFactory.ParseString("""
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = WARNING
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+          actor.ask-timeout = infinite
+        }
+        """);
 }

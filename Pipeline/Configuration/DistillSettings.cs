@@ -1,3 +1,5 @@
+using Distill.Stages.Distillation;
+
 namespace Distill.Pipeline.Configuration;
 
 /// <summary>The validated <c>distill</c> configuration. Built only by <see cref="ConfigLoader"/>, after every key
@@ -49,13 +51,6 @@ public sealed record TeacherSettings(
     double WeightDecay,
     int WarmupSteps,
     int TopK);
-
-/// <summary>Token scope of the distillation loss (<c>distill.mimic.scope</c>).</summary>
-public enum TokenScope
-{
-    Response,
-    All,
-}
 
 /// <summary><c>distill.mimic</c>.</summary>
 public sealed record MimicSettings(

@@ -1,3 +1,4 @@
+using Distill.Stages.Distillation;
 namespace Distill.Pipeline.Configuration;
 
 /// <summary>Maps validated values (path -> converted value) to <see cref="DistillSettings"/>. Records which keys it
@@ -63,12 +64,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             WarmupSteps: I("distill.mimic.warmup-steps"),
             KdWeight: D("distill.mimic.kd-weight"),
             CeWeight: D("distill.mimic.ce-weight"),
-            Scope: S("distill.mimic.scope") switch
-            {
-                "response" => TokenScope.Response,
-                "all" => TokenScope.All,
-                var other => throw new InvalidOperationException($"distill.mimic.scope '{other}' passed validation"),
-            }),
+            Scope: TokenScopes.Parse(S("distill.mimic.scope"))),
         Eval: new EvalSettings(
             BatchSize: I("distill.eval.batch-size"),
             MaxNewTokens: I("distill.eval.max-new-tokens"),

@@ -1,3 +1,4 @@
+using Distill.Stages.Distillation;
 using Distill.Pipeline.Configuration;
 
 namespace Distill.Pipeline.Tests;
