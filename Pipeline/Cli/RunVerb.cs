@@ -116,11 +116,6 @@ public static class RunVerb
             PrintConfigurationErrors(env.Error, e);
             return ExitCodes.ConfigurationError;
         }
-        catch (NotImplementedException e)
-        {
-            await env.Error.WriteLineAsync($"distill: not available yet: {e.Message}");
-            return ExitCodes.RunFailed;
-        }
         catch (Exception e)
         {
             var log = Path.Combine(paths.Logs, "error.log");

@@ -1,0 +1,92 @@
+using Distill.Models.Checkpoints;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Evaluation;
+using Distill.Stages.Flow;
+using Distill.Stages.Runs;
+
+namespace Distill.Pipeline.Tests;
+
+/// <summary>The whole pipeline through the composition root and the actors, on a very small configuration.</summary>
+public class PipelineHostTests
+{
+    private static (DistillSettings Settings, RunPaths Paths) Tiny(string runDir, params string[] defines)
+    {
+        var config = ConfigLoader.Load(new ConfigSources
+        {
+            Preset = "tiny",
+            RunDir = runDir,
+            Overrides = ["distill.data.train-scenes = 24", "distill.data.test-scenes = 8", "distill.data.val-scenes = 8", .. defines],
+        });
+        var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
+        return (loaded.Settings, paths);
+    }
+
+    [Fact]
+    public async Task Runs_every_stage_in_order_writes_ledger_checkpoints_and_report_then_resumes_by_skipping()
+    {
+        using var dir = new TempDir();
+        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+
+        int exit = await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None);
+
+        Assert.Equal(0, exit);
+        var entries = new RunLedger(paths.Ledger).ReadAll();
+        Assert.Equal(
+            ["teacher:started", "teacher:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
+            entries.Select(e => $"{e.Stage}:{e.Status}"));
+        var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == "completed");
+        Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
+        Assert.True(mimic.Figures!["heldout_kl_final"] < mimic.Figures["heldout_kl_epoch0"]);
+
+        var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
+        Assert.Equal(["teacher", "student"], results.Select(r => r.Model));
+        using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student")))
+            Assert.Equal(results[1].Parameters, student.ParameterCount());
+        string report = File.ReadAllText(paths.Report);
+        Assert.Contains("| teacher |", report);
+        Assert.Contains("| student |", report);
+
+        // A second run on the same directory skips the finished stages and still reports the results.
+        File.Delete(paths.Report);
+        Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
+        Assert.Equal(3, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == "skipped"));
+        Assert.Contains("| student |", File.ReadAllText(paths.Report));
+    }
+
+    [Fact]
+    public async Task A_teacher_checkpoint_without_tokenizer_is_refused_before_any_stage_naming_the_file()
+    {
+        using var dir = new TempDir();
+        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+        string broken = Path.Combine(dir.Path, "broken-teacher");
+        Directory.CreateDirectory(broken);
+        var withTeacher = settings with { Teacher = settings.Teacher with { Checkpoint = broken } };
+
+        var error = await Assert.ThrowsAsync<FileNotFoundException>(() =>
+            PipelineHost.RunAsync(withTeacher, paths, NullStageProgress.Instance, CancellationToken.None));
+
+        Assert.Contains(Path.Combine(broken, "tokenizer.json"), error.Message);
+        Assert.False(File.Exists(paths.Ledger));
+    }
+
+    [Fact]
+    public async Task A_failing_stage_exits_1_records_the_error_and_runs_no_later_stage()
+    {
+        using var dir = new TempDir();
+        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+        // A teacher directory with a tokenizer but no weights: the teacher stage fails, naming the missing file.
+        string broken = Path.Combine(dir.Path, "broken-teacher");
+        Directory.CreateDirectory(broken);
+        Distill.Stages.Text.WordTokenizer.Build(["is there a red circle?"]).Save(Path.Combine(broken, "tokenizer.json"));
+        var withTeacher = settings with { Teacher = settings.Teacher with { Checkpoint = broken } };
+
+        int exit = await PipelineHost.RunAsync(withTeacher, paths, NullStageProgress.Instance, CancellationToken.None);
+
+        Assert.Equal(1, exit);
+        var entries = new RunLedger(paths.Ledger).ReadAll();
+        Assert.Equal(["teacher:started", "teacher:failed"], entries.Select(e => $"{e.Stage}:{e.Status}"));
+        Assert.Contains("config.json", entries[^1].Error);
+        Assert.Contains("FAILED in stage teacher", File.ReadAllText(paths.Report));
+    }
+}
