@@ -21,7 +21,7 @@ public sealed record ReportInput(
 
 /// <summary>Writes <c>report.md</c>: run summary, accuracy per family of teacher vs student(s) next to chance
 /// level, overall accuracy and parameter counts, then a table of stages with wall times and key figures.</summary>
-public static class ReportWriter
+public static partial class ReportWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
@@ -92,6 +92,8 @@ public static class ReportWriter
             sb.Append("Test questions per family (").Append(Escape(input.Results[0].Model)).Append("): ").Append(string.Join(", ", counts)).AppendLine(".").AppendLine();
         }
 
+        AppendCurves(sb, input.Stages);
+
         sb.AppendLine("## Stages").AppendLine();
         if (input.Stages.Count == 0)
         {
@@ -103,12 +105,42 @@ public static class ReportWriter
             Row(sb, ["---", "---:", "---"]);
             foreach (var s in input.Stages)
             {
-                var figures = string.Join(", ", s.Figures.Select(kv => $"{kv.Key} {Number(kv.Value)}"));
+                var figures = string.Join(", ", s.Figures.Where(kv => !EpochFigure().IsMatch(kv.Key)).Select(kv => $"{kv.Key} {Number(kv.Value)}"));
                 Row(sb, [s.Stage, Duration(s.WallTime), figures]);
             }
         }
         return sb.ToString();
     }
+
+    /// <summary>Figures named <c>metric_epochN</c> (validation loss, held-out distillation loss, ...), one row per
+    /// stage and metric, one column per epoch: the learning curves of the run.</summary>
+    private static void AppendCurves(StringBuilder sb, IReadOnlyList<StageSummary> stages)
+    {
+        var curves = stages
+            .SelectMany(s => s.Figures.Select(kv => (Stage: s.Stage, Match: EpochFigure().Match(kv.Key), kv.Value)))
+            .Where(x => x.Match.Success)
+            .GroupBy(x => (x.Stage, Metric: x.Match.Groups[1].Value))
+            .Select(g => (g.Key.Stage, g.Key.Metric, Points: g.ToDictionary(x => int.Parse(x.Match.Groups[2].Value, Inv), x => x.Value)))
+            .ToList();
+        if (curves.Count == 0) return;
+        int first = curves.Min(c => c.Points.Keys.Min()), last = curves.Max(c => c.Points.Keys.Max());
+        sb.AppendLine("## Learning curves (per epoch)").AppendLine();
+        sb.AppendLine("`heldout_kl`: the student's sparse KL to the teacher on held-out (validation) teacher batches, never trained on; epoch 0 is the freshly initialised student. `val_loss`: the teacher's response-token cross-entropy on the validation split.").AppendLine();
+        var header = new List<string> { "Stage", "Metric" };
+        header.AddRange(Enumerable.Range(first, last - first + 1).Select(e => $"epoch {e}"));
+        Row(sb, header);
+        Row(sb, header.Select((_, i) => i < 2 ? "---" : "---:").ToList());
+        foreach (var (stage, metric, points) in curves)
+        {
+            var cells = new List<string> { stage, metric };
+            cells.AddRange(Enumerable.Range(first, last - first + 1).Select(e => points.TryGetValue(e, out var v) ? Number(v) : ""));
+            Row(sb, cells);
+        }
+        sb.AppendLine();
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(.+)_epoch(\d+)$")]
+    private static partial System.Text.RegularExpressions.Regex EpochFigure();
 
     /// <summary>The result named "teacher" (any case), else null.</summary>
     private static EvaluationResult? Teacher(IReadOnlyList<EvaluationResult> results) =>

@@ -58,4 +58,23 @@ public class ReportWriterTests
         Assert.Contains("No model was evaluated.", text);
         Assert.Contains("No stage ran.", text);
     }
+
+    [Fact]
+    public void Epoch_figures_become_learning_curve_rows_and_leave_the_stage_table()
+    {
+        var input = Sample() with
+        {
+            Stages =
+            [
+                new StageSummary("teacher", TimeSpan.FromSeconds(10), new Dictionary<string, double> { ["val_loss_epoch1"] = 0.7, ["val_loss_epoch2"] = 0.5, ["params"] = 1000 }),
+                new StageSummary("mimic", TimeSpan.FromSeconds(5), new Dictionary<string, double> { ["heldout_kl_epoch0"] = 3.1, ["heldout_kl_epoch1"] = 0.25, ["heldout_kl_epoch2"] = 0.125 }),
+            ],
+        };
+        var lines = ReportWriter.Render(input).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        var at = Array.IndexOf(lines, "| Stage | Metric | epoch 0 | epoch 1 | epoch 2 |");
+        Assert.True(at > 0, string.Join("\n", lines));
+        Assert.Equal("| teacher | val_loss |  | 0.7 | 0.5 |", lines[at + 2]);
+        Assert.Equal("| mimic | heldout_kl | 3.1 | 0.25 | 0.125 |", lines[at + 3]);
+        Assert.Contains("| teacher | 10.0s | params 1000 |", lines);
+    }
 }
