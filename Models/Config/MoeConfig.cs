@@ -1,0 +1,19 @@
+namespace Distill.Models.Config;
+
+/// <summary>Sparse Mixture-of-Experts FFN (LLaVA-MoD, DESIGN 3): each chosen layer's FFN becomes
+/// <see cref="Experts"/> copies (sparse upcycling), a router <c>Linear(d, E, bias=false)</c>, softmax, top-k with
+/// renormalised gates, capacity <c>ceil(k * cf * T / E)</c> with overflow dropped in token order.</summary>
+/// <param name="Layers">Explicit MoE layer indices; null = every other layer (0, 2, 4, ...).</param>
+public sealed record MoeConfig(
+    int Experts = 4,
+    int TopK = 2,
+    double TrainCapacityFactor = 1.5,
+    double EvalCapacityFactor = 2.0,
+    int[]? Layers = null,
+    double AuxLossCoefficient = 0.01)
+{
+    public bool IsMoeLayer(int layer) => Layers is null ? layer % 2 == 0 : Layers.Contains(layer);
+
+    public override string ToString() =>
+        $"MoeConfig {{ Experts = {Experts}, TopK = {TopK}, TrainCapacityFactor = {TrainCapacityFactor}, EvalCapacityFactor = {EvalCapacityFactor}, Layers = {(Layers is null ? "every-other" : string.Join(",", Layers))}, AuxLossCoefficient = {AuxLossCoefficient} }}";
+}
