@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
+using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
@@ -31,8 +32,14 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
         RegisterComponents();
     }
 
-    /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] bool -> [B,T,D].</summary>
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed)
+    /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] bool -> [B,T,D]. No cache.</summary>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed) =>
+        forward(x, cos, sin, allowed, null, 0);
+
+    /// <summary>With a KV cache: x [B,T,D] holds the T new positions; this step's keys/values are appended to
+    /// layer <paramref name="layer"/> of the cache and the queries attend over all S+T cached positions;
+    /// allowed [B,1,T,S+T]. Without a cache (null) the plain forward. -> [B,T,D].</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -41,7 +48,9 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);  // [B,Hkv,T,d]
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = RotaryEmbedding.Apply(k, cos, sin);
-        k = RepeatKv(k, _heads / _kvHeads);                                         // [B,H,T,d]
+        if (cache is not null)
+            (k, v) = cache.Append(layer, k, v);                                     // [B,Hkv,S+T,d]
+        k = RepeatKv(k, _heads / _kvHeads);                                         // [B,H,S+T,d]
         v = RepeatKv(v, _heads / _kvHeads);
         var context = ScaledDotProduct(q, k, v, allowed);                          // [B,H,T,d]
         var merged = context.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B,T,H*d]

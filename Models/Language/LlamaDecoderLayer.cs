@@ -1,5 +1,6 @@
 using TorchSharp;
 using Distill.Models.Config;
+using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
@@ -36,11 +37,16 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
         return previous;
     }
 
-    /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] -> [B,T,D].</summary>
-    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed)
+    /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] -> [B,T,D]. No cache.</summary>
+    public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed) =>
+        forward(x, cos, sin, allowed, null, 0);
+
+    /// <summary>x [B,T,D] new positions; allowed [B,1,T,S+T]; attention reads and extends layer
+    /// <paramref name="layer"/> of the cache (null: plain forward) -> [B,T,D].</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer)
     {
         using var scope = torch.NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, allowed);
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, allowed, cache, layer);
         var y = h + mlp.forward(post_attention_layernorm.forward(h));
         return y.MoveToOuterDisposeScope();
     }

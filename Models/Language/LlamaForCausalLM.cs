@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
+using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
@@ -31,5 +32,15 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         return Head(model.forward(inputsEmbeds, attentionMask)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Incremental forward through the KV cache (see <see cref="LlamaModel.forward(Tensor, Tensor?, KvCache)"/>):
+    /// inputsEmbeds [B,T,D] -> logits [B,T,V], or [B,1,V] of the last position when <paramref name="lastOnly"/>.</summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache cache, bool lastOnly = false)
+    {
+        using var scope = torch.NewDisposeScope();
+        var hidden = model.forward(inputsEmbeds, attentionMask, cache);            // [B,T,D]
+        if (lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);            // [B,1,D]
+        return Head(hidden).MoveToOuterDisposeScope();
     }
 }

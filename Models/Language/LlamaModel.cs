@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
+using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
@@ -41,6 +42,23 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor?, Tensor>
         var h = inputsEmbeds;                                                      // [B,T,D]
         foreach (var layer in layers)
             h = layer.forward(h, cos, sin, allowed);
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Incremental forward: inputsEmbeds [B,T,D] are the T positions after the S already in the cache
+    /// (the whole left-padded prompt on the first call, then one token per row); attentionMask [B,T] for the new
+    /// positions or null (all real). Appends them to the cache -> final hidden states [B,T,D].</summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache cache)
+    {
+        if (cache.LayerCount != layers.Count)
+            throw new ArgumentException($"the cache has {cache.LayerCount} layers, the decoder {layers.Count}.");
+        using var scope = torch.NewDisposeScope();
+        long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
+        var (positions, allowed) = cache.BeginStep(b, t, attentionMask, inputsEmbeds.device); // [B,T], [B,1,T,S+T]
+        var (cos, sin) = _rope.CosSin(positions);                                  // [B,T,d]
+        var h = inputsEmbeds;                                                      // [B,T,D]
+        for (var i = 0; i < layers.Count; i++)
+            h = layers[i].forward(h, cos, sin, allowed, cache, i);
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 }

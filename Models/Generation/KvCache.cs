@@ -1,0 +1,168 @@
+using Distill.Models.Language;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Models.Generation;
+
+/// <summary>Keys and values of every decoder layer for the positions seen so far, for incremental decoding.
+/// Per layer K and V [B,Hkv,S,d] (rotary positions already applied to K, before the GQA repeat), the key mask
+/// [B,S] (1 real, 0 pad; left padding of the prompt stays masked for every later step) and per-row real-token
+/// counts [B] (the next token's position id). Storage is preallocated for <c>capacity</c> positions and doubles
+/// when full. The cache owns its tensors (they belong to no dispose scope) and frees them in <see cref="Dispose"/>.
+/// Inference only: run under <c>torch.no_grad()</c> (the buffers are written in place).
+/// A step is <see cref="BeginStep"/> (mask, positions) followed by one <see cref="Append"/> per layer.</summary>
+public sealed class KvCache : IDisposable
+{
+    private readonly Tensor?[] _keys;     // per layer [B,Hkv,C,d], C = capacity
+    private readonly Tensor?[] _values;   // per layer [B,Hkv,C,d]
+    private readonly long[] _filled;      // per layer: positions written
+    private readonly long _initialCapacity;
+    private Tensor? _mask;                // [B,S] int64
+    private Tensor? _lengths;             // [B] int64
+    private bool _disposed;
+
+    /// <param name="layers">number of decoder layers</param>
+    /// <param name="capacity">positions to preallocate (e.g. longest prompt + max new tokens); 0 = the first step's length</param>
+    public KvCache(int layers, long capacity = 0)
+    {
+        if (layers <= 0) throw new ArgumentException($"a KV cache needs at least one layer, got {layers}.");
+        if (capacity < 0) throw new ArgumentException($"capacity must not be negative, got {capacity}.");
+        _keys = new Tensor?[layers];
+        _values = new Tensor?[layers];
+        _filled = new long[layers];
+        _initialCapacity = capacity;
+    }
+
+    public int LayerCount => _keys.Length;
+
+    /// <summary>Cached positions S (pads included).</summary>
+    public long Length => _mask?.shape[1] ?? 0;
+
+    /// <summary>Rows B; 0 before the first step.</summary>
+    public long Batch => _mask?.shape[0] ?? 0;
+
+    /// <summary>Positions the buffers can hold before they grow.</summary>
+    public long Capacity => _keys[0]?.shape[2] ?? 0;
+
+    /// <summary>Key mask [B,S] int64 (owned by the cache: do not dispose), or null before the first step.</summary>
+    public Tensor? KeyMask => _mask;
+
+    /// <summary>Real tokens per row [B] int64 (owned by the cache), or null before the first step.</summary>
+    public Tensor? Lengths => _lengths;
+
+    /// <summary>Registers T new positions: newMask [B,T] (null = all real). Returns the position ids [B,T] of the
+    /// new tokens (continuing each row's own count, = cumsum(full mask) - 1) and the "may attend" mask
+    /// [B,1,T,S+T]; both belong to the caller's dispose scope. Every layer must then <see cref="Append"/> once.</summary>
+    public (Tensor Positions, Tensor Allowed) BeginStep(long batch, long length, Tensor? newMask, Device device)
+    {
+        ThrowIfDisposed();
+        if (_mask is not null && batch != Batch)
+            throw new ArgumentException($"step has {batch} rows, the cache holds {Batch}.");
+        for (var layer = 0; layer < _filled.Length; layer++)
+            if (_filled[layer] != Length)
+                throw new InvalidOperationException($"layer {layer} holds {_filled[layer]} positions, expected {Length}: an earlier step did not finish.");
+        long past = Length;
+        Tensor positions, allowed, mask, lengths;
+        using (var scope = torch.NewDisposeScope())
+        {
+            var stepMask = newMask is null
+                ? torch.ones(batch, length, dtype: ScalarType.Int64, device: device)
+                : newMask.to(device).to_type(ScalarType.Int64);                               // [B,T]
+            var pastLengths = _lengths ?? torch.zeros(batch, dtype: ScalarType.Int64, device: device); // [B]
+            mask = _mask is null ? stepMask.clone() : torch.cat([_mask, stepMask], 1);        // [B,S+T]
+            positions = AttentionMask.ContinuedPositionIds(stepMask, pastLengths);           // [B,T]
+            allowed = AttentionMask.CausalWithPast(batch, length, past, mask, device);       // [B,1,T,S+T]
+            lengths = pastLengths + stepMask.sum(1);                                         // [B]
+            positions.MoveToOuterDisposeScope();
+            allowed.MoveToOuterDisposeScope();
+            mask.DetachFromDisposeScope();
+            lengths.DetachFromDisposeScope();
+        }
+        _mask?.Dispose();
+        _lengths?.Dispose();
+        _mask = mask;
+        _lengths = lengths;
+        return (positions, allowed);
+    }
+
+    /// <summary>Writes this step's keys/values [B,Hkv,T,d] of one layer; returns views of all cached keys and values
+    /// [B,Hkv,S+T,d] (handles in the caller's scope over the cache's storage).</summary>
+    public (Tensor Keys, Tensor Values) Append(int layer, Tensor keys, Tensor values)
+    {
+        ThrowIfDisposed();
+        if (keys.requires_grad || values.requires_grad)
+            throw new InvalidOperationException("the KV cache is for inference: run generation under torch.no_grad().");
+        long t = keys.shape[2], end = _filled[layer] + t;
+        if (end != Length)
+            throw new InvalidOperationException(
+                $"layer {layer} would hold {end} positions, the step registered {Length}: call BeginStep once per step.");
+        EnsureCapacity(layer, keys, end);
+        using (var keySlot = _keys[layer]!.narrow(2, _filled[layer], t))
+            keySlot.copy_(keys);
+        using (var valueSlot = _values[layer]!.narrow(2, _filled[layer], t))
+            valueSlot.copy_(values);
+        _filled[layer] = end;
+        return (_keys[layer]!.narrow(2, 0, end), _values[layer]!.narrow(2, 0, end));
+    }
+
+    /// <summary>Keeps only the given rows (e.g. those still generating), in the given order. rows [A] int64.</summary>
+    public void KeepRows(Tensor rows)
+    {
+        ThrowIfDisposed();
+        if (_mask is null) return;
+        using var noGrad = torch.no_grad();
+        using var scope = torch.NewDisposeScope();
+        var index = rows.to(_mask.device).to_type(ScalarType.Int64);                        // [A]
+        for (var layer = 0; layer < _keys.Length; layer++)
+        {
+            _keys[layer] = Replace(_keys[layer], t => t.index_select(0, index));
+            _values[layer] = Replace(_values[layer], t => t.index_select(0, index));
+        }
+        _mask = Replace(_mask, t => t.index_select(0, index));
+        _lengths = Replace(_lengths, t => t.index_select(0, index));
+    }
+
+    private void EnsureCapacity(int layer, Tensor like, long needed)
+    {
+        var current = _keys[layer];
+        if (current is not null && current.shape[2] >= needed) return;
+        long b = like.shape[0], h = like.shape[1], d = like.shape[3];
+        var capacity = Math.Max(needed, current is null ? _initialCapacity : 2 * current.shape[2]);
+        _keys[layer] = Grow(current, b, h, capacity, d, like);
+        _values[layer] = Grow(_values[layer], b, h, capacity, d, like);
+    }
+
+    /// <summary>A zeroed [B,Hkv,capacity,d] buffer holding the old buffer's positions, outside any scope.</summary>
+    private Tensor Grow(Tensor? old, long b, long h, long capacity, long d, Tensor like)
+    {
+        var buffer = torch.zeros(b, h, capacity, d, dtype: like.dtype, device: like.device).DetachFromDisposeScope();
+        if (old is not null)
+        {
+            using var filled = old.narrow(2, 0, old.shape[2]);
+            using var target = buffer.narrow(2, 0, old.shape[2]);
+            target.copy_(filled);
+            old.Dispose();
+        }
+        return buffer;
+    }
+
+    private static Tensor? Replace(Tensor? old, Func<Tensor, Tensor> make)
+    {
+        if (old is null) return null;
+        var replacement = make(old).DetachFromDisposeScope();
+        old.Dispose();
+        return replacement;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var t in _keys) t?.Dispose();
+        foreach (var t in _values) t?.Dispose();
+        _mask?.Dispose();
+        _lengths?.Dispose();
+    }
+}
