@@ -1,4 +1,5 @@
 using Distill.Models.Config;
+using Distill.Models.Generation;
 using Distill.Models.Language;
 using Distill.Models.Vision;
 using TorchSharp;
@@ -100,41 +101,64 @@ public sealed class VisionLanguageModel : nn.Module
         return embeds.masked_scatter(slots, features).MoveToOuterDisposeScope();
     }
 
+    /// <summary>A KV cache for this decoder (see <see cref="Prefill"/>, <see cref="DecodeStep"/>); capacity in positions.</summary>
+    public KvCache NewKvCache(long capacity = 0) => new(Config.Text.Layers, capacity);
+
+    /// <summary>First step of incremental decoding: the left-padded prompts inputIds [B,T] (N image tokens per row)
+    /// with attentionMask [B,T] (or null) go through the LM and fill the empty cache. imageFeatures [B,N,Dt].
+    /// Returns logits [B,T,V], or [B,1,V] of the last position when <paramref name="lastOnly"/>. Use under no_grad.</summary>
+    public Tensor Prefill(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, KvCache cache, bool lastOnly = false)
+    {
+        if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache; it holds {cache.Length} positions.");
+        using var scope = torch.NewDisposeScope();
+        var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
+        return language_model.forward(embeds, attentionMask?.to(Device), cache, lastOnly).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Next step of incremental decoding: text ids [B,T] (no image tokens; usually T = 1) that follow the
+    /// cached positions of each row -> logits [B,T,V]. Use under no_grad.</summary>
+    public Tensor DecodeStep(Tensor inputIds, KvCache cache)
+    {
+        if (cache.Length == 0) throw new InvalidOperationException("decode step on an empty cache: call Prefill first.");
+        using var scope = torch.NewDisposeScope();
+        var embeds = language_model.Model.Embed(inputIds.to(Device).to_type(ScalarType.Int64)); // [B,T,Dt]
+        return language_model.forward(embeds, null, cache).MoveToOuterDisposeScope();      // [B,T,V]
+    }
+
     /// <summary>Greedy decoding of a batch of prompts (each ending in the assistant marker), left-padded
-    /// internally. Returns, per prompt, the generated ids without the prompt and without the final eos.</summary>
-    public IReadOnlyList<int[]> GenerateGreedy(Tensor pixels, IReadOnlyList<int[]> prompts, int maxNewTokens, int eosId, int padId)
+    /// internally, with a KV cache. Returns, per prompt, the generated ids without the prompt and without the final eos.</summary>
+    public IReadOnlyList<int[]> GenerateGreedy(Tensor pixels, IReadOnlyList<int[]> prompts, int maxNewTokens, int eosId, int padId) =>
+        Generate(pixels, prompts, GenerationOptions.Greedy(maxNewTokens, eosId, padId)).Tokens;
+
+    /// <summary>Greedy or seeded sampling (see <see cref="GenerationOptions"/>) over pixels [B,3,H,W] and one prompt per row.</summary>
+    public GenerationResult Generate(Tensor pixels, IReadOnlyList<int[]> prompts, GenerationOptions options)
     {
         if (pixels.shape[0] != prompts.Count)
             throw new ArgumentException($"{pixels.shape[0]} images for {prompts.Count} prompts.");
-        if (padId == Config.ImageTokenId)
-            throw new ArgumentException($"pad id {padId} equals the image token id.");
         using var noGrad = torch.no_grad();
+        using var features = EncodeImages(pixels);                                         // [B,N,Dt]
+        return BatchGenerator.Generate(this, features, prompts, options);
+    }
+
+    /// <summary><see cref="Generate"/> with precomputed image features [B,N,Dt].</summary>
+    public GenerationResult GenerateWithImageFeatures(Tensor imageFeatures, IReadOnlyList<int[]> prompts, GenerationOptions options) =>
+        BatchGenerator.Generate(this, imageFeatures, prompts, options);
+
+    /// <summary>Per row, the summed log-probability of responses[i] given image i and prompts[i] (and the token
+    /// counts), in one padded forward. Gradients flow when grad is enabled.</summary>
+    public ResponseLogProbs ScoreResponses(Tensor pixels, IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId)
+    {
         using var scope = torch.NewDisposeScope();
         var features = EncodeImages(pixels);                                               // [B,N,Dt]
-        var sequences = prompts.Select(p => p.ToList()).ToArray();
-        var outputs = prompts.Select(_ => new List<int>()).ToArray();
-        var active = Enumerable.Range(0, prompts.Count).ToList();
-        for (var step = 0; step < maxNewTokens && active.Count > 0; step++)
-        {
-            using var stepScope = torch.NewDisposeScope();
-            var (ids, mask) = LeftPad(active.Select(i => sequences[i]).ToList(), padId);  // [A,L]
-            var rows = torch.tensor(active.Select(i => (long)i).ToArray(), device: Device);
-            var logits = ForwardWithImageFeatures(features.index_select(0, rows), ids, mask); // [A,L,V]
-            var next = logits.select(1, -1).argmax(-1).cpu().data<long>().ToArray();      // [A]
-            var stillActive = new List<int>();
-            for (var a = 0; a < active.Count; a++)
-            {
-                var row = active[a];
-                var token = (int)next[a];
-                if (token == eosId) continue;
-                outputs[row].Add(token);
-                sequences[row].Add(token);
-                stillActive.Add(row);
-            }
-            active = stillActive;
-        }
-        return outputs.Select(o => o.ToArray()).ToArray();
+        var scores = ResponseScorer.Score(this, features, prompts, responses, padId);
+        scores.Sum.MoveToOuterDisposeScope();
+        return scores;
     }
+
+    /// <summary><see cref="ScoreResponses"/> with precomputed image features [B,N,Dt].</summary>
+    public ResponseLogProbs ScoreResponsesWithImageFeatures(Tensor imageFeatures, IReadOnlyList<int[]> prompts,
+        IReadOnlyList<int[]> responses, int padId) =>
+        ResponseScorer.Score(this, imageFeatures, prompts, responses, padId);
 
     /// <summary>Left-pads sequences with padId: ids [B,L] int64 and attention mask [B,L] int64 (0 on pads).</summary>
     public (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> sequences, int padId)
@@ -155,9 +179,6 @@ public sealed class VisionLanguageModel : nn.Module
         return (torch.tensor(ids, [sequences.Count, length], device: Device),
                 torch.tensor(mask, [sequences.Count, length], device: Device));
     }
-
-    private (Tensor Ids, Tensor Mask) LeftPad(List<List<int>> sequences, int padId) =>
-        LeftPad(sequences.Select(s => (IReadOnlyList<int>)s).ToList(), padId);
 
     /// <summary>Copies the vision tower weights from another model (same VisionConfig).</summary>
     public void LoadVisionTowerFrom(VisionLanguageModel other)
