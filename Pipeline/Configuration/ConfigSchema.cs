@@ -1,3 +1,5 @@
+using Distill.Models.Devices;
+
 namespace Distill.Pipeline.Configuration;
 
 /// <summary>Every key under <c>distill</c> with its type and constraints. <c>hocon/pipeline.conf</c> must list
@@ -19,6 +21,7 @@ public static class ConfigSchema
         new IntKey("distill.seed", 0, int.MaxValue),
         new EnumListKey("distill.stages", StageNames),
         new IntKey("distill.torch-threads", 0, 1024, "0 = number of cores"),
+        new EnumKey("distill.device", DeviceSelector.Names, "auto = cuda when available, else cpu"),
 
         new StringKey("distill.data.dir", Description: "empty = <run-dir>/data"),
         new IntKey("distill.data.image-size", 8, 1024),
@@ -135,6 +138,9 @@ public static class ConfigSchema
                     yield return $"distill.stages: '{needy}' needs a teacher: add 'teacher' before it or set distill.teacher.checkpoint";
             }
         }
+
+        if (S("distill.device") == "cuda" && !DeviceSelector.BuiltWithCuda)
+            yield return DeviceSelector.CudaUnavailableMessage();
 
         var checkpointPath = S("distill.teacher.checkpoint");
         if (!string.IsNullOrEmpty(checkpointPath) && !Directory.Exists(checkpointPath))

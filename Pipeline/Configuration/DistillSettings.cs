@@ -1,3 +1,4 @@
+using Distill.Models.Devices;
 using Distill.Stages.Distillation;
 
 namespace Distill.Pipeline.Configuration;
@@ -10,6 +11,7 @@ public sealed record DistillSettings(
     int Seed,
     IReadOnlyList<string> Stages,
     int TorchThreads,
+    DeviceSetting Device,
     DataSettings Data,
     ModelSettings Model,
     TeacherSettings Teacher,

@@ -1,3 +1,4 @@
+using Distill.Models.Devices;
 using Distill.Stages.Distillation;
 namespace Distill.Pipeline.Configuration;
 
@@ -26,6 +27,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
         Seed: I("distill.seed"),
         Stages: List("distill.stages"),
         TorchThreads: I("distill.torch-threads"),
+        Device: DeviceSelector.Parse(S("distill.device")),
         Data: new DataSettings(
             Dir: S("distill.data.dir"),
             ImageSize: I("distill.data.image-size"),

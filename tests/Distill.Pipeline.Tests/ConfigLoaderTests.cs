@@ -16,7 +16,7 @@ public class ConfigLoaderTests
         Assert.Equal(["colour", "shape", "count", "existence", "caption"], s.Data.Families);
         Assert.Equal(160, s.Model.Teacher.HiddenSize);
         Assert.Equal(-1, s.Model.Vision.SelectLayer);
-        Assert.Equal(2e-3, s.Teacher.LearningRate);
+        Assert.Equal(5e-4, s.Teacher.LearningRate);
         Assert.Equal(TokenScope.Response, s.Mimic.Scope);
         Assert.Equal(8388608L, s.Transport.MaxBatchBytes);
         Assert.Equal("", s.RunDir);
@@ -91,7 +91,7 @@ public class ConfigLoaderTests
         var errors = Cfg.Errors("demo", file);
         Assert.Equal(3, errors.Count);
         Assert.Contains(errors, e => e.Contains("unknown key distill.top-k") && e.Contains(file) && e.Contains("did you mean distill.teacher.top-k?"));
-        Assert.Contains(errors, e => e.Contains("unknown key distill.sections") && e.Contains("allowed keys in distill: run-dir, seed, stages, torch-threads, data, model"));
+        Assert.Contains(errors, e => e.Contains("unknown key distill.sections") && e.Contains("allowed keys in distill: run-dir, seed, stages, torch-threads, device, data, model"));
         Assert.Contains(errors, e => e.Contains("unknown top-level key 'akka'"));
     }
 
@@ -212,7 +212,7 @@ public class ConfigLoaderTests
             "distill.mimic.kd-weight=0", "distill.mimic.ce-weight=0");
         Assert.Equal(5, errors.Count);
         Assert.Contains(errors, e => e.Contains("min-objects (5) must not exceed distill.data.max-objects (2)"));
-        Assert.Contains(errors, e => e.Contains("image-size (50) must be a multiple of distill.model.vision.patch-size (8)"));
+        Assert.Contains(errors, e => e.Contains("image-size (50) must be a multiple of distill.model.vision.patch-size (16)"));
         Assert.Contains(errors, e => e.Contains("distill.model.student.kv-heads (3) must divide"));
         Assert.Contains(errors, e => e.Contains("select-layer (-4)"));
         Assert.Contains(errors, e => e.Contains("both 0"));

@@ -34,8 +34,8 @@ public class PipelineHostTests
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(
             ["teacher:started", "teacher:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
-            entries.Select(e => $"{e.Stage}:{e.Status}"));
-        var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == "completed");
+            entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
+        var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
         Assert.True(mimic.Figures!["heldout_kl_final"] < mimic.Figures["heldout_kl_epoch0"]);
 
@@ -50,7 +50,7 @@ public class PipelineHostTests
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
         Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
-        Assert.Equal(3, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == "skipped"));
+        Assert.Equal(3, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
         Assert.Contains("| student |", File.ReadAllText(paths.Report));
     }
 
@@ -85,7 +85,7 @@ public class PipelineHostTests
 
         Assert.Equal(1, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();
-        Assert.Equal(["teacher:started", "teacher:failed"], entries.Select(e => $"{e.Stage}:{e.Status}"));
+        Assert.Equal(["teacher:started", "teacher:failed"], entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         Assert.Contains("config.json", entries[^1].Error);
         Assert.Contains("FAILED in stage teacher", File.ReadAllText(paths.Report));
     }
