@@ -66,7 +66,12 @@ run_tests() {
     return 1
   fi
 
-  dotnet test Pipeline.sln -c "$CONFIGURATION" --no-build -nologo 2>&1 | tee "$out" || status=$?
+  # One test project at a time: each test host runs libtorch on every core, and concurrent hosts on 2 cores
+  # oversubscribe the OpenMP threads and slow each other down many times over.
+  local project
+  for project in tests/*/*.Tests.csproj; do
+    dotnet test "$project" -c "$CONFIGURATION" --no-build -nologo 2>&1 | tee -a "$out" || status=$?
+  done
 
   # One summary line per test assembly: "Passed!  - Failed:     0, Passed:    51, Skipped:     0, Total: ..."
   while IFS= read -r line; do
