@@ -74,12 +74,12 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
         var slotExpert = topExperts.reshape(-1);                                          // [N*k]
         var slotGate = gates.reshape(-1);                                                 // [N*k]
         var slotToken = torch.arange(n, device: x.device).unsqueeze(1).expand(n, k).reshape(-1); // [N*k]
-        var onehot = nn.functional.one_hot(slotExpert, e);                                // [N*k,E]
+        var onehot = nn.functional.one_hot(slotExpert, e);                                // [N*k,E] int64
         var rank = (onehot.cumsum(0) * onehot).sum(-1) - 1;                               // [N*k]
         var keep = rank.lt(capacity);                                                     // [N*k]
 
-        var assigned = onehot.sum(0).cpu().data<long>().ToArray();                        // [E]
-        var kept = onehot.mul(keep.unsqueeze(1)).sum(0).cpu().data<long>().ToArray();    // [E]
+        var assigned = onehot.sum(0L).cpu().data<long>().ToArray();                        // [E]
+        var kept = (onehot * keep.unsqueeze(1).to_type(ScalarType.Int64)).sum(0L).cpu().data<long>().ToArray(); // [E]
 
         // Dispatch: per expert, gather its kept tokens, run it, scatter back weighted by the gate.
         var output = torch.zeros_like(flat);                                              // [N,D]
