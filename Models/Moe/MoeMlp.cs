@@ -104,12 +104,13 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Sparse upcycling of one dense FFN: E exact copies of <paramref name="dense"/> as experts, router
-    /// drawn from N(0, 0.02) with the global torch RNG. Same device and dtype as the dense FFN.</summary>
+    /// drawn from N(0, 0.02) with the global torch RNG. Same device, dtype and train/eval mode as the dense FFN.</summary>
     public static MoeMlp Upcycle(LlamaMlp dense, MoeConfig config)
     {
         var weight = dense.GateProj.weight!;                                               // [I,D]
         var moe = new MoeMlp(weight.shape[1], weight.shape[0], config);
         moe.to(weight.dtype).to(weight.device);
+        moe.train(dense.training);
         using var noGrad = torch.no_grad();
         nn.init.normal_(moe.gate.weight!, 0.0, Init.Std);
         foreach (var expert in moe.experts)
