@@ -52,8 +52,10 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
     /// <summary>Expert capacity C = ceil(k * cf * tokens / E) in the current mode.</summary>
     public int Capacity(long tokens) => Capacity(Config.TopK, CapacityFactor, tokens, Config.Experts);
 
+    /// <summary>ceil(k * cf * tokens / E); a value whole up to float rounding is not rounded up
+    /// (2 * 1.1 * 25 / 1 = 55.00000000000001 gives 55).</summary>
     public static int Capacity(int topK, double capacityFactor, long tokens, int experts) =>
-        (int)Math.Ceiling(topK * capacityFactor * tokens / experts);
+        (int)Math.Ceiling(topK * capacityFactor * tokens / experts - 1e-9);
 
     /// <summary>x [B,T,D] -> [B,T,D].</summary>
     public override Tensor forward(Tensor x)

@@ -219,6 +219,14 @@ public sealed class MoeMlpTests
         Assert.True(yEval.narrow(1, 5, 5).abs().max().item<float>() > 0f);
     }
 
+    [Theory]
+    [InlineData(2, 1.5, 10, 4, 8)]      // 7.5 -> 8
+    [InlineData(2, 2.0, 10, 4, 10)]
+    [InlineData(2, 1.1, 25, 1, 55)]     // 55.00000000000001 in doubles -> 55
+    [InlineData(2, 1.0, 1, 4, 1)]       // a single decode token still fits
+    public void CapacityIsTheCeilingOfKTimesCfTimesTokensOverE(int k, double cf, long tokens, int experts, int expected) =>
+        Assert.Equal(expected, MoeMlp.Capacity(k, cf, tokens, experts));
+
     [Fact]
     public void TrainingStepsLeaveNoLiveTensorsBehind()
     {
