@@ -14,7 +14,8 @@ namespace Distill.Models;
 /// <c>language_model.model.norm.weight</c>, <c>language_model.lm_head.weight</c>.</summary>
 public sealed class VisionLanguageModel : nn.Module
 {
-    public VlmConfig Config { get; }
+    /// <summary>The model's configuration; <see cref="Moe.MoeUpcycling.Upcycle"/> sets <c>Text.Moe</c>.</summary>
+    public VlmConfig Config { get; internal set; }
 
     private readonly VisionTower vision_tower;
     private readonly MultiModalProjector multi_modal_projector;
@@ -197,6 +198,10 @@ public sealed class VisionLanguageModel : nn.Module
         foreach (var parameter in vision_tower.parameters())
             parameter.requires_grad = false;
     }
+
+    /// <summary>Sum of the MoE aux load-balancing losses of the last forward (0 without MoE layers); the caller
+    /// applies <see cref="MoeConfig.AuxLossCoefficient"/>.</summary>
+    public Tensor MoeAuxLoss() => Moe.MoeLoss.AuxLoss(this, Device);
 
     /// <summary>Total parameter count.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());

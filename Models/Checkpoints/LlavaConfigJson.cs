@@ -51,6 +51,7 @@ public static class LlavaConfigJson
                 ["hidden_act"] = "silu",
             },
         };
+        if (t.Moe is { } moe) WriteMoe((JsonObject)root["text_config"]!, moe);
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
@@ -92,8 +93,46 @@ public static class LlavaConfigJson
             MaxPositions: Optional(tc, "max_position_embeddings", 512, source),
             RopeTheta: Optional(tc, "rope_theta", 10000.0, source),
             RmsNormEps: Optional(tc, "rms_norm_eps", 1e-6, source),
-            TieWordEmbeddings: Optional(tc, "tie_word_embeddings", Optional(root, "tie_word_embeddings", false, source), source));
+            TieWordEmbeddings: Optional(tc, "tie_word_embeddings", Optional(root, "tie_word_embeddings", false, source), source),
+            Moe: ReadMoe(tc, source));
         return new VlmConfig(vision, text, Required<int>(root, "image_token_index", source, null));
+    }
+
+    /// <summary>MoE keys of text_config (Mixtral / Qwen2-MoE names where they exist): <c>num_local_experts</c>,
+    /// <c>num_experts_per_tok</c>, <c>moe_layers</c> ("every-other" or a list of layer indices),
+    /// <c>moe_train_capacity_factor</c>, <c>moe_eval_capacity_factor</c>, <c>router_aux_loss_coef</c>.</summary>
+    private static void WriteMoe(JsonObject tc, MoeConfig moe)
+    {
+        tc["num_local_experts"] = moe.Experts;
+        tc["num_experts_per_tok"] = moe.TopK;
+        tc["moe_layers"] = moe.Layers is null ? JsonValue.Create("every-other") : new JsonArray(moe.Layers.Select(i => (JsonNode)i).ToArray());
+        tc["moe_train_capacity_factor"] = moe.TrainCapacityFactor;
+        tc["moe_eval_capacity_factor"] = moe.EvalCapacityFactor;
+        tc["router_aux_loss_coef"] = moe.AuxLossCoefficient;
+    }
+
+    /// <summary>The MoE settings of text_config, or null for a dense decoder (no <c>num_local_experts</c>).</summary>
+    private static MoeConfig? ReadMoe(JsonObject tc, string source)
+    {
+        if (tc["num_local_experts"] is null) return null;
+        var defaults = new MoeConfig();
+        int[]? layers = tc["moe_layers"] switch
+        {
+            null => null,
+            JsonValue v when v.TryGetValue<string>(out var text) && text == "every-other" => null,
+            JsonArray a => a.Select(n => n is null ? throw Bad() : Convert<int>(n, "text_config.moe_layers", source)).ToArray(),
+            _ => throw Bad(),
+        };
+        return new MoeConfig(
+            Experts: Required<int>(tc, "num_local_experts", source, "text_config"),
+            TopK: Optional(tc, "num_experts_per_tok", defaults.TopK, source),
+            TrainCapacityFactor: Optional(tc, "moe_train_capacity_factor", defaults.TrainCapacityFactor, source),
+            EvalCapacityFactor: Optional(tc, "moe_eval_capacity_factor", defaults.EvalCapacityFactor, source),
+            Layers: layers,
+            AuxLossCoefficient: Optional(tc, "router_aux_loss_coef", defaults.AuxLossCoefficient, source));
+
+        InvalidDataException Bad() => new(
+            $"{source}: key 'text_config.moe_layers' has value {tc["moe_layers"]!.ToJsonString()}, expected \"every-other\" or a list of layer indices.");
     }
 
     private static string ActivationOf(string projectorType) => projectorType switch

@@ -14,6 +14,18 @@ public sealed record MoeConfig(
 {
     public bool IsMoeLayer(int layer) => Layers is null ? layer % 2 == 0 : Layers.Contains(layer);
 
+    /// <summary>Value equality, <see cref="Layers"/> compared element by element (a record would compare the array
+    /// reference), so a config read back from config.json equals the one saved.</summary>
+    public bool Equals(MoeConfig? other) =>
+        other is not null && Experts == other.Experts && TopK == other.TopK
+        && TrainCapacityFactor == other.TrainCapacityFactor && EvalCapacityFactor == other.EvalCapacityFactor
+        && AuxLossCoefficient == other.AuxLossCoefficient
+        && (Layers is null ? other.Layers is null : other.Layers is not null && Layers.SequenceEqual(other.Layers));
+
+    public override int GetHashCode() =>
+        HashCode.Combine(Experts, TopK, TrainCapacityFactor, EvalCapacityFactor, AuxLossCoefficient,
+            Layers is null ? -1 : Layers.Aggregate(17, (h, i) => h * 31 + i));
+
     public override string ToString() =>
         $"MoeConfig {{ Experts = {Experts}, TopK = {TopK}, TrainCapacityFactor = {TrainCapacityFactor}, EvalCapacityFactor = {EvalCapacityFactor}, Layers = {(Layers is null ? "every-other" : string.Join(",", Layers))}, AuxLossCoefficient = {AuxLossCoefficient} }}";
 }

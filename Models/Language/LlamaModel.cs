@@ -19,6 +19,7 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor?, Tensor>
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(
             Enumerable.Range(0, config.Layers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
+        Moe.MoeUpcycling.BuildMoeLayers(layers, config);                            // MoE FFNs when config.Moe is set
         norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
         _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta);
         RegisterComponents();
