@@ -32,6 +32,7 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     private int _nextLoader;
     private int _respawnsLeft;
     private long _samples;
+    private double _lastLoss = double.NaN;
     private string? _lastChildError;
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -132,7 +133,8 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     {
         if (!_book.Consume(consumed.ShardId)) return;
         _samples += consumed.Samples;
-        Report(consumed.Loss);
+        if (double.IsFinite(consumed.Loss)) _lastLoss = consumed.Loss; // held-out shards train nothing: keep the last loss
+        Report(_lastLoss);
         if (_book.AllConsumed) _trainer.Tell(CompleteTraining.Instance);
         else TryLease();
     }

@@ -31,6 +31,19 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
     }
 
     [Fact]
+    public void Progress_keeps_the_last_training_loss_when_held_out_shards_report_none()
+    {
+        var scenario = new FlowScenario(8) { HeldOutFrom = 6 };
+        var progress = new RecordingProgress();
+        var settings = new FlowSettings { Loaders = 1, TeacherWorkers = 1, CreditWindow = 1 }; // one shard at a time: in order
+        RunDistill(scenario, settings, progress);
+
+        var distill = progress.Reports.Where(p => p.Phase == "distill").ToList();
+        Assert.Equal(8, distill[^1].Step);
+        Assert.Equal(1.0 / 6, distill[^1].Loss, 12); // shard 5 was the last one trained on
+    }
+
+    [Fact]
     public void Several_loaders_and_teachers_consume_every_shard_once_and_return_the_outcome()
     {
         var scenario = new FlowScenario(24) { TeacherDelay = TimeSpan.FromMilliseconds(2) };

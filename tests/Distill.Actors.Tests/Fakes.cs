@@ -27,6 +27,8 @@ public sealed class FlowScenario
     /// <summary>(shard, call number starting at 1) -> throw this message from LoadShard, or null.</summary>
     public Func<int, int, string?> LoadFailure { get; init; } = (_, _) => null;
     public Func<int, string?> ConsumeFailure { get; init; } = _ => null;
+    /// <summary>Shards from this id on are held out: the student trains nothing on them and reports a NaN loss.</summary>
+    public int HeldOutFrom { get; init; } = int.MaxValue;
     public string? CreateTeacherFailure { get; init; }
     public string? CreateStudentFailure { get; init; }
     public string? CreateSourceFailure { get; init; }
@@ -113,7 +115,7 @@ public sealed class FlowScenario
             if (s.StudentDelay > TimeSpan.Zero) Thread.Sleep(s.StudentDelay);
             lock (s._consumed) s._consumed.Add(shardId);
             Interlocked.Decrement(ref s._inFlight);
-            return new StepReport(shardId, 2, 1.0 / (shardId + 1));
+            return new StepReport(shardId, 2, shardId >= s.HeldOutFrom ? double.NaN : 1.0 / (shardId + 1));
         }
 
         public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
