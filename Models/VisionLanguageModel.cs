@@ -251,7 +251,8 @@ public sealed class VisionLanguageModel : nn.Module
 
     /// <summary>Attention probabilities of a prefill forward (for ARank, DESIGN 5.4 step 1), under no_grad:
     /// per decoder layer [B,H,T,T] float32, causal, each row summing to 1 over the keys it may attend to
-    /// (padding excluded). In a MoD layer, rows and columns of tokens that skipped it are 0. pixels [B,3,H,W],
+    /// (padding excluded); rows of padding queries (which may attend to nothing) are 0, as are, in a MoD layer, rows
+    /// and columns of tokens that skipped it. pixels [B,3,H,W],
     /// inputIds [B,T], attentionMask [B,T] or null; tokenTypes as in <see cref="Forward(Tensor, Tensor, Tensor?, Tensor?)"/>.
     /// The maps belong to the caller's dispose scope. The normal forward records nothing.</summary>
     public IReadOnlyList<Tensor> AttentionMaps(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypes = null)
@@ -264,8 +265,12 @@ public sealed class VisionLanguageModel : nn.Module
             var types = TokenTypesFor(inputIds, tokenTypes);
             language_model.Model.forward(embeds, attentionMask?.to(Device), types, null, capture);
         }
-        // alias() registers a handle in the caller's scope; the capture's own handles go with it.
-        return Enumerable.Range(0, capture.LayerCount).Select(i => capture[i]!.alias()).ToList();
+        // New handles for the caller's scope (the capture frees its own); padding queries' rows zeroed.
+        using var outputScope = torch.NewDisposeScope();
+        var queries = attentionMask?.to(Device).ne(0).view(inputIds.shape[0], 1, inputIds.shape[1], 1); // [B,1,T,1]
+        return Enumerable.Range(0, capture.LayerCount)
+            .Select(i => (queries is null ? capture[i]!.alias() : capture[i]!.mul(queries)).MoveToOuterDisposeScope())
+            .ToList();
     }
 
     /// <summary>Total parameter count.</summary>
