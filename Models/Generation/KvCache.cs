@@ -24,6 +24,8 @@ public sealed class KvCache : IDisposable
     private Tensor? _lengths;             // [B] int64
     private readonly Tensor?[] _layerMask;    // layers with own positions: [B,S_l] int64; null for the others
     private readonly Tensor?[] _layerLengths; // layers with own positions: [B] int64 processed real tokens
+    private readonly long[] _layerSteps;      // layers with own positions: the step of their last BeginLayerStep
+    private long _steps;                      // BeginStep calls so far
     private bool _disposed;
 
     /// <param name="layers">number of decoder layers</param>
@@ -37,6 +39,7 @@ public sealed class KvCache : IDisposable
         _filled = new long[layers];
         _layerMask = new Tensor?[layers];
         _layerLengths = new Tensor?[layers];
+        _layerSteps = new long[layers];
         _initialCapacity = capacity;
     }
 
@@ -78,9 +81,14 @@ public sealed class KvCache : IDisposable
         if (_mask is not null && batch != Batch)
             throw new ArgumentException($"step has {batch} rows, the cache holds {Batch}.");
         for (var layer = 0; layer < _filled.Length; layer++)
+        {
             if (_filled[layer] != LayerLength(layer))
                 throw new InvalidOperationException(
                     $"layer {layer} holds {_filled[layer]} positions, expected {LayerLength(layer)}: an earlier step did not finish.");
+            if (HasOwnPositions(layer) && _layerSteps[layer] != _steps)
+                throw new InvalidOperationException($"layer {layer} did not take part in the last step (no BeginLayerStep).");
+        }
+        _steps++;
         long past = Length;
         Tensor positions, allowed, mask, lengths;
         using (var scope = torch.NewDisposeScope())
@@ -121,6 +129,9 @@ public sealed class KvCache : IDisposable
         if (_filled[layer] != past)
             throw new InvalidOperationException(
                 $"layer {layer} holds {_filled[layer]} positions, expected {past}: it cannot switch to positions of its own now.");
+        if (_layerSteps[layer] == _steps)
+            throw new InvalidOperationException($"layer {layer} began this step already.");
+        _layerSteps[layer] = _steps;
         Tensor positions, allowed, mask, lengths;
         using (var scope = torch.NewDisposeScope())
         {
