@@ -1,6 +1,7 @@
 using Distill.Models.Config;
 using Distill.Models.Generation;
 using Distill.Models.Language;
+using Distill.Models.Mod;
 using Distill.Models.Vision;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,7 +15,8 @@ namespace Distill.Models;
 /// <c>language_model.model.norm.weight</c>, <c>language_model.lm_head.weight</c>.</summary>
 public sealed class VisionLanguageModel : nn.Module
 {
-    /// <summary>The model's configuration; <see cref="Moe.MoeUpcycling.Upcycle"/> sets <c>Text.Moe</c>.</summary>
+    /// <summary>The model's configuration; <see cref="Moe.MoeUpcycling.Upcycle"/> sets <c>Text.Moe</c>,
+    /// <see cref="ModConversion.Convert"/> <c>Text.Mod</c>.</summary>
     public VlmConfig Config { get; internal set; }
 
     private readonly VisionTower vision_tower;
@@ -43,11 +45,17 @@ public sealed class VisionLanguageModel : nn.Module
     /// <summary>pixels [B,3,H,W] float (see <see cref="ImageTensors"/>), inputIds [B,T] int64 with exactly
     /// NumPatches image tokens per row; attentionMask [B,T] (1 = real token, 0 = pad) or null for none.
     /// Returns logits [B,T,V].</summary>
-    public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null)
+    public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null) =>
+        Forward(pixels, inputIds, attentionMask, null);
+
+    /// <summary><see cref="Forward(Tensor, Tensor, Tensor?)"/> with explicit MoD token types: tokenTypes [B,T] bool
+    /// (true = competes for the MoD layers, e.g. image and system tokens) or int64 <see cref="ModTokenTypes"/>;
+    /// null = derived from inputIds (image tokens compete). Ignored by a model without MoD layers.</summary>
+    public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypes)
     {
         using var scope = torch.NewDisposeScope();
         var features = EncodeImages(pixels);                                             // [B,N,Dt]
-        return ForwardWithImageFeatures(features, inputIds, attentionMask).MoveToOuterDisposeScope();
+        return ForwardWithImageFeatures(features, inputIds, attentionMask, tokenTypes).MoveToOuterDisposeScope();
     }
 
     /// <summary>Vision tower + projector: pixels [B,3,S,S] -> image features in the LM's width [B,N,Dt].
@@ -60,20 +68,46 @@ public sealed class VisionLanguageModel : nn.Module
     }
 
     /// <summary>The LM forward with precomputed image features [B,N,Dt]: logits [B,T,V].</summary>
-    public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null)
+    public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null) =>
+        ForwardWithImageFeatures(imageFeatures, inputIds, attentionMask, null);
+
+    /// <summary>As above with explicit MoD token types (see <see cref="Forward(Tensor, Tensor, Tensor?, Tensor?)"/>).</summary>
+    public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypes)
     {
         using var scope = torch.NewDisposeScope();
         var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
         var mask = attentionMask?.to(Device);
-        return language_model.forward(embeds, mask).MoveToOuterDisposeScope();            // [B,T,V]
+        var types = TokenTypesFor(inputIds, tokenTypes);                                  // [B,T] or null
+        return language_model.forward(embeds, mask, types, null).MoveToOuterDisposeScope(); // [B,T,V]
     }
 
     /// <summary>Final decoder hidden states (after the last norm) with precomputed image features: [B,T,Dt].</summary>
-    public Tensor HiddenStates(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null)
+    public Tensor HiddenStates(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null) =>
+        HiddenStates(imageFeatures, inputIds, attentionMask, null);
+
+    /// <summary>As above with explicit MoD token types (see <see cref="Forward(Tensor, Tensor, Tensor?, Tensor?)"/>).</summary>
+    public Tensor HiddenStates(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypes)
     {
         using var scope = torch.NewDisposeScope();
         var embeds = EmbedInputs(imageFeatures, inputIds);
-        return language_model.Model.forward(embeds, attentionMask?.to(Device)).MoveToOuterDisposeScope();
+        var types = TokenTypesFor(inputIds, tokenTypes);
+        return language_model.Model.forward(embeds, attentionMask?.to(Device), types, null).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>MoD token types [B,T] int64 of inputIds [B,T]: image tokens compete, all others are text
+    /// (see <see cref="ModTokenTypes"/>).</summary>
+    public Tensor ModTokenTypesOf(Tensor inputIds) =>
+        ModTokenTypes.FromInputIds(inputIds.to(Device), Config.ImageTokenId);
+
+    /// <summary>The types the MoD layers get: the caller's, else derived from the ids; null without MoD layers.</summary>
+    private Tensor? TokenTypesFor(Tensor inputIds, Tensor? tokenTypes)
+    {
+        if (!language_model.Model.HasModLayers) return null;
+        var types = tokenTypes is null ? ModTokenTypesOf(inputIds) : ModTokenTypes.From(tokenTypes.to(Device));
+        if (!types.shape.SequenceEqual(inputIds.shape))
+            throw new ArgumentException(
+                $"token types have shape [{string.Join(",", types.shape)}], input ids [{string.Join(",", inputIds.shape)}].");
+        return types;
     }
 
     /// <summary>Input embeddings [B,T,Dt]: token embeddings, with the image-token positions of each row replaced,
@@ -113,17 +147,22 @@ public sealed class VisionLanguageModel : nn.Module
         if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache; it holds {cache.Length} positions.");
         using var scope = torch.NewDisposeScope();
         var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
-        return language_model.forward(embeds, attentionMask?.to(Device), cache, lastOnly).MoveToOuterDisposeScope();
+        var types = TokenTypesFor(inputIds, null);                                        // [B,T] or null
+        return language_model.forward(embeds, attentionMask?.to(Device), types, cache, lastOnly).MoveToOuterDisposeScope();
     }
 
     /// <summary>Next step of incremental decoding: text ids [B,T] (no image tokens; usually T = 1) that follow the
-    /// cached positions of each row -> logits [B,T,V]. Use under no_grad.</summary>
+    /// cached positions of each row -> logits [B,T,V]. Use under no_grad. In a MoD model the new tokens are
+    /// <see cref="ModTokenTypes.Generated"/>: in eval mode a MoD layer skips a token whose p is below the decode
+    /// threshold (and caches nothing for it).</summary>
     public Tensor DecodeStep(Tensor inputIds, KvCache cache)
     {
         if (cache.Length == 0) throw new InvalidOperationException("decode step on an empty cache: call Prefill first.");
         using var scope = torch.NewDisposeScope();
-        var embeds = language_model.Model.Embed(inputIds.to(Device).to_type(ScalarType.Int64)); // [B,T,Dt]
-        return language_model.forward(embeds, null, cache).MoveToOuterDisposeScope();      // [B,T,V]
+        var ids = inputIds.to(Device).to_type(ScalarType.Int64);                          // [B,T]
+        var embeds = language_model.Model.Embed(ids);                                      // [B,T,Dt]
+        var types = language_model.Model.HasModLayers ? torch.full_like(ids, ModTokenTypes.Generated) : null;
+        return language_model.forward(embeds, null, types, cache).MoveToOuterDisposeScope(); // [B,T,V]
     }
 
     /// <summary>Greedy decoding of a batch of prompts (each ending in the assistant marker), left-padded
@@ -202,6 +241,37 @@ public sealed class VisionLanguageModel : nn.Module
     /// <summary>Sum of the MoE aux load-balancing losses of the last forward (0 without MoE layers); the caller
     /// applies <see cref="MoeConfig.AuxLossCoefficient"/>.</summary>
     public Tensor MoeAuxLoss() => Moe.MoeLoss.AuxLoss(this, Device);
+
+    /// <summary>Sum of the MoD routing losses of the last forward over all MoD layers (scalar float32; 0 without MoD
+    /// layers); the caller applies <see cref="ModConfig.RoutingLossCoefficient"/>.</summary>
+    public Tensor ModRoutingLoss() => language_model.Model.ModRoutingLoss(Device);
+
+    /// <summary>The MoD layers of the decoder, in layer order (empty for a model without MoD).</summary>
+    public IReadOnlyList<ModDecoderLayer> ModLayers => language_model.Model.ModLayers;
+
+    /// <summary>Attention probabilities of a prefill forward (for ARank, DESIGN 5.4 step 1), under no_grad:
+    /// per decoder layer [B,H,T,T] float32, causal, each row summing to 1 over the keys it may attend to
+    /// (padding excluded); rows of padding queries (which may attend to nothing) are 0, as are, in a MoD layer, rows
+    /// and columns of tokens that skipped it. pixels [B,3,H,W],
+    /// inputIds [B,T], attentionMask [B,T] or null; tokenTypes as in <see cref="Forward(Tensor, Tensor, Tensor?, Tensor?)"/>.
+    /// The maps belong to the caller's dispose scope. The normal forward records nothing.</summary>
+    public IReadOnlyList<Tensor> AttentionMaps(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null, Tensor? tokenTypes = null)
+    {
+        using var noGrad = torch.no_grad();
+        using var capture = new AttentionCapture(Config.Text.Layers);
+        using (var scope = torch.NewDisposeScope())
+        {
+            var embeds = EmbedInputs(EncodeImages(pixels), inputIds);                     // [B,T,Dt]
+            var types = TokenTypesFor(inputIds, tokenTypes);
+            language_model.Model.forward(embeds, attentionMask?.to(Device), types, null, capture);
+        }
+        // New handles for the caller's scope (the capture frees its own); padding queries' rows zeroed.
+        using var outputScope = torch.NewDisposeScope();
+        var queries = attentionMask?.to(Device).ne(0).view(inputIds.shape[0], 1, inputIds.shape[1], 1); // [B,1,T,1]
+        return Enumerable.Range(0, capture.LayerCount)
+            .Select(i => (queries is null ? capture[i]!.alias() : capture[i]!.mul(queries)).MoveToOuterDisposeScope())
+            .ToList();
+    }
 
     /// <summary>Total parameter count.</summary>
     public long ParameterCount() => parameters().Sum(p => p.numel());

@@ -52,6 +52,7 @@ public static class LlavaConfigJson
             },
         };
         if (t.Moe is { } moe) WriteMoe((JsonObject)root["text_config"]!, moe);
+        if (t.Mod is { } mod) WriteMod((JsonObject)root["text_config"]!, mod);
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
@@ -94,7 +95,8 @@ public static class LlavaConfigJson
             RopeTheta: Optional(tc, "rope_theta", 10000.0, source),
             RmsNormEps: Optional(tc, "rms_norm_eps", 1e-6, source),
             TieWordEmbeddings: Optional(tc, "tie_word_embeddings", Optional(root, "tie_word_embeddings", false, source), source),
-            Moe: ReadMoe(tc, source));
+            Moe: ReadMoe(tc, source),
+            Mod: ReadMod(tc, source));
         return new VlmConfig(vision, text, Required<int>(root, "image_token_index", source, null));
     }
 
@@ -133,6 +135,36 @@ public static class LlavaConfigJson
 
         InvalidDataException Bad() => new(
             $"{source}: key 'text_config.moe_layers' has value {tc["moe_layers"]!.ToJsonString()}, expected \"every-other\" or a list of layer indices.");
+    }
+
+    /// <summary>MoD keys of text_config: <c>mod_layers</c> (list of layer indices), <c>mod_skip_ratio</c>,
+    /// <c>mod_prefill_threshold</c>, <c>mod_decode_threshold</c>, <c>mod_routing_loss_coef</c>.</summary>
+    private static void WriteMod(JsonObject tc, ModConfig mod)
+    {
+        tc["mod_layers"] = new JsonArray(mod.Layers.Select(i => (JsonNode)i).ToArray());
+        tc["mod_skip_ratio"] = mod.SkipRatio;
+        tc["mod_prefill_threshold"] = mod.PrefillThreshold;
+        tc["mod_decode_threshold"] = mod.DecodeThreshold;
+        tc["mod_routing_loss_coef"] = mod.RoutingLossCoefficient;
+    }
+
+    /// <summary>The MoD settings of text_config, or null without MoD (no <c>mod_layers</c>).</summary>
+    private static ModConfig? ReadMod(JsonObject tc, string source)
+    {
+        if (tc["mod_layers"] is null) return null;
+        if (tc["mod_layers"] is not JsonArray list)
+            throw new InvalidDataException(
+                $"{source}: key 'text_config.mod_layers' has value {tc["mod_layers"]!.ToJsonString()}, expected a list of layer indices.");
+        var layers = list.Select(n => n is null
+            ? throw new InvalidDataException($"{source}: key 'text_config.mod_layers' holds a null.")
+            : Convert<int>(n, "text_config.mod_layers", source)).ToArray();
+        var defaults = new ModConfig(layers);
+        return new ModConfig(
+            layers,
+            SkipRatio: Optional(tc, "mod_skip_ratio", defaults.SkipRatio, source),
+            PrefillThreshold: Optional(tc, "mod_prefill_threshold", defaults.PrefillThreshold, source),
+            DecodeThreshold: Optional(tc, "mod_decode_threshold", defaults.DecodeThreshold, source),
+            RoutingLossCoefficient: Optional(tc, "mod_routing_loss_coef", defaults.RoutingLossCoefficient, source));
     }
 
     private static string ActivationOf(string projectorType) => projectorType switch

@@ -12,6 +12,17 @@ public sealed record ModConfig(
 {
     public bool IsModLayer(int layer) => Layers.Contains(layer);
 
+    /// <summary>Value equality, <see cref="Layers"/> compared element by element (a record would compare the array
+    /// reference), so a config read back from config.json equals the one saved.</summary>
+    public bool Equals(ModConfig? other) =>
+        other is not null && SkipRatio == other.SkipRatio && PrefillThreshold == other.PrefillThreshold
+        && DecodeThreshold == other.DecodeThreshold && RoutingLossCoefficient == other.RoutingLossCoefficient
+        && Layers.SequenceEqual(other.Layers);
+
+    public override int GetHashCode() =>
+        HashCode.Combine(SkipRatio, PrefillThreshold, DecodeThreshold, RoutingLossCoefficient,
+            Layers.Aggregate(17, (h, i) => h * 31 + i));
+
     public override string ToString() =>
         $"ModConfig {{ Layers = {string.Join(",", Layers)}, SkipRatio = {SkipRatio}, PrefillThreshold = {PrefillThreshold}, DecodeThreshold = {DecodeThreshold}, RoutingLossCoefficient = {RoutingLossCoefficient} }}";
 }

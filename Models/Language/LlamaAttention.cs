@@ -32,6 +32,11 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
         RegisterComponents();
     }
 
+    public Linear QProj => q_proj;
+    public Linear KProj => k_proj;
+    public Linear VProj => v_proj;
+    public Linear OProj => o_proj;
+
     /// <summary>x [B,T,D]; cos/sin [B,T,d]; allowed [B,1,T,T] bool -> [B,T,D]. No cache.</summary>
     public override Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed) =>
         forward(x, cos, sin, allowed, null, 0);
@@ -39,7 +44,12 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     /// <summary>With a KV cache: x [B,T,D] holds the T new positions; this step's keys/values are appended to
     /// layer <paramref name="layer"/> of the cache and the queries attend over all S+T cached positions;
     /// allowed [B,1,T,S+T]. Without a cache (null) the plain forward. -> [B,T,D].</summary>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer) =>
+        forward(x, cos, sin, allowed, cache, layer, null);
+
+    /// <summary>As above; when <paramref name="capture"/> is given, the attention probabilities [B,H,T,S+T] (float32)
+    /// are recorded under index <paramref name="layer"/>.</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer, AttentionCapture? capture)
     {
         using var scope = torch.NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -52,19 +62,26 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
             (k, v) = cache.Append(layer, k, v);                                     // [B,Hkv,S+T,d]
         k = RepeatKv(k, _heads / _kvHeads);                                         // [B,H,S+T,d]
         v = RepeatKv(v, _heads / _kvHeads);
-        var context = ScaledDotProduct(q, k, v, allowed);                          // [B,H,T,d]
+        var context = ScaledDotProduct(q, k, v, allowed, capture, layer);          // [B,H,T,d]
         var merged = context.transpose(1, 2).reshape(b, t, _heads * _headDim);     // [B,T,H*d]
         return o_proj.forward(merged).MoveToOuterDisposeScope();                   // [B,T,D]
     }
 
     /// <summary>softmax(q k^T / sqrt(d), masked) v. Masked scores get the most negative float (not -inf), so a
     /// query that sees no key (a pad position) gets a uniform row instead of NaN.</summary>
-    public static Tensor ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor allowed)
+    public static Tensor ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor allowed) =>
+        ScaledDotProduct(q, k, v, allowed, null, 0);
+
+    /// <summary>As above, recording the float32 probabilities [B,H,T,S] in <paramref name="capture"/> (if any) under
+    /// index <paramref name="layer"/>.</summary>
+    public static Tensor ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor allowed, AttentionCapture? capture, int layer)
     {
         using var scope = torch.NewDisposeScope();
         var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[^1]);      // [B,H,T,S]
         scores = scores.to_type(ScalarType.Float32).masked_fill(allowed.logical_not(), float.MinValue);
-        var probs = scores.softmax(-1).to_type(q.dtype);                            // [B,H,T,S]
+        var probs32 = scores.softmax(-1);                                           // [B,H,T,S] float32
+        capture?.Record(layer, probs32);
+        var probs = probs32.to_type(q.dtype);
         return probs.matmul(v).MoveToOuterDisposeScope();                           // [B,H,T,d]
     }
 

@@ -22,7 +22,9 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
         RegisterComponents();
     }
 
+    public RmsNorm InputLayernorm => input_layernorm;
     public LlamaAttention SelfAttn => self_attn;
+    public RmsNorm PostAttentionLayernorm => post_attention_layernorm;
 
     /// <summary>The feed-forward block (a <see cref="LlamaMlp"/> unless replaced, e.g. by an MoE layer).</summary>
     public nn.Module<Tensor, Tensor> Mlp => mlp;
@@ -43,10 +45,14 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
 
     /// <summary>x [B,T,D] new positions; allowed [B,1,T,S+T]; attention reads and extends layer
     /// <paramref name="layer"/> of the cache (null: plain forward) -> [B,T,D].</summary>
-    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer)
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer) =>
+        forward(x, cos, sin, allowed, cache, layer, null);
+
+    /// <summary>As above, recording the attention probabilities in <paramref name="capture"/> when given.</summary>
+    public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer, AttentionCapture? capture)
     {
         using var scope = torch.NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, allowed, cache, layer);
+        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, allowed, cache, layer, capture);
         var y = h + mlp.forward(post_attention_layernorm.forward(h));
         return y.MoveToOuterDisposeScope();
     }

@@ -36,10 +36,16 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
 
     /// <summary>Incremental forward through the KV cache (see <see cref="LlamaModel.forward(Tensor, Tensor?, KvCache)"/>):
     /// inputsEmbeds [B,T,D] -> logits [B,T,V], or [B,1,V] of the last position when <paramref name="lastOnly"/>.</summary>
-    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache cache, bool lastOnly = false)
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache cache, bool lastOnly = false) =>
+        forward(inputsEmbeds, attentionMask, null, cache, lastOnly);
+
+    /// <summary>The general forward (see <see cref="LlamaModel.forward(Tensor, Tensor?, Tensor?, KvCache?, AttentionCapture?)"/>):
+    /// tokenTypes for the MoD layers (null = all text), cache null for a plain forward -> logits [B,T,V], or [B,1,V]
+    /// of the last position when <paramref name="lastOnly"/>.</summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? tokenTypes, KvCache? cache, bool lastOnly = false)
     {
         using var scope = torch.NewDisposeScope();
-        var hidden = model.forward(inputsEmbeds, attentionMask, cache);            // [B,T,D]
+        var hidden = model.forward(inputsEmbeds, attentionMask, tokenTypes, cache); // [B,T,D]
         if (lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);            // [B,1,D]
         return Head(hidden).MoveToOuterDisposeScope();
     }
