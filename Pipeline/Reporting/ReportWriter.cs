@@ -92,6 +92,7 @@ public static partial class ReportWriter
             sb.Append("Test questions per family (").Append(Escape(input.Results[0].Model)).Append("): ").Append(string.Join(", ", counts)).AppendLine(".").AppendLine();
         }
 
+        AppendCost(sb, input.Results);
         AppendCurves(sb, input.Stages);
 
         sb.AppendLine("## Stages").AppendLine();
@@ -110,6 +111,21 @@ public static partial class ReportWriter
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>Size and cost of each evaluated model, from the parameter/FLOP accounting: total and activated
+    /// (per token) parameters, forward FLOPs per test sample (mean length) and the decoder's share.</summary>
+    private static void AppendCost(StringBuilder sb, IReadOnlyList<EvaluationResult> results)
+    {
+        var accounted = results.Where(r => r.FlopsPerSample > 0).ToList();
+        if (accounted.Count == 0) return;
+        sb.AppendLine("## Size and cost").AppendLine();
+        Row(sb, ["Model", "Params", "Activated / token", "Forward FLOPs / sample", "Decoder FLOPs / sample"]);
+        Row(sb, ["---", "---:", "---:", "---:", "---:"]);
+        foreach (var r in accounted)
+            Row(sb, [r.Model, Params(r.Parameters), Params(r.ActivatedParameters),
+                Distill.Models.Accounting.FlopBreakdown.Human(r.FlopsPerSample), Distill.Models.Accounting.FlopBreakdown.Human(r.DecoderFlopsPerSample)]);
+        sb.AppendLine();
     }
 
     /// <summary>Figures named <c>metric_epochN</c> (validation loss, held-out distillation loss, ...), one row per

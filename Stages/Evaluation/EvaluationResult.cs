@@ -6,9 +6,14 @@ public sealed record FamilyScore(string Family, int Correct, int Total, double C
     public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
 }
 
-/// <summary>Evaluation of one model on the test split.</summary>
+/// <summary>Evaluation of one model on the test split, with its size and cost from the accounting
+/// (<see cref="ActivatedParameters"/> per token; forward FLOPs for the split's mean sequence, 0 when unknown).</summary>
 public sealed record EvaluationResult(string Model, long Parameters, IReadOnlyList<FamilyScore> Families)
 {
+    public long ActivatedParameters { get; init; }
+    public long FlopsPerSample { get; init; }
+    public long DecoderFlopsPerSample { get; init; }
+
     /// <summary>Micro-averaged exact-match accuracy over all families.</summary>
     public double Overall => Families.Sum(f => f.Total) == 0 ? 0 : (double)Families.Sum(f => f.Correct) / Families.Sum(f => f.Total);
 }

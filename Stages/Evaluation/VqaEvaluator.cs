@@ -1,5 +1,8 @@
 using System.Text.Json;
 using Distill.Models;
+using Distill.Models.Accounting;
+using Distill.Models.Config;
+using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Flow;
 using Distill.Stages.Text;
@@ -68,7 +71,20 @@ public sealed class VqaEvaluator
             }
             scores.Add(new FamilyScore(family, correct, items.Count, _chance(family)));
         }
-        return (new EvaluationResult(modelName, model.ParameterCount(), scores), predictions);
+        return (Accounted(new EvaluationResult(modelName, model.ParameterCount(), scores), model.Config, rows), predictions);
+    }
+
+    /// <summary>Adds activated parameters and forward FLOPs for the split's mean text length.</summary>
+    private EvaluationResult Accounted(EvaluationResult result, VlmConfig config, IReadOnlyList<SampleRow> rows)
+    {
+        int textTokens = rows.Count == 0 ? 0 : (int)Math.Round(rows.Average(r => r.InputIds.Length - _data.ImageTokens));
+        var flops = FlopAccounting.Forward(config, SequenceShape.ForImage(config, textTokens));
+        return result with
+        {
+            ActivatedParameters = ParameterAccounting.Activated(config),
+            FlopsPerSample = flops.Total,
+            DecoderFlopsPerSample = flops.Decoder,
+        };
     }
 
     /// <summary>Writes predictions as JSON lines (one object per sample) for inspection.</summary>

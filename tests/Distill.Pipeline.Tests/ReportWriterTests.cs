@@ -77,4 +77,23 @@ public class ReportWriterTests
         Assert.Equal("| mimic | heldout_kl | 3.1 | 0.25 | 0.125 |", lines[at + 3]);
         Assert.Contains("| teacher | 10.0s | params 1000 |", lines);
     }
+
+    [Fact]
+    public void Size_and_cost_table_lists_accounted_models_only()
+    {
+        var input = Sample() with
+        {
+            Results =
+            [
+                new EvaluationResult("teacher", 1_500_000, [new FamilyScore("colour", 9, 10, 0.2)])
+                    { ActivatedParameters = 1_500_000, FlopsPerSample = 45_600_000, DecoderFlopsPerSample = 40_000_000 },
+                new EvaluationResult("student", 480_000, [new FamilyScore("colour", 8, 10, 0.2)]),
+            ],
+        };
+        var lines = ReportWriter.Render(input).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
+        var at = Array.IndexOf(lines, "| Model | Params | Activated / token | Forward FLOPs / sample | Decoder FLOPs / sample |");
+        Assert.True(at > 0, string.Join("\n", lines));
+        Assert.Equal("| teacher | 1.50M | 1.50M | 45.60 M | 40.00 M |", lines[at + 2]);
+        Assert.Equal("", lines[at + 3]); // the unaccounted student has no row
+    }
 }
