@@ -1,0 +1,327 @@
+using System.Diagnostics;
+using Distill.Models;
+using Distill.Models.Accounting;
+using Distill.Models.Config;
+using Distill.Models.Mod;
+using Distill.Models.Moe;
+using Distill.Pipeline.Composition;
+using Distill.Pipeline.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Pipeline.Bench;
+
+/// <summary>One model of the benchmark: its configuration (after upcycling / conversion) and how to build it.</summary>
+/// <param name="Name">row name: teacher, student-dense, student-moe, student-mod-0, -25, -50, -75.</param>
+/// <param name="Kind">teacher, dense, moe or mod.</param>
+/// <param name="ModSkip">MoD skip ratio; null for a model without MoD layers.</param>
+/// <param name="Config">the configuration the built model has (accounting is computed from it).</param>
+public sealed record BenchModelSpec(string Name, string Kind, double? ModSkip, VlmConfig Config, Func<VisionLanguageModel> Build)
+{
+    /// <summary>MoD rows run the masked top-k (training-style) routing, under no_grad; every other row eval mode.</summary>
+    public bool TrainingStyleRouting => ModSkip is not null;
+}
+
+/// <summary>Measured and accounted figures of one model. Times are medians in milliseconds; FLOPs are forward
+/// FLOPs of one sample of the workload (<see cref="FlopAccounting"/>); comparisons are null where they do not apply.</summary>
+public sealed record ModelBenchRow(
+    string Model,
+    string Kind,
+    double? ModSkip,
+    string Routing,
+    long ParamsTotal,
+    long ParamsActivated,
+    long FlopsPerSample,
+    long DecoderFlopsPerSample,
+    double FlopsPerToken,
+    double DecoderFlopsPerToken,
+    double ForwardMs,
+    double ForwardTokensPerSecond,
+    double AchievedGflops,
+    double PrefillMs,
+    double DecodeMsPerToken)
+{
+    /// <summary>MoE row: (forward time MoE / dense student) / (FLOPs MoE / dense student); 1 = the MoE costs exactly
+    /// what its FLOPs say, above 1 = routing, gathering and per-expert matmuls cost extra.</summary>
+    public double? MoeOverhead { get; init; }
+
+    /// <summary>MoD rows: forward time at skip 0 / forward time at this skip ratio.</summary>
+    public double? ModForwardSpeedup { get; init; }
+
+    /// <summary>MoD rows: prefill latency at skip 0 / at this skip ratio.</summary>
+    public double? ModPrefillSpeedup { get; init; }
+
+    /// <summary>MoD rows: decode latency per token at skip 0 / at this skip ratio.</summary>
+    public double? ModDecodeSpeedup { get; init; }
+
+    /// <summary>MoD rows: forward FLOPs per sample at skip 0 / at this skip ratio (the speed-up the FLOPs predict).</summary>
+    public double? ModFlopReduction { get; init; }
+
+    /// <summary>MoD rows: decoder FLOPs per sample at skip 0 / at this skip ratio.</summary>
+    public double? ModDecoderFlopReduction { get; init; }
+}
+
+/// <summary>The outcome of <see cref="ModelBench.Run"/>: rows in model order and the notes that say how they were taken.</summary>
+public sealed record ModelBenchResult(BenchWorkload Workload, int Repeats, int Threads, IReadOnlyList<ModelBenchRow> Rows, IReadOnlyList<string> Notes);
+
+/// <summary>Speed of the model variants the pipeline builds (DESIGN 9: performance is measured by <c>distill bench</c>,
+/// not by tests): teacher, dense student, MoE student (sparse upcycling with <see cref="MoeConfig"/> defaults) and MoD
+/// students at <see cref="ModSkipRatios"/>. Every model is randomly initialised with a fixed seed: its speed does not
+/// depend on its weights, except through MoE/MoD routing, which the benchmark pins (see the notes).
+/// <para>Per model: forward tokens/s (vision + projector + LM over whole samples, batch <see cref="BenchWorkload.Batch"/>,
+/// no_grad), prefill latency (image encoding + LM prefill of the prompt to the first logits, batch 1) and decode
+/// latency per token (one cached <see cref="VisionLanguageModel.DecodeStep"/>, batch 1). Each is timed once for
+/// warm-up, then <c>repeats</c> times; the median is reported.</para></summary>
+public static class ModelBench
+{
+    /// <summary>Skip ratios of the MoD students.</summary>
+    public static readonly IReadOnlyList<double> ModSkipRatios = [0.0, 0.25, 0.5, 0.75];
+
+    /// <summary>MoD layers of a decoder with <paramref name="layers"/> layers: all but the first (gamma-MoD keeps the
+    /// first layers dense), or layer 0 alone when there is only one.</summary>
+    public static int[] ModLayers(int layers) =>
+        layers >= 2 ? Enumerable.Range(1, layers - 1).ToArray() : [0];
+
+    /// <summary>Name of the MoD row with skip ratio <paramref name="skip"/>: student-mod-0, -25, -50, -75.</summary>
+    public static string ModName(double skip) => $"student-mod-{Math.Round(skip * 100):0}";
+
+    /// <summary>The models, in row order. Each build seeds the global torch RNG with <paramref name="seed"/> first,
+    /// so the dense student, the MoE student and the MoD students share their dense weights.</summary>
+    public static IReadOnlyList<BenchModelSpec> Specs(DistillSettings settings, BenchWorkload workload, int seed)
+    {
+        var teacher = ModelConfigs.Teacher(settings, workload.VocabSize, workload.ImageTokenId);
+        var student = ModelConfigs.Student(settings, workload.VocabSize, workload.ImageTokenId);
+        var moe = new MoeConfig();
+        var specs = new List<BenchModelSpec>
+        {
+            new("teacher", "teacher", null, teacher, () => Seeded(seed, () => new VisionLanguageModel(teacher))),
+            new("student-dense", "dense", null, student, () => Seeded(seed, () => new VisionLanguageModel(student))),
+            new("student-moe", "moe", null, student with { Text = student.Text with { Moe = moe } },
+                () => Seeded(seed, () => MoeUpcycling.Upcycle(new VisionLanguageModel(student), moe))),
+        };
+        foreach (var skip in ModSkipRatios)
+        {
+            var mod = new ModConfig(ModLayers(student.Text.Layers), SkipRatio: skip);
+            specs.Add(new(ModName(skip), "mod", skip, student with { Text = student.Text with { Mod = mod } },
+                () => Seeded(seed, () => ModConversion.Convert(new VisionLanguageModel(student), mod))));
+        }
+        return specs;
+    }
+
+    /// <summary>Builds and measures every model of <see cref="Specs"/>; <paramref name="log"/> gets one line per model.
+    /// Throws <see cref="ArgumentException"/> when the workload does not fit the model (more positions than
+    /// <c>distill.model.max-positions</c>).</summary>
+    public static ModelBenchResult Run(DistillSettings settings, BenchWorkload workload, int repeats, Action<string>? log = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(workload);
+        if (repeats < 1) throw new ArgumentException($"repeats must be at least 1, got {repeats}.");
+        if (workload.Batch < 1 || workload.DecodeSteps < 1)
+            throw new ArgumentException($"batch ({workload.Batch}) and decode steps ({workload.DecodeSteps}) must be at least 1.");
+        var positions = Math.Max(workload.Tokens, workload.PromptTokens + workload.DecodeSteps);
+        if (positions > settings.Model.MaxPositions)
+            throw new ArgumentException(
+                $"the benchmark needs {positions} positions, more than distill.model.max-positions = {settings.Model.MaxPositions}.");
+
+        var inputs = BenchInputs.Create(workload, settings.Data.ImageSize, settings.Seed);
+        var rows = new List<ModelBenchRow>();
+        try
+        {
+            foreach (var spec in Specs(settings, workload, settings.Seed))
+            {
+                ct.ThrowIfCancellationRequested();
+                var row = Measure(spec, workload, inputs, repeats, ct);
+                rows.Add(row);
+                log?.Invoke($"  {row.Model,-16} forward {row.ForwardTokensPerSecond,10:0} tokens/s  prefill {row.PrefillMs,8:0.000} ms  decode {row.DecodeMsPerToken,8:0.000} ms/token");
+            }
+        }
+        finally
+        {
+            inputs.Dispose();
+        }
+        return new ModelBenchResult(workload, repeats, torch.get_num_threads(), Compare(rows), Notes(settings, workload, repeats));
+    }
+
+    /// <summary>Fills the MoE overhead (vs student-dense) and the MoD speed-ups and FLOP reductions (vs student-mod-0).</summary>
+    internal static IReadOnlyList<ModelBenchRow> Compare(IReadOnlyList<ModelBenchRow> rows)
+    {
+        var dense = rows.FirstOrDefault(r => r.Kind == "dense");
+        var mod0 = rows.FirstOrDefault(r => r.Kind == "mod" && r.ModSkip == 0);
+        return rows.Select(r => r.Kind switch
+        {
+            "moe" when dense is not null => r with
+            {
+                MoeOverhead = r.ForwardMs / dense.ForwardMs / ((double)r.FlopsPerSample / dense.FlopsPerSample),
+            },
+            "mod" when mod0 is not null => r with
+            {
+                ModForwardSpeedup = mod0.ForwardMs / r.ForwardMs,
+                ModPrefillSpeedup = mod0.PrefillMs / r.PrefillMs,
+                ModDecodeSpeedup = mod0.DecodeMsPerToken / r.DecodeMsPerToken,
+                ModFlopReduction = (double)mod0.FlopsPerSample / r.FlopsPerSample,
+                ModDecoderFlopReduction = (double)mod0.DecoderFlopsPerSample / r.DecoderFlopsPerSample,
+            },
+            _ => r,
+        }).ToList();
+    }
+
+    private static ModelBenchRow Measure(BenchModelSpec spec, BenchWorkload workload, BenchInputs inputs, int repeats, CancellationToken ct)
+    {
+        using var model = spec.Build();
+        if (model.Config != spec.Config)
+            throw new InvalidOperationException($"{spec.Name}: the built model's config {model.Config} is not the benchmark's {spec.Config}.");
+        var parameters = ParameterAccounting.Count(spec.Config);
+        if (parameters.Total != model.ParameterCount())
+            throw new InvalidOperationException(
+                $"{spec.Name}: parameter accounting says {parameters.Total}, the model holds {model.ParameterCount()}.");
+        var flops = FlopAccounting.Forward(spec.Config, SequenceShape.ForImage(spec.Config, workload.TextTokens));
+
+        if (spec.TrainingStyleRouting) model.train();
+        else model.eval();
+        using var noGrad = torch.no_grad();
+
+        var forward = new List<double>();
+        for (var r = 0; r <= repeats; r++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var clock = Stopwatch.StartNew();
+            using (var logits = model.Forward(inputs.Pixels, inputs.Ids)) clock.Stop();
+            if (r > 0) forward.Add(clock.Elapsed.TotalMilliseconds);
+        }
+
+        var prefill = new List<double>();
+        var decode = new List<double>();
+        for (var r = 0; r <= repeats; r++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = torch.NewDisposeScope();
+            using var cache = model.NewKvCache(workload.PromptTokens + workload.DecodeSteps);
+            var clock = Stopwatch.StartNew();
+            var features = model.EncodeImages(inputs.Pixel);
+            model.Prefill(features, inputs.Prompt, null, cache, lastOnly: true);
+            clock.Stop();
+            if (r > 0) prefill.Add(clock.Elapsed.TotalMilliseconds);
+            foreach (var token in inputs.DecodeTokens)
+            {
+                clock.Restart();
+                using (var logits = model.DecodeStep(token, cache)) clock.Stop();
+                if (r > 0) decode.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+
+        var forwardMs = Median(forward);
+        var seconds = forwardMs / 1000.0;
+        return new ModelBenchRow(
+            Model: spec.Name,
+            Kind: spec.Kind,
+            ModSkip: spec.ModSkip,
+            Routing: spec.TrainingStyleRouting ? "masked top-k" : spec.Kind == "moe" ? "eval top-k" : "dense",
+            ParamsTotal: parameters.Total,
+            ParamsActivated: parameters.Activated,
+            FlopsPerSample: flops.Total,
+            DecoderFlopsPerSample: flops.Decoder,
+            FlopsPerToken: flops.PerToken,
+            DecoderFlopsPerToken: flops.DecoderPerToken,
+            ForwardMs: forwardMs,
+            ForwardTokensPerSecond: (double)workload.Batch * workload.Tokens / seconds,
+            AchievedGflops: (double)flops.Total * workload.Batch / seconds / 1e9,
+            PrefillMs: Median(prefill),
+            DecodeMsPerToken: Median(decode));
+    }
+
+    private static VisionLanguageModel Seeded(int seed, Func<VisionLanguageModel> build)
+    {
+        torch.manual_seed(seed);
+        return build();
+    }
+
+    internal static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    private static List<string> Notes(DistillSettings settings, BenchWorkload w, int repeats)
+    {
+        var student = settings.Model.Student;
+        var moe = new MoeConfig();
+        var moeLayers = MoeUpcycling.MoeLayerIndices(moe, student.Layers);
+        var modLayers = ModLayers(student.Layers);
+        var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";
+        return
+        [
+            $"Weights are random (torch seed {settings.Seed}); speed does not depend on training. The dense, MoE and MoD students share their dense weights.",
+            $"Workload: {w.ImageTokens} image tokens + {w.PromptTextTokens} prompt text tokens + {w.AnswerTokens} answer tokens = {w.Tokens} tokens per sample ({w.Source}).",
+            $"Forward: vision tower + projector + LM with logits at every position, batch {w.Batch}, under no_grad; tokens/s = batch x {w.Tokens} / median time; GFLOP/s = accounted FLOPs per sample x batch / median time.",
+            $"Prefill: batch 1, image encoding + LM prefill of the {w.PromptTokens}-token prompt up to the last position's logits (time to first token). Decode: batch 1, one KV-cached step, median over {w.DecodeSteps} steps of every repeat.",
+            $"Timing: one warm-up, then the median of {repeats} repeat(s); torch threads {torch.get_num_threads()} on {Environment.ProcessorCount} cores; load average at start {load}. Other processes on the machine slow every row; compare rows of one run, not runs.",
+            $"FLOPs: FlopAccounting (matrix products only; the LM head on every position); 'decoder' = decoder layers + LM head. Parameters: ParameterAccounting (checked against the built model); activated = per token (MoE: shared + k experts).",
+            $"MoE student: the dense student upcycled with E={moe.Experts}, k={moe.TopK}, every-other placement (layers {string.Join(",", moeLayers)}), eval mode (capacity factor {moe.EvalCapacityFactor}; tokens over capacity are dropped, which the FLOPs do not subtract). MoE overhead = (MoE forward time / dense forward time) / (MoE FLOPs / dense FLOPs): 1 = the MoE costs what its FLOPs say.",
+            $"MoD students: the dense student with layers {string.Join(",", modLayers)} converted (one shared random router). A random router gives p close to 0.5 for every token, so the eval thresholds would not hold the skip ratio; every MoD row therefore runs the masked training-style routing under no_grad (model.train()): each MoD layer processes exactly the top ceil((1 - skip) x image tokens) by p plus all text tokens, as the FLOPs assume, in the forward and the prefill. Decode: a generated token is always processed in this mode, so decode gains come only from the shorter MoD-layer KV caches.",
+            "MoD speed-up = time at skip 0 / time at the row's skip ratio; FLOP reduction = FLOPs at skip 0 / FLOPs at the row's skip ratio (forward: whole model, which includes the unchanged vision tower; decoder: LM only). Skip 0 pays the router but skips nothing.",
+        ];
+    }
+}
+
+/// <summary>Fixed random inputs of a benchmark: pixels and ids in the chat-template layout
+/// (bos, user, image x N, question words, assistant, answer words, eos).</summary>
+internal sealed class BenchInputs : IDisposable
+{
+    private const int Bos = 1, Eos = 2, User = 5, Assistant = 6, FirstWord = 7;
+
+    private BenchInputs(Tensor pixels, Tensor ids, Tensor pixel, Tensor prompt, IReadOnlyList<Tensor> decodeTokens)
+    {
+        Pixels = pixels;
+        Ids = ids;
+        Pixel = pixel;
+        Prompt = prompt;
+        DecodeTokens = decodeTokens;
+    }
+
+    /// <summary>[B,3,S,S] and [B,T]: the batched forward.</summary>
+    public Tensor Pixels { get; }
+    public Tensor Ids { get; }
+
+    /// <summary>[1,3,S,S] and [1,T_prompt]: the prefill.</summary>
+    public Tensor Pixel { get; }
+    public Tensor Prompt { get; }
+
+    /// <summary>One [1,1] id per decode step.</summary>
+    public IReadOnlyList<Tensor> DecodeTokens { get; }
+
+    public static BenchInputs Create(BenchWorkload w, int imageSize, int seed)
+    {
+        var random = new Random(seed);
+        int Word() => w.VocabSize > FirstWord ? random.Next(FirstWord, w.VocabSize) : Math.Max(0, w.VocabSize - 1);
+        long[] Row()
+        {
+            var ids = new List<long> { Bos, User };
+            ids.AddRange(Enumerable.Repeat((long)w.ImageTokenId, w.ImageTokens));
+            for (var i = 0; i < w.PromptTextTokens - 3; i++) ids.Add(Word());
+            ids.Add(Assistant);
+            for (var i = 0; i < w.AnswerTokens - 1; i++) ids.Add(Word());
+            ids.Add(Eos);
+            return [.. ids];
+        }
+
+        var rows = Enumerable.Range(0, w.Batch).SelectMany(_ => Row()).ToArray();
+        var tokens = rows.Length / w.Batch;
+        torch.manual_seed(seed);
+        var pixels = torch.rand(w.Batch, 3, imageSize, imageSize);
+        var ids = torch.tensor(rows, [w.Batch, tokens]);
+        var pixel = pixels.narrow(0, 0, 1).clone();
+        var prompt = ids.narrow(0, 0, 1).narrow(1, 0, w.PromptTokens).clone();
+        var decode = Enumerable.Range(0, w.DecodeSteps).Select(_ => torch.tensor(new long[] { Word() }, [1, 1])).ToList();
+        return new BenchInputs(pixels, ids, pixel, prompt, decode);
+    }
+
+    public void Dispose()
+    {
+        Pixels.Dispose();
+        Ids.Dispose();
+        Pixel.Dispose();
+        Prompt.Dispose();
+        foreach (var t in DecodeTokens) t.Dispose();
+    }
+}
