@@ -70,8 +70,9 @@ public sealed record ModelBenchResult(BenchWorkload Workload, int Repeats, int T
 /// depend on its weights, except through MoE/MoD routing, which the benchmark pins (see the notes).
 /// <para>Per model: forward tokens/s (vision + projector + LM over whole samples, batch <see cref="BenchWorkload.Batch"/>,
 /// no_grad), prefill latency (image encoding + LM prefill of the prompt to the first logits, batch 1) and decode
-/// latency per token (one cached <see cref="VisionLanguageModel.DecodeStep"/>, batch 1). Each is timed once for
-/// warm-up, then <c>repeats</c> times; the median is reported.</para></summary>
+/// latency per token (one cached <see cref="VisionLanguageModel.DecodeStep"/>, batch 1). All models are built first;
+/// then one warm-up round and <c>repeats</c> timed rounds each time every model in turn (round-robin, so load from
+/// another process spreads over the models); the median per model is reported.</para></summary>
 public static class ModelBench
 {
     /// <summary>Skip ratios of the MoD students.</summary>
@@ -124,22 +125,39 @@ public static class ModelBench
                 $"the benchmark needs {positions} positions, more than distill.model.max-positions = {settings.Model.MaxPositions}.");
 
         var inputs = BenchInputs.Create(workload, settings.Data.ImageSize, settings.Seed);
-        var rows = new List<ModelBenchRow>();
+        var models = new List<Measured>();
         try
         {
             foreach (var spec in Specs(settings, workload, settings.Seed))
+                models.Add(Measured.Build(spec, workload));
+            using (torch.no_grad())
             {
-                ct.ThrowIfCancellationRequested();
-                var row = Measure(spec, workload, inputs, repeats, ct);
-                rows.Add(row);
-                log?.Invoke($"  {row.Model,-16} forward {row.ForwardTokensPerSecond,10:0} tokens/s  prefill {row.PrefillMs,8:0.000} ms  decode {row.DecodeMsPerToken,8:0.000} ms/token");
+                // Round-robin over the models in every repeat (after one warm-up round), so that a burst of load from
+                // another process slows every model a little instead of one model a lot.
+                for (var r = 0; r <= repeats; r++)
+                {
+                    foreach (var m in models)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        m.TimeForward(inputs, keep: r > 0);
+                    }
+                    foreach (var m in models)
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        m.TimePrefillAndDecode(inputs, workload, keep: r > 0);
+                    }
+                }
             }
+            var rows = models.Select(m => m.Row(workload)).ToList();
+            foreach (var row in rows)
+                log?.Invoke($"  {row.Model,-16} forward {row.ForwardTokensPerSecond,10:0} tokens/s  prefill {row.PrefillMs,8:0.000} ms  decode {row.DecodeMsPerToken,8:0.000} ms/token");
+            return new ModelBenchResult(workload, repeats, torch.get_num_threads(), Compare(rows), Notes(settings, workload, repeats));
         }
         finally
         {
+            foreach (var m in models) m.Dispose();
             inputs.Dispose();
         }
-        return new ModelBenchResult(workload, repeats, torch.get_num_threads(), Compare(rows), Notes(settings, workload, repeats));
     }
 
     /// <summary>Fills the MoE overhead (vs student-dense) and the MoD speed-ups and FLOP reductions (vs student-mod-0).</summary>
@@ -163,70 +181,6 @@ public static class ModelBench
             },
             _ => r,
         }).ToList();
-    }
-
-    private static ModelBenchRow Measure(BenchModelSpec spec, BenchWorkload workload, BenchInputs inputs, int repeats, CancellationToken ct)
-    {
-        using var model = spec.Build();
-        if (model.Config != spec.Config)
-            throw new InvalidOperationException($"{spec.Name}: the built model's config {model.Config} is not the benchmark's {spec.Config}.");
-        var parameters = ParameterAccounting.Count(spec.Config);
-        if (parameters.Total != model.ParameterCount())
-            throw new InvalidOperationException(
-                $"{spec.Name}: parameter accounting says {parameters.Total}, the model holds {model.ParameterCount()}.");
-        var flops = FlopAccounting.Forward(spec.Config, SequenceShape.ForImage(spec.Config, workload.TextTokens));
-
-        if (spec.TrainingStyleRouting) model.train();
-        else model.eval();
-        using var noGrad = torch.no_grad();
-
-        var forward = new List<double>();
-        for (var r = 0; r <= repeats; r++)
-        {
-            ct.ThrowIfCancellationRequested();
-            var clock = Stopwatch.StartNew();
-            using (var logits = model.Forward(inputs.Pixels, inputs.Ids)) clock.Stop();
-            if (r > 0) forward.Add(clock.Elapsed.TotalMilliseconds);
-        }
-
-        var prefill = new List<double>();
-        var decode = new List<double>();
-        for (var r = 0; r <= repeats; r++)
-        {
-            ct.ThrowIfCancellationRequested();
-            using var scope = torch.NewDisposeScope();
-            using var cache = model.NewKvCache(workload.PromptTokens + workload.DecodeSteps);
-            var clock = Stopwatch.StartNew();
-            var features = model.EncodeImages(inputs.Pixel);
-            model.Prefill(features, inputs.Prompt, null, cache, lastOnly: true);
-            clock.Stop();
-            if (r > 0) prefill.Add(clock.Elapsed.TotalMilliseconds);
-            foreach (var token in inputs.DecodeTokens)
-            {
-                clock.Restart();
-                using (var logits = model.DecodeStep(token, cache)) clock.Stop();
-                if (r > 0) decode.Add(clock.Elapsed.TotalMilliseconds);
-            }
-        }
-
-        var forwardMs = Median(forward);
-        var seconds = forwardMs / 1000.0;
-        return new ModelBenchRow(
-            Model: spec.Name,
-            Kind: spec.Kind,
-            ModSkip: spec.ModSkip,
-            Routing: spec.TrainingStyleRouting ? "masked top-k" : spec.Kind == "moe" ? "eval top-k" : "dense",
-            ParamsTotal: parameters.Total,
-            ParamsActivated: parameters.Activated,
-            FlopsPerSample: flops.Total,
-            DecoderFlopsPerSample: flops.Decoder,
-            FlopsPerToken: flops.PerToken,
-            DecoderFlopsPerToken: flops.DecoderPerToken,
-            ForwardMs: forwardMs,
-            ForwardTokensPerSecond: (double)workload.Batch * workload.Tokens / seconds,
-            AchievedGflops: (double)flops.Total * workload.Batch / seconds / 1e9,
-            PrefillMs: Median(prefill),
-            DecodeMsPerToken: Median(decode));
     }
 
     private static VisionLanguageModel Seeded(int seed, Func<VisionLanguageModel> build)
@@ -255,13 +209,108 @@ public static class ModelBench
             $"Workload: {w.ImageTokens} image tokens + {w.PromptTextTokens} prompt text tokens + {w.AnswerTokens} answer tokens = {w.Tokens} tokens per sample ({w.Source}).",
             $"Forward: vision tower + projector + LM with logits at every position, batch {w.Batch}, under no_grad; tokens/s = batch x {w.Tokens} / median time; GFLOP/s = accounted FLOPs per sample x batch / median time.",
             $"Prefill: batch 1, image encoding + LM prefill of the {w.PromptTokens}-token prompt up to the last position's logits (time to first token). Decode: batch 1, one KV-cached step, median over {w.DecodeSteps} steps of every repeat.",
-            $"Timing: one warm-up, then the median of {repeats} repeat(s); torch threads {torch.get_num_threads()} on {Environment.ProcessorCount} cores; load average at start {load}. Other processes on the machine slow every row; compare rows of one run, not runs.",
+            $"Timing: one warm-up round, then {repeats} timed round(s), each round going through every model in turn (so a burst of load from another process is spread over the models); the median per model; torch threads {torch.get_num_threads()} on {Environment.ProcessorCount} cores; load average at start {load}. Other processes on the machine slow every row; compare rows of one run, not runs.",
             $"FLOPs: FlopAccounting (matrix products only; the LM head on every position); 'decoder' = decoder layers + LM head. Parameters: ParameterAccounting (checked against the built model); activated = per token (MoE: shared + k experts).",
             $"MoE student: the dense student upcycled with E={moe.Experts}, k={moe.TopK}, every-other placement (layers {string.Join(",", moeLayers)}), eval mode (capacity factor {moe.EvalCapacityFactor}; tokens over capacity are dropped, which the FLOPs do not subtract). MoE overhead = (MoE forward time / dense forward time) / (MoE FLOPs / dense FLOPs): 1 = the MoE costs what its FLOPs say.",
             $"MoD students: the dense student with layers {string.Join(",", modLayers)} converted (one shared random router). A random router gives p close to 0.5 for every token, so the eval thresholds would not hold the skip ratio; every MoD row therefore runs the masked training-style routing under no_grad (model.train()): each MoD layer processes exactly the top ceil((1 - skip) x image tokens) by p plus all text tokens, as the FLOPs assume, in the forward and the prefill. Decode: a generated token is always processed in this mode, so decode gains come only from the shorter MoD-layer KV caches.",
             "MoD speed-up = time at skip 0 / time at the row's skip ratio; FLOP reduction = FLOPs at skip 0 / FLOPs at the row's skip ratio (forward: whole model, which includes the unchanged vision tower; decoder: LM only). Skip 0 pays the router but skips nothing.",
         ];
     }
+}
+
+/// <summary>One model under measurement: built, checked against the accounting, and its timings so far.</summary>
+internal sealed class Measured : IDisposable
+{
+    private readonly List<double> _forward = [], _prefill = [], _decode = [];
+
+    private Measured(BenchModelSpec spec, VisionLanguageModel model, ParameterBreakdown parameters, FlopBreakdown flops)
+    {
+        Spec = spec;
+        Model = model;
+        Parameters = parameters;
+        Flops = flops;
+    }
+
+    public BenchModelSpec Spec { get; }
+    public VisionLanguageModel Model { get; }
+    public ParameterBreakdown Parameters { get; }
+    public FlopBreakdown Flops { get; }
+
+    /// <summary>Builds the model, checks its config and parameter count against the accounting, and sets its mode
+    /// (MoD: train, for the masked top-k routing; all others: eval).</summary>
+    public static Measured Build(BenchModelSpec spec, BenchWorkload workload)
+    {
+        var model = spec.Build();
+        try
+        {
+            if (model.Config != spec.Config)
+                throw new InvalidOperationException($"{spec.Name}: the built model's config {model.Config} is not the benchmark's {spec.Config}.");
+            var parameters = ParameterAccounting.Count(spec.Config);
+            if (parameters.Total != model.ParameterCount())
+                throw new InvalidOperationException(
+                    $"{spec.Name}: parameter accounting says {parameters.Total}, the model holds {model.ParameterCount()}.");
+            var flops = FlopAccounting.Forward(spec.Config, SequenceShape.ForImage(spec.Config, workload.TextTokens));
+            if (spec.TrainingStyleRouting) model.train();
+            else model.eval();
+            return new Measured(spec, model, parameters, flops);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One batched forward (call under no_grad); its time is kept when <paramref name="keep"/>.</summary>
+    public void TimeForward(BenchInputs inputs, bool keep)
+    {
+        var clock = Stopwatch.StartNew();
+        using (var logits = Model.Forward(inputs.Pixels, inputs.Ids)) clock.Stop();
+        if (keep) _forward.Add(clock.Elapsed.TotalMilliseconds);
+    }
+
+    /// <summary>One prefill (image encoding + LM prefill, batch 1) and the decode steps after it (call under no_grad).</summary>
+    public void TimePrefillAndDecode(BenchInputs inputs, BenchWorkload workload, bool keep)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var cache = Model.NewKvCache(workload.PromptTokens + workload.DecodeSteps);
+        var clock = Stopwatch.StartNew();
+        var features = Model.EncodeImages(inputs.Pixel);
+        Model.Prefill(features, inputs.Prompt, null, cache, lastOnly: true);
+        clock.Stop();
+        if (keep) _prefill.Add(clock.Elapsed.TotalMilliseconds);
+        foreach (var token in inputs.DecodeTokens)
+        {
+            clock.Restart();
+            using (var logits = Model.DecodeStep(token, cache)) clock.Stop();
+            if (keep) _decode.Add(clock.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    /// <summary>The row: accounting and the medians of the kept timings.</summary>
+    public ModelBenchRow Row(BenchWorkload workload)
+    {
+        var forwardMs = ModelBench.Median(_forward);
+        var seconds = forwardMs / 1000.0;
+        return new ModelBenchRow(
+            Model: Spec.Name,
+            Kind: Spec.Kind,
+            ModSkip: Spec.ModSkip,
+            Routing: Spec.TrainingStyleRouting ? "masked top-k" : Spec.Kind == "moe" ? "eval top-k" : "dense",
+            ParamsTotal: Parameters.Total,
+            ParamsActivated: Parameters.Activated,
+            FlopsPerSample: Flops.Total,
+            DecoderFlopsPerSample: Flops.Decoder,
+            FlopsPerToken: Flops.PerToken,
+            DecoderFlopsPerToken: Flops.DecoderPerToken,
+            ForwardMs: forwardMs,
+            ForwardTokensPerSecond: (double)workload.Batch * workload.Tokens / seconds,
+            AchievedGflops: (double)Flops.Total * workload.Batch / seconds / 1e9,
+            PrefillMs: ModelBench.Median(_prefill),
+            DecodeMsPerToken: ModelBench.Median(_decode));
+    }
+
+    public void Dispose() => Model.Dispose();
 }
 
 /// <summary>Fixed random inputs of a benchmark: pixels and ids in the chat-template layout
