@@ -39,10 +39,10 @@ public static class BenchVerb
 
     private static Command CreateModels(CliEnvironment env)
     {
-        var options = new ConfigOptions("output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>)");
+        var options = new ConfigOptions("output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>); bench files in an existing one are replaced");
         var repeats = new Option<int>("--repeats", "-n")
         {
-            Description = $"timed repeats of each measurement after one warm-up; the median is reported (default {DefaultRepeats})",
+            Description = "timed rounds over all models after one warm-up round; the median per model is reported",
             HelpName = "N",
             DefaultValueFactory = _ => DefaultRepeats,
         };
