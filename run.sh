@@ -16,6 +16,12 @@ Verbs:
   (none)            build if needed, then run the whole pipeline with the demo preset
   run [options]     build if needed, then run the pipeline; options go to the binary:
                       --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
+  bench models [options]
+                    build if needed, then measure the speed of teacher, dense, MoE and MoD
+                    students (random weights): forward tokens/s, prefill and decode latency,
+                    params, FLOPs; writes bench-models.csv/.md to runs/<stamp>-bench-<preset>:
+                      --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
+                      --repeats N  --batch N  --decode-steps N
   test              restore, build (Release) and run every test project; prints
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
@@ -25,7 +31,7 @@ Planned verbs (not built yet; passed to the binary, which will refuse them until
   cluster --teachers N      the same run as a local Akka cluster
   node --role R --seed URI  join an existing cluster from another machine
   cache verify              checksums and schema of every cached part
-  bench                     performance ratios, written to the run directory
+  bench pipeline|replay|cache  pipeline vs trainer alone, replay vs live, bytes per cached token
 USAGE
 }
 

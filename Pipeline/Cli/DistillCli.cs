@@ -2,13 +2,14 @@ using System.CommandLine;
 
 namespace Distill.Pipeline.Cli;
 
-/// <summary>The command line: <c>distill</c> (= run with the demo preset), <c>distill run ...</c>. Each verb is a
-/// <see cref="Command"/> built by its own class (see <see cref="RunVerb"/>); later verbs (replay, cluster, node,
-/// cache, bench) are added in <see cref="Build"/>.</summary>
+/// <summary>The command line: <c>distill</c> (= run with the demo preset), <c>distill run ...</c>,
+/// <c>distill bench models ...</c>. Each verb is a <see cref="Command"/> built by its own class (see
+/// <see cref="RunVerb"/>, <see cref="BenchVerb"/>); later verbs (replay, cluster, node, cache) are added in
+/// <see cref="Build"/>.</summary>
 public static class DistillCli
 {
     /// <summary>Verbs that are designed but not built yet, for help texts.</summary>
-    public static readonly IReadOnlyList<string> PlannedVerbs = ["replay", "cluster", "node", "cache", "bench"];
+    public static readonly IReadOnlyList<string> PlannedVerbs = ["replay", "cluster", "node", "cache"];
 
     public static RootCommand Build(CliEnvironment env)
     {
@@ -17,6 +18,7 @@ public static class DistillCli
             "Without a verb: run the whole pipeline with the demo preset (same as 'distill run').\n" +
             $"Planned verbs: {string.Join(", ", PlannedVerbs)}.");
         root.Add(RunVerb.Create(env));
+        root.Add(BenchVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

@@ -21,41 +21,20 @@ public static class RunVerb
 {
     public static Command Create(CliEnvironment env)
     {
-        var presets = HoconLocator.TryFind() is { } dir ? string.Join("|", HoconLocator.Presets(dir)) : "tiny|demo";
-        var config = new Option<string?>("--config", "-c")
+        var options = new ConfigOptions("run directory (default runs/<yyyyMMdd-HHmmss>-<preset>); an existing one is resumed");
+        var command = new Command("run", "Run the pipeline: generate data, teacher, distil, evaluate, report");
+        options.AddTo(command);
+        command.SetAction((parse, ct) =>
         {
-            Description = "HOCON file layered over the defaults and the preset",
-            HelpName = "FILE",
-        };
-        var preset = new Option<string>("--preset", "-p")
-        {
-            Description = $"size preset from hocon/presets ({presets})",
-            HelpName = "NAME",
-            DefaultValueFactory = _ => ConfigSources.DefaultPreset,
-        };
-        var define = new Option<string[]>("--define", "-D")
-        {
-            Description = "override one key, value parsed as HOCON (-D distill.mimic.epochs=2); repeatable, last wins",
-            HelpName = "key=value",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var run = new Option<string?>("--run")
-        {
-            Description = "run directory (default runs/<yyyyMMdd-HHmmss>-<preset>); an existing one is resumed",
-            HelpName = "DIR",
-        };
-
-        var command = new Command("run", "Run the pipeline: generate data, teacher, distil, evaluate, report")
-        {
-            config, preset, define, run,
-        };
-        command.SetAction((parse, ct) => ExecuteAsync(new RunOptions
-        {
-            Preset = parse.GetValue(preset) ?? ConfigSources.DefaultPreset,
-            ConfigFile = parse.GetValue(config),
-            Defines = parse.GetValue(define) ?? [],
-            RunDir = parse.GetValue(run),
-        }, env, ct));
+            var sources = options.SourcesOf(parse);
+            return ExecuteAsync(new RunOptions
+            {
+                Preset = sources.Preset,
+                ConfigFile = sources.ConfigFile,
+                Defines = sources.Overrides,
+                RunDir = sources.RunDir,
+            }, env, ct);
+        });
         return command;
     }
 

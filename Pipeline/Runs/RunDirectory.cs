@@ -6,16 +6,19 @@ namespace Distill.Pipeline.Runs;
 /// <summary>Creates the run directory and writes <c>config.resolved.conf</c> into it.</summary>
 public static class RunDirectory
 {
-    /// <summary>The default run directory name: <c>yyyyMMdd-HHmmss-preset</c> (local time).</summary>
-    public static string DefaultName(DateTimeOffset now, string preset) =>
-        now.ToLocalTime().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + preset;
+    /// <summary>The default run directory name: <c>yyyyMMdd-HHmmss-preset</c> (local time), or
+    /// <c>yyyyMMdd-HHmmss-label-preset</c> with a <paramref name="label"/> (e.g. <c>bench</c>).</summary>
+    public static string DefaultName(DateTimeOffset now, string preset, string? label = null) =>
+        now.ToLocalTime().ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" +
+        (string.IsNullOrEmpty(label) ? preset : label + "-" + preset);
 
     /// <summary>Creates the run directory (<c>distill.run-dir</c>, or <c>runs/&lt;timestamp&gt;-&lt;preset&gt;</c> under
     /// <paramref name="baseDirectory"/>), its checkpoints/ and logs/ folders, and writes the resolved configuration
     /// with the absolute run and data directories filled in. An existing directory given explicitly is reused (a
     /// resumed run); a default name that already exists gets a -2, -3, ... suffix.</summary>
+    /// <param name="label">put into the default name (see <see cref="DefaultName"/>); null for a pipeline run.</param>
     /// <returns>the configuration with <c>distill.run-dir</c> and <c>distill.data.dir</c> made absolute, and the paths.</returns>
-    public static (LoadedConfiguration Config, RunPaths Paths) Create(LoadedConfiguration config, DateTimeOffset now, string? baseDirectory = null)
+    public static (LoadedConfiguration Config, RunPaths Paths) Create(LoadedConfiguration config, DateTimeOffset now, string? baseDirectory = null, string? label = null)
     {
         baseDirectory = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
         var settings = config.Settings;
@@ -26,7 +29,7 @@ public static class RunDirectory
         }
         else
         {
-            var name = DefaultName(now, config.Preset);
+            var name = DefaultName(now, config.Preset, label);
             root = Path.Combine(baseDirectory, "runs", name);
             for (var i = 2; Directory.Exists(root); i++) root = Path.Combine(baseDirectory, "runs", $"{name}-{i}");
         }

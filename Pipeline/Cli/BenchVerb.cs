@@ -1,0 +1,151 @@
+using System.CommandLine;
+using System.Globalization;
+using Distill.Pipeline.Bench;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+
+namespace Distill.Pipeline.Cli;
+
+/// <summary>Options of <c>distill bench models</c>.</summary>
+public sealed record BenchModelsOptions
+{
+    public ConfigSources Sources { get; init; } = new();
+
+    /// <summary>Timed repeats of each measurement after one warm-up (the median is reported).</summary>
+    public int Repeats { get; init; } = BenchVerb.DefaultRepeats;
+
+    /// <summary>Forward batch; null = <c>distill.eval.batch-size</c>.</summary>
+    public int? Batch { get; init; }
+
+    /// <summary>Cached decode steps per repeat; null = <c>distill.eval.max-new-tokens</c>.</summary>
+    public int? DecodeSteps { get; init; }
+}
+
+/// <summary><c>distill bench</c>: performance measurements written to a run directory (DESIGN 9). Sub-verbs:
+/// <c>models</c> (<see cref="ModelBench"/>).</summary>
+public static class BenchVerb
+{
+    public const int DefaultRepeats = 5;
+
+    /// <summary>Label of the default bench directory: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-bench-&lt;preset&gt;</c>.</summary>
+    public const string RunLabel = "bench";
+
+    public static Command Create(CliEnvironment env)
+    {
+        var bench = new Command("bench", "Measure performance; results go to a run directory (see 'bench models')");
+        bench.Add(CreateModels(env));
+        return bench;
+    }
+
+    private static Command CreateModels(CliEnvironment env)
+    {
+        var options = new ConfigOptions("output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>); bench files in an existing one are replaced");
+        var repeats = new Option<int>("--repeats", "-n")
+        {
+            Description = "timed rounds over all models after one warm-up round; the median per model is reported",
+            HelpName = "N",
+            DefaultValueFactory = _ => DefaultRepeats,
+        };
+        var batch = new Option<int?>("--batch")
+        {
+            Description = "batch of the forward throughput measurement (default distill.eval.batch-size)",
+            HelpName = "N",
+        };
+        var decodeSteps = new Option<int?>("--decode-steps")
+        {
+            Description = "cached decode steps per repeat (default distill.eval.max-new-tokens)",
+            HelpName = "N",
+        };
+        AtLeastOne(repeats);
+        AtLeastOne(batch);
+        AtLeastOne(decodeSteps);
+
+        var command = new Command("models",
+            "Speed of teacher, dense, MoE and MoD students (random weights, fixed seed): forward tokens/s, prefill and " +
+            "decode latency, parameters, FLOPs; writes bench-models.csv and bench-models.md");
+        options.AddTo(command);
+        command.Add(repeats);
+        command.Add(batch);
+        command.Add(decodeSteps);
+        command.SetAction((parse, ct) => ExecuteModelsAsync(new BenchModelsOptions
+        {
+            Sources = options.SourcesOf(parse),
+            Repeats = parse.GetValue(repeats),
+            Batch = parse.GetValue(batch),
+            DecodeSteps = parse.GetValue(decodeSteps),
+        }, env, ct));
+        return command;
+    }
+
+    private static void AtLeastOne<T>(Option<T> option) =>
+        option.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<T>();
+            if (value is int n && n < 1) result.AddError($"{option.Name} must be at least 1, got {n}.");
+        });
+
+    public static async Task<int> ExecuteModelsAsync(BenchModelsOptions options, CliEnvironment env, CancellationToken ct)
+    {
+        LoadedConfiguration config;
+        try
+        {
+            config = ConfigLoader.Load(options.Sources);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e);
+            return ExitCodes.ConfigurationError;
+        }
+
+        RunPaths paths;
+        try
+        {
+            (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, RunLabel);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
+            return ExitCodes.RunFailed;
+        }
+
+        var s = config.Settings;
+        TorchSharp.torch.set_num_threads(s.TorchThreads > 0 ? s.TorchThreads : Environment.ProcessorCount);
+        try
+        {
+            var workload = ShapesWorkload.Of(s, options.Batch, options.DecodeSteps);
+            await env.Out.WriteLineAsync($"distill: bench models {paths.Root}");
+            await env.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  preset {config.Preset}; {workload.ImageTokens} image + {workload.TextTokens} text tokens per sample; forward batch {workload.Batch}; " +
+                $"{workload.DecodeSteps} decode steps; {options.Repeats} repeat(s); torch threads {TorchSharp.torch.get_num_threads()}; random weights (seed {s.Seed})"));
+            var result = await Task.Run(() => ModelBench.Run(s, workload, options.Repeats, line => env.Out.WriteLine(line), ct), ct);
+            var (csv, md) = ModelBenchReport.Write(paths.Root, result);
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(ModelBenchReport.Table(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(ModelBenchReport.Comparisons(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await env.Error.WriteLineAsync("distill: bench cancelled; nothing was written.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            var log = Path.Combine(paths.Logs, "error.log");
+            try
+            {
+                await File.AppendAllTextAsync(log, $"{DateTimeOffset.UtcNow:O} {e}\n", CancellationToken.None);
+            }
+            catch (IOException)
+            {
+                log = "(could not write logs/error.log)";
+            }
+            await env.Error.WriteLineAsync($"distill: bench failed: {e.GetType().Name}: {e.Message}");
+            await env.Error.WriteLineAsync($"  details: {log}");
+            return ExitCodes.RunFailed;
+        }
+    }
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+using Distill.Models.Accounting;
+using Distill.Models.Config;
+using Distill.Pipeline.Bench;
+using Distill.Pipeline.Cli;
+using Distill.Pipeline.Composition;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Data;
+using Distill.Stages.Text;
+
+namespace Distill.Pipeline.Tests;
+
+/// <summary><c>distill bench models</c>: structure and accounted values only; no timing is asserted beyond "positive".</summary>
+public class BenchModelsTests
+{
+    private static readonly DateTimeOffset Now = new(2025, 2, 3, 4, 5, 6, TimeSpan.Zero);
+
+    private static readonly string[] ExpectedModels =
+        ["teacher", "student-dense", "student-moe", "student-mod-0", "student-mod-25", "student-mod-50", "student-mod-75"];
+
+    private sealed class Harness : IDisposable
+    {
+        public readonly TempDir Dir = new();
+        public readonly StringWriter Out = new();
+        public readonly StringWriter Err = new();
+        public bool PipelineCalled;
+
+        public CliEnvironment Env => new(Out, Err, (_, _, _, _) =>
+        {
+            PipelineCalled = true;
+            return Task.FromResult(0);
+        })
+        {
+            WorkingDirectory = Dir.Path,
+            Colour = false,
+            ProgressOutput = Out,
+            Time = new ManualTime(Now),
+        };
+
+        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
+
+        public void Dispose() => Dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Bench_models_on_tiny_writes_csv_and_markdown_with_the_accounted_values()
+    {
+        using var h = new Harness();
+        var code = await h.Run("bench", "models", "--preset", "tiny", "--repeats", "1", "--batch", "2", "--decode-steps", "2");
+        Assert.True(code == 0, h.Err.ToString());
+        Assert.False(h.PipelineCalled);
+
+        // Default directory runs/<stamp>-bench-<preset>, with the resolved configuration.
+        var root = Path.Combine(h.Dir.Path, "runs", RunDirectory.DefaultName(Now, "tiny", BenchVerb.RunLabel));
+        Assert.EndsWith("-bench-tiny", root);
+        Assert.True(File.Exists(Path.Combine(root, RunPaths.ResolvedConfigName)));
+        var csvPath = Path.Combine(root, ModelBenchReport.CsvFile);
+        var mdPath = Path.Combine(root, ModelBenchReport.MarkdownFile);
+        Assert.True(File.Exists(csvPath));
+        Assert.True(File.Exists(mdPath));
+
+        var lines = File.ReadAllLines(csvPath);
+        Assert.Equal(string.Join(",", ModelBenchReport.Columns), lines[0]);
+        var rows = lines.Skip(1).Select(l => ModelBenchReport.Columns.Zip(l.Split(',')).ToDictionary(p => p.First, p => p.Second)).ToList();
+        Assert.Equal(ExpectedModels, rows.Select(r => r["model"]));
+
+        var settings = Cfg.Load("tiny").Settings;
+        var workload = ShapesWorkload.Of(settings);
+        Assert.Equal(16, workload.ImageTokens);                                  // (32 / 8)^2
+        var student = ModelConfigs.Student(settings, workload.VocabSize, workload.ImageTokenId);
+        var expected = new Dictionary<string, VlmConfig>
+        {
+            ["teacher"] = ModelConfigs.Teacher(settings, workload.VocabSize, workload.ImageTokenId),
+            ["student-dense"] = student,
+            ["student-moe"] = student with { Text = student.Text with { Moe = new MoeConfig(Experts: 4, TopK: 2) } },
+        };
+        foreach (var (name, skip) in new[] { ("student-mod-0", 0.0), ("student-mod-25", 0.25), ("student-mod-50", 0.5), ("student-mod-75", 0.75) })
+            expected[name] = student with { Text = student.Text with { Mod = new ModConfig([0], SkipRatio: skip) } }; // one layer: layer 0
+
+        foreach (var row in rows)
+        {
+            var config = expected[row["model"]];
+            var flops = FlopAccounting.Forward(config, SequenceShape.ForImage(config, workload.TextTokens));
+            var parameters = ParameterAccounting.Count(config);
+            Assert.Equal("2", row["batch"]);
+            Assert.Equal(workload.TextTokens.ToString(CultureInfo.InvariantCulture), row["text_tokens"]);
+            Assert.Equal(parameters.Total, long.Parse(row["params_total"], CultureInfo.InvariantCulture));
+            Assert.Equal(parameters.Activated, long.Parse(row["params_activated"], CultureInfo.InvariantCulture));
+            Assert.Equal(flops.Total, long.Parse(row["flops_per_sample"], CultureInfo.InvariantCulture));
+            Assert.Equal(flops.Decoder, long.Parse(row["decoder_flops_per_sample"], CultureInfo.InvariantCulture));
+            Assert.Equal(flops.PerToken, double.Parse(row["flops_per_token"], CultureInfo.InvariantCulture));
+            Assert.Equal(flops.DecoderPerToken, double.Parse(row["decoder_flops_per_token"], CultureInfo.InvariantCulture));
+            foreach (var speed in new[] { "forward_ms", "forward_tokens_per_s", "achieved_gflops", "prefill_ms", "decode_ms_per_token" })
+                Assert.True(double.Parse(row[speed], CultureInfo.InvariantCulture) > 0, $"{row["model"]} {speed} = {row[speed]}");
+
+            var isMoe = row["kind"] == "moe";
+            var isMod = row["kind"] == "mod";
+            Assert.Equal(isMoe, row["moe_overhead"].Length > 0);
+            Assert.Equal(isMod, row["mod_forward_speedup"].Length > 0);
+            Assert.Equal(isMod, row["mod_skip"].Length > 0);
+            if (isMod)
+            {
+                var mod0 = rows.Single(r => r["model"] == "student-mod-0");
+                Assert.Equal((double)long.Parse(mod0["flops_per_sample"], CultureInfo.InvariantCulture) / flops.Total,
+                    double.Parse(row["mod_flop_reduction"], CultureInfo.InvariantCulture), 5);
+            }
+        }
+        // MoD FLOPs fall with the skip ratio; skip 0 compares with itself.
+        var modFlops = rows.Where(r => r["kind"] == "mod").Select(r => long.Parse(r["decoder_flops_per_sample"], CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(modFlops.OrderDescending(), modFlops);
+        Assert.Equal("1", rows.Single(r => r["model"] == "student-mod-0")["mod_forward_speedup"]);
+
+        var md = File.ReadAllText(mdPath);
+        Assert.Contains("| model | routing | params total |", md);
+        Assert.Contains("random", md);
+        foreach (var model in ExpectedModels) Assert.Contains($"| {model} |", md);
+        var console = h.Out.ToString();
+        Assert.Contains("| student-moe |", console);
+        Assert.Contains(csvPath, console);
+    }
+
+    [Fact]
+    public async Task A_bad_define_exits_2_and_creates_nothing()
+    {
+        using var h = new Harness();
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "-D", "distill.mimic.epoch=3"));
+        Assert.Contains("did you mean distill.mimic.epochs?", h.Err.ToString());
+        Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
+    }
+
+    [Fact]
+    public async Task Bad_bench_options_exit_2()
+    {
+        using var h = new Harness();
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "--repeats", "0"));
+        Assert.Contains("--repeats must be at least 1", h.Err.ToString());
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench"));
+        Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
+    }
+
+    [Fact]
+    public void The_workload_has_the_pipelines_vocabulary_and_median_lengths()
+    {
+        using var dir = new TempDir();
+        var settings = Cfg.Load("tiny").Settings;
+        var workload = ShapesWorkload.Of(settings, batch: 3, decodeSteps: 5);
+        ShapesGenerator.Write(StageCatalog.ShapesOptionsOf(settings), dir.Path);
+        var samples = ShapesDataset.ReadSplit(dir.Path, "train");
+        var tokenizer = WordTokenizer.Build(ShapesCorpus.Texts(samples));
+
+        Assert.Equal(tokenizer.VocabSize, workload.VocabSize);
+        Assert.Equal(tokenizer.ImageId, workload.ImageTokenId);
+        Assert.Equal(ShapesWorkload.Median(samples.Select(s => ChatTemplate.EncodePrompt(tokenizer, s.Question, 0).Length)), workload.PromptTextTokens);
+        Assert.Equal(ShapesWorkload.Median(samples.Select(s => tokenizer.Encode(s.Answer).Length + 1)), workload.AnswerTokens);
+        Assert.Equal((3, 5, 16), (workload.Batch, workload.DecodeSteps, workload.ImageTokens));
+        Assert.Equal(workload.ImageTokens + workload.PromptTextTokens, workload.PromptTokens);
+    }
+
+    [Fact]
+    public void Mod_layers_medians_and_comparisons()
+    {
+        Assert.Equal([0], ModelBench.ModLayers(1));
+        Assert.Equal([1, 2, 3], ModelBench.ModLayers(4));
+        Assert.Equal(2.5, ModelBench.Median([4, 1, 3, 2]));
+        Assert.Equal(3, ModelBench.Median([5, 3, 1]));
+        Assert.Equal(2, ShapesWorkload.Median([3, 1, 2, 4]));
+
+        static ModelBenchRow Row(string name, string kind, double? skip, long flops, long decoder, double forwardMs, double prefillMs, double decodeMs) =>
+            new(name, kind, skip, "x", 1, 1, flops, decoder, 1, 1, forwardMs, 1, 1, prefillMs, decodeMs);
+        var rows = ModelBench.Compare(
+        [
+            Row("student-dense", "dense", null, 100, 50, 10, 1, 1),
+            Row("student-moe", "moe", null, 150, 100, 20, 1, 1),
+            Row("student-mod-0", "mod", 0, 100, 60, 8, 4, 2),
+            Row("student-mod-50", "mod", 0.5, 80, 40, 4, 2, 1),
+        ]);
+        Assert.Null(rows[0].MoeOverhead);
+        Assert.Equal(2.0 / 1.5, rows[1].MoeOverhead!.Value, 12);                 // time x2 for FLOPs x1.5
+        Assert.Equal(1.0, rows[2].ModForwardSpeedup);
+        Assert.Equal((2.0, 2.0, 2.0, 1.25, 1.5),
+            (rows[3].ModForwardSpeedup!.Value, rows[3].ModPrefillSpeedup!.Value, rows[3].ModDecodeSpeedup!.Value,
+             rows[3].ModFlopReduction!.Value, rows[3].ModDecoderFlopReduction!.Value));
+    }
+}
