@@ -22,6 +22,6 @@ public static class ImageTensors
         using var scope = torch.NewDisposeScope();
         var hwc = torch.tensor(packed, [images.Count, size, size, 3]);   // [B,S,S,3] uint8
         var chw = hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32);  // [B,3,S,S]
-        return ((chw / 255.0 - 0.5) / 0.5).contiguous().MoveToOuterDisposeScope();
+        return chw.div(Scalars.Of(255.0)).sub(Scalars.Of(0.5)).div(Scalars.Of(0.5)).contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -42,6 +42,14 @@ public sealed class VisionLanguageModel : nn.Module
     /// <summary>The device of the model's parameters.</summary>
     public Device Device => language_model.Model.EmbedTokens.weight!.device;
 
+    /// <summary>Moves the model to <paramref name="device"/> (null or CPU: stays where it is) and returns it, so
+    /// construction and loading read <c>new VisionLanguageModel(c).OnDevice(d)</c>.</summary>
+    public VisionLanguageModel OnDevice(torch.Device? device)
+    {
+        if (device is not null && device.type != Device.type) this.to(device);
+        return this;
+    }
+
     /// <summary>pixels [B,3,H,W] float (see <see cref="ImageTensors"/>), inputIds [B,T] int64 with exactly
     /// NumPatches image tokens per row; attentionMask [B,T] (1 = real token, 0 = pad) or null for none.
     /// Returns logits [B,T,V].</summary>

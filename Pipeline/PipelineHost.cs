@@ -66,6 +66,7 @@ public static class PipelineHost
                 new("Stages", string.Join(" -> ", settings.Stages)),
                 new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Manifest.Fingerprint[..12]})"),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
+                new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
             ],
         };

@@ -77,8 +77,8 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     public static Tensor ScaledDotProduct(Tensor q, Tensor k, Tensor v, Tensor allowed, AttentionCapture? capture, int layer)
     {
         using var scope = torch.NewDisposeScope();
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(q.shape[^1]);      // [B,H,T,S]
-        scores = scores.to_type(ScalarType.Float32).masked_fill(allowed.logical_not(), float.MinValue);
+        var scores = q.matmul(k.transpose(-2, -1)).div(Scalars.Of(Math.Sqrt(q.shape[^1])));      // [B,H,T,S]
+        scores = scores.to_type(ScalarType.Float32).masked_fill(allowed.logical_not(), Scalars.Of(float.MinValue));
         var probs32 = scores.softmax(-1);                                           // [B,H,T,S] float32
         capture?.Record(layer, probs32);
         var probs = probs32.to_type(q.dtype);

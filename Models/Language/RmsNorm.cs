@@ -23,8 +23,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var h = x.to_type(ScalarType.Float32);
-        var variance = h.pow(2).mean([-1L], keepdim: true);     // [..., 1]
-        h = h * torch.rsqrt(variance + _eps);
+        var variance = h.square().mean([-1L], keepdim: true);     // [..., 1]
+        h = h * torch.rsqrt(variance.add(Scalars.Of(_eps)));
         return (weight * h.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

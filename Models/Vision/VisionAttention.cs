@@ -34,7 +34,7 @@ public sealed class VisionAttention : nn.Module<Tensor, Tensor>
         var q = q_proj.forward(x).view(b, n, _heads, _headDim).transpose(1, 2); // [B,H,N,d]
         var k = k_proj.forward(x).view(b, n, _heads, _headDim).transpose(1, 2);
         var v = v_proj.forward(x).view(b, n, _heads, _headDim).transpose(1, 2);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(_headDim);       // [B,H,N,N]
+        var scores = q.matmul(k.transpose(-2, -1)).div(Scalars.Of(Math.Sqrt(_headDim)));       // [B,H,N,N]
         var context = scores.softmax(-1).matmul(v);                              // [B,H,N,d]
         var merged = context.transpose(1, 2).reshape(b, n, _heads * _headDim);  // [B,N,Dv]
         return out_proj.forward(merged).MoveToOuterDisposeScope();

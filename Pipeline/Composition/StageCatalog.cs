@@ -1,4 +1,5 @@
 using Distill.Models.Checkpoints;
+using Distill.Models.Devices;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
 using Distill.Stages.Data;
@@ -26,7 +27,11 @@ public sealed class StageCatalog
         _paths = paths;
         _data = data;
         _dataFingerprint = dataFingerprint;
+        Device = new TorchSharp.torch.Device(DeviceSelector.Resolve(settings.Device));
     }
+
+    /// <summary>The compute device of <c>distill.device</c> (auto resolves to CUDA when this build has it).</summary>
+    public TorchSharp.torch.Device Device { get; }
 
     public bool ExternalTeacher => _s.Teacher.Checkpoint.Length > 0;
     public string TeacherDir => ExternalTeacher ? _s.Teacher.Checkpoint : Path.Combine(_paths.Checkpoints, "teacher");
@@ -37,7 +42,7 @@ public sealed class StageCatalog
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
             _s.Teacher.WarmupSteps, _s.Seed),
-        TeacherDir, _dataFingerprint);
+        TeacherDir, _dataFingerprint, Device);
 
     /// <summary>Identifies the teacher in teacher/v1 metadata: the pretraining fingerprint, or for a given checkpoint
     /// a hash of its config and weights size.</summary>
@@ -76,9 +81,9 @@ public sealed class StageCatalog
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId),
+                scope, _data.ImageSize, _data.Tokenizer.PadId, Device),
             CreateStudent: () => new MimicStudent(name, ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
-                options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, StudentDir, _data.ImageSize, _data.Tokenizer));
+                options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, StudentDir, _data.ImageSize, _data.Tokenizer, Device));
     }
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
@@ -88,7 +93,7 @@ public sealed class StageCatalog
             family => ShapesChance.ChanceLevel(family, shapes));
         var models = new List<(string, string)> { ("teacher", TeacherDir) };
         if (File.Exists(Path.Combine(StudentDir, Checkpoint.WeightsFile))) models.Add(("student", StudentDir));
-        return new EvaluationStage(evaluator, models, EvalDir).Run(progress, ct);
+        return new EvaluationStage(evaluator, models, EvalDir, device: Device).Run(progress, ct);
     }
 
     public static ShapesOptions ShapesOptionsOf(DistillSettings s) => new()

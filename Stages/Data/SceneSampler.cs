@@ -5,10 +5,10 @@ namespace Distill.Stages.Data;
 public static class SceneSampler
 {
     /// <summary>Largest shape radius as a fraction of the cell side.</summary>
-    public const float LargeRadius = 0.36f, SmallRadius = 0.2f;
+    public const float LargeRadius = 0.44f, SmallRadius = 0.3f;
     /// <summary>Largest centre offset from the cell centre, as a fraction of the cell side. LargeRadius + Jitter &lt; 0.5,
     /// so an object never leaves its cell and objects never overlap.</summary>
-    public const float Jitter = 0.1f;
+    public const float Jitter = 0.05f;
 
     public static ShapesScene Sample(DeterministicRandom rng, ShapesOptions options, string id, string image)
     {

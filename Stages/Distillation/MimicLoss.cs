@@ -1,3 +1,4 @@
+using Distill.Models;
 using Distill.Stages.Losses;
 using Distill.Stages.Training;
 using static TorchSharp.torch;
@@ -12,7 +13,7 @@ public static class MimicLoss
     {
         var kd = SparseKl.Forward(studentLogits, teacher.Ids, teacher.Logprobs, teacher.Tail).mean();
         var ce = CausalLmLoss.CrossEntropy(studentLogits, batch);
-        var total = kd * options.KdWeight + ce * options.CeWeight;
+        var total = kd.mul(Scalars.Of(options.KdWeight)).add(ce.mul(Scalars.Of(options.CeWeight)));
         return (total, kd, ce);
     }
 }

@@ -26,6 +26,7 @@ public sealed class MimicStudent : IStudentStep
     private readonly int _imageSize;
     private readonly int _padId;
     private readonly WordTokenizer _tokenizer;
+    private readonly Device? _device;
     private readonly VisionLanguageModel _student;
     private readonly Optimization _optimization;
     private readonly long _totalSteps;
@@ -37,7 +38,7 @@ public sealed class MimicStudent : IStudentStep
     private double _lastLoss = double.NaN;
 
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
-        int trainSamples, Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer)
+        int trainSamples, Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer, Device? device = null)
     {
         _stage = stage;
         _config = studentConfig;
@@ -47,6 +48,7 @@ public sealed class MimicStudent : IStudentStep
         _outputDir = outputDir;
         _imageSize = imageSize;
         _tokenizer = tokenizer;
+        _device = device;
         _padId = tokenizer.PadId;
         _student = NewStudent();
         long stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
@@ -63,7 +65,7 @@ public sealed class MimicStudent : IStudentStep
         var student = new VisionLanguageModel(_config);
         using (var teacher = Checkpoint.Load(_teacherCheckpoint)) student.LoadVisionTowerFrom(teacher);
         student.FreezeVisionTower();
-        return student;
+        return student.OnDevice(_device);
     }
 
     public StepReport Consume(int shardId, byte[] teacherV1)

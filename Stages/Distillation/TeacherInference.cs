@@ -18,9 +18,9 @@ public sealed class TeacherInference : ITeacherStep
     private readonly int _padId;
     private readonly TokenScope _scope;
 
-    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId)
+    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId, Device? device = null)
     {
-        _model = Checkpoint.Load(checkpointDir);
+        _model = Checkpoint.Load(checkpointDir).OnDevice(device);
         _model.eval();
         if (topK <= 0 || topK > _model.Config.Text.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top-k must be in 1..{_model.Config.Text.VocabSize}");

@@ -2,6 +2,8 @@ using System.Text.Json;
 using Distill.Models.Checkpoints;
 using Distill.Stages.Flow;
 
+using static TorchSharp.torch;
+
 namespace Distill.Stages.Evaluation;
 
 /// <summary>Stage <c>eval</c>: every named checkpoint on the test split; predictions per model as JSON lines and
@@ -15,13 +17,15 @@ public sealed class EvaluationStage
     private readonly IReadOnlyList<(string Name, string Checkpoint)> _models;
     private readonly string _outputDir;
     private readonly string _split;
+    private readonly Device? _device;
 
-    public EvaluationStage(VqaEvaluator evaluator, IReadOnlyList<(string Name, string Checkpoint)> models, string outputDir, string split = "test")
+    public EvaluationStage(VqaEvaluator evaluator, IReadOnlyList<(string Name, string Checkpoint)> models, string outputDir, string split = "test", Device? device = null)
     {
         _evaluator = evaluator;
         _models = models;
         _outputDir = outputDir;
         _split = split;
+        _device = device;
     }
 
     public StageOutcome Run(IStageProgress progress, CancellationToken cancellation)
@@ -31,7 +35,7 @@ public sealed class EvaluationStage
         var figures = new Dictionary<string, double>();
         foreach (var (name, checkpoint) in _models)
         {
-            using var model = Checkpoint.Load(checkpoint);
+            using var model = Checkpoint.Load(checkpoint).OnDevice(_device);
             var (result, predictions) = _evaluator.Evaluate(model, name, _split, progress, cancellation);
             VqaEvaluator.WritePredictions(Path.Combine(_outputDir, $"predictions-{name}.jsonl"), predictions);
             results.Add(result);

@@ -1,3 +1,4 @@
+using Distill.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,11 +27,11 @@ public static class SparseKl
         using var scope = torch.NewDisposeScope();
         var device = studentLogits.device;
         var ids = teacherIds.to(device).to_type(ScalarType.Int64);                                  // [N,K]
-        var logT = teacherLogprobs.to(device).to_type(ScalarType.Float32).clamp_min(TeacherTargets.MinLogprob); // [N,K]
-        var logTailT = teacherTail.to(device).to_type(ScalarType.Float32).clamp_min(TeacherTargets.MinLogprob); // [N]
+        var logT = teacherLogprobs.to(device).to_type(ScalarType.Float32).clamp_min(Scalars.Of(TeacherTargets.MinLogprob)); // [N,K]
+        var logTailT = teacherTail.to(device).to_type(ScalarType.Float32).clamp_min(Scalars.Of(TeacherTargets.MinLogprob)); // [N]
 
         var student = studentLogits.to_type(ScalarType.Float32);
-        if (temperature != 1.0) student = student / temperature;
+        if (temperature != 1.0) student = student.div(Scalars.Of(temperature));
         var logS = student.log_softmax(-1);                                                          // [N,V]
         var logSTop = logS.gather(1, ids);                                                           // [N,K]
         var logTailS = TeacherTargets.LogMassOutside(logS, ids);                                        // [N]

@@ -1,3 +1,4 @@
+using Distill.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +30,7 @@ public sealed record TeacherTargets(Tensor Ids, Tensor Logprobs, Tensor TailLogp
         var tail = LogMassOutside(logprobs, ids);                                   // [N]
         return new TeacherTargets(
             ids.to_type(ScalarType.Int64).MoveToOuterDisposeScope(),
-            top.clamp_min(MinLogprob).MoveToOuterDisposeScope(),
+            top.clamp_min(Scalars.Of(MinLogprob)).MoveToOuterDisposeScope(),
             tail.MoveToOuterDisposeScope());
     }
 
@@ -40,7 +41,7 @@ public sealed record TeacherTargets(Tensor Ids, Tensor Logprobs, Tensor TailLogp
     {
         using var scope = torch.NewDisposeScope();
         var outside = logprobs.scatter(1, ids, torch.full_like(ids, -1e30f, dtype: logprobs.dtype)); // [N,V]
-        return outside.logsumexp(-1).clamp_min(MinLogprob).MoveToOuterDisposeScope();            // [N]
+        return outside.logsumexp(-1).clamp_min(Scalars.Of(MinLogprob)).MoveToOuterDisposeScope();            // [N]
     }
 
     public void Dispose()

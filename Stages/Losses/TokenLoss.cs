@@ -1,3 +1,4 @@
+using Distill.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -31,6 +32,6 @@ public static class TokenLoss
         using var scope = torch.NewDisposeScope();
         var weights = mask.to(values.device).ne(0).to_type(ScalarType.Float32);
         var total = (values.to_type(ScalarType.Float32) * weights).sum();
-        return (total / weights.sum().clamp_min(1f)).MoveToOuterDisposeScope();
+        return (total / weights.sum().clamp_min(Scalars.Of(1.0))).MoveToOuterDisposeScope();
     }
 }

@@ -9,13 +9,14 @@ public static class CausalLmLoss
     public static Tensor AtPositions(Tensor logits, TrainingBatch batch)
     {
         long vocab = logits.shape[2];
-        return logits.reshape(-1, vocab).index_select(0, batch.PositionIndex); // [N, V]
+        using var index = batch.PositionIndex.to(logits.device);
+        return logits.reshape(-1, vocab).index_select(0, index); // [N, V]
     }
 
     /// <summary>Mean next-token cross-entropy over the predicting positions.</summary>
     public static Tensor CrossEntropy(Tensor logitsAtPositions, TrainingBatch batch)
     {
-        using var targets = batch.Targets.index_select(0, batch.PositionIndex); // [N]
+        using var targets = batch.Targets.index_select(0, batch.PositionIndex).to(logitsAtPositions.device); // [N]
         return nn.functional.cross_entropy(logitsAtPositions, targets);
     }
 }

@@ -23,13 +23,15 @@ public sealed class TeacherPretraining
     private readonly TrainOptions _options;
     private readonly string _outputDir;
     private readonly string _fingerprint;
+    private readonly Device? _device;
 
-    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint)
+    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint, Device? device = null)
     {
         _data = data;
         _config = config;
         _options = options;
         _outputDir = outputDir;
+        _device = device;
         _fingerprint = Training.Fingerprint.Of("teacher-sft/v1", dataFingerprint, data.Tokenizer.Hash, config, options);
     }
 
@@ -50,7 +52,7 @@ public sealed class TeacherPretraining
         var train = _data.Rows("train");
         var val = _data.Rows("val");
         manual_seed(_options.Seed);
-        using var model = new VisionLanguageModel(_config);
+        using var model = new VisionLanguageModel(_config).OnDevice(_device);
         long stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
         using var optimization = new Optimization(model.parameters(), _options, stepsPerEpoch * _options.Epochs);
         var clock = Stopwatch.StartNew();
