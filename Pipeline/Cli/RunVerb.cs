@@ -97,18 +97,7 @@ public static class RunVerb
         }
         catch (Exception e)
         {
-            var log = Path.Combine(paths.Logs, "error.log");
-            try
-            {
-                await File.AppendAllTextAsync(log, $"{DateTimeOffset.UtcNow:O} {e}\n", CancellationToken.None);
-            }
-            catch (IOException)
-            {
-                log = "(could not write logs/error.log)";
-            }
-            await env.Error.WriteLineAsync($"distill: run failed: {e.GetType().Name}: {e.Message}");
-            await env.Error.WriteLineAsync($"  details: {log}");
-            return ExitCodes.RunFailed;
+            return await FailureReport.WriteAsync(env, paths, "run", e);
         }
     }
 
