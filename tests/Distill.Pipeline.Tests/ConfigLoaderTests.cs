@@ -212,7 +212,7 @@ public class ConfigLoaderTests
             "distill.mimic.kd-weight=0", "distill.mimic.ce-weight=0");
         Assert.Equal(5, errors.Count);
         Assert.Contains(errors, e => e.Contains("min-objects (5) must not exceed distill.data.max-objects (2)"));
-        Assert.Contains(errors, e => e.Contains("image-size (50) must be a multiple of distill.model.vision.patch-size (16)"));
+        Assert.Contains(errors, e => e.Contains("image-size (50) must be a multiple of distill.model.vision.patch-size (8)"));
         Assert.Contains(errors, e => e.Contains("distill.model.student.kv-heads (3) must divide"));
         Assert.Contains(errors, e => e.Contains("select-layer (-4)"));
         Assert.Contains(errors, e => e.Contains("both 0"));
