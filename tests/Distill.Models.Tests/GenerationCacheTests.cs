@@ -31,15 +31,7 @@ public class GenerationCacheTests
             stepLogits.Add(logits);
             stepRows.Add(active.ToArray());
             var next = logits.argmax(-1).data<long>().ToArray();
-            var still = new List<int>();
-            for (var a = 0; a < active.Count; a++)
-            {
-                if (next[a] == eos) continue;
-                tokens[active[a]].Add((int)next[a]);
-                sequences[active[a]].Add((int)next[a]);
-                still.Add(active[a]);
-            }
-            active = still;
+            active = ReferenceDecoding.Advance(active, next, eos, tokens, sequences);
         }
         return (tokens, stepLogits, stepRows);
     }

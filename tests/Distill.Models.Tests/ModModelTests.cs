@@ -252,15 +252,7 @@ public sealed class ModModelTests : IDisposable
                 skipped += layer.LastProcessed.logical_not().logical_and(generated).sum().item<long>();
             }
             var next = logits.argmax(-1).data<long>().ToArray();
-            var still = new List<int>();
-            for (var a = 0; a < active.Count; a++)
-            {
-                if (next[a] == eos) continue;
-                tokens[active[a]].Add((int)next[a]);
-                sequences[active[a]].Add((int)next[a]);
-                still.Add(active[a]);
-            }
-            active = still;
+            active = ReferenceDecoding.Advance(active, next, eos, tokens, sequences);
         }
         return (tokens, processed, skipped);
     }
