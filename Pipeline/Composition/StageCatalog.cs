@@ -107,5 +107,6 @@ public sealed class StageCatalog
         MaxObjects = s.Data.MaxObjects,
         Seed = s.Seed,
         Families = s.Data.Families,
+        ExistenceWeight = s.Data.ExistenceWeight,
     };
 }

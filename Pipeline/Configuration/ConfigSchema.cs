@@ -9,7 +9,7 @@ public static class ConfigSchema
     public const string RootKey = "distill";
 
     public static readonly IReadOnlyList<string> StageNames = ["teacher", "mimic", "eval"];
-    public static readonly IReadOnlyList<string> FamilyNames = ["colour", "shape", "count", "existence", "caption"];
+    public static readonly IReadOnlyList<string> FamilyNames = Distill.Stages.Data.ShapesVocabulary.Families;
     public static readonly IReadOnlyList<string> ScopeNames = ["response", "all"];
 
     private const long Big = 100_000_000;
@@ -32,6 +32,7 @@ public static class ConfigSchema
         new IntKey("distill.data.min-objects", 1, 6),
         new IntKey("distill.data.max-objects", 1, 6),
         new EnumListKey("distill.data.families", FamilyNames),
+        new IntKey("distill.data.existence-weight", 1, 16, "existence probes per question of each other family"),
 
         new IntKey("distill.model.vision.patch-size", 1, 256),
         new IntKey("distill.model.vision.hidden-size", 1, 65536),

@@ -33,7 +33,8 @@ public sealed record DataSettings(
     int QuestionsPerScene,
     int MinObjects,
     int MaxObjects,
-    IReadOnlyList<string> Families);
+    IReadOnlyList<string> Families,
+    int ExistenceWeight);
 
 /// <summary><c>distill.model.vision</c>: ViT tower. <see cref="SelectLayer"/> &lt; 0 counts from the last layer.</summary>
 public sealed record VisionSettings(int PatchSize, int HiddenSize, int IntermediateSize, int Layers, int Heads, int SelectLayer);

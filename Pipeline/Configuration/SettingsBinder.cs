@@ -37,7 +37,8 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             QuestionsPerScene: I("distill.data.questions-per-scene"),
             MinObjects: I("distill.data.min-objects"),
             MaxObjects: I("distill.data.max-objects"),
-            Families: List("distill.data.families")),
+            Families: List("distill.data.families"),
+            ExistenceWeight: I("distill.data.existence-weight")),
         Model: new ModelSettings(
             Vision: new VisionSettings(
                 PatchSize: I("distill.model.vision.patch-size"),

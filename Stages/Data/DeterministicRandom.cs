@@ -29,6 +29,20 @@ public sealed class DeterministicRandom(ulong seed)
 
     public T Pick<T>(IReadOnlyList<T> items) => items[Next(items.Count)];
 
+    /// <summary>Picks item i with probability weights[i] / sum(weights).</summary>
+    public T PickWeighted<T>(IReadOnlyList<T> items, IReadOnlyList<double> weights)
+    {
+        if (items.Count != weights.Count || items.Count == 0)
+            throw new ArgumentException($"PickWeighted needs one weight per item, got {items.Count} items and {weights.Count} weights");
+        double u = NextDouble() * weights.Sum();
+        for (int i = 0; i < items.Count; i++)
+        {
+            u -= weights[i];
+            if (u < 0) return items[i];
+        }
+        return items[^1];
+    }
+
     /// <summary>Fisher-Yates shuffle in place.</summary>
     public void Shuffle<T>(IList<T> items)
     {

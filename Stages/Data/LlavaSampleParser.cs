@@ -44,7 +44,15 @@ internal static class LlavaSampleParser
             throw new InvalidDataException($"{where}: the human turn must start with \"<image>\\n\"");
         string question = turns[0].Value[ShapesSample.ImagePrefix.Length..];
         string answer = e.TryGetProperty("answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : turns[1].Value;
-        return new ShapesSample(id, image, task, question, answer, turns);
+        string? probe = null;
+        if (e.TryGetProperty("probe", out var p) && p.ValueKind != JsonValueKind.Null)
+        {
+            probe = p.ValueKind == JsonValueKind.String ? p.GetString() : null;
+            if (probe is null || !ShapesVocabulary.ProbeSettings.Contains(probe))
+                throw new InvalidDataException(
+                    $"{where}: 'probe' must be one of {string.Join(", ", ShapesVocabulary.ProbeSettings)}, found {p}");
+        }
+        return new ShapesSample(id, image, task, question, answer, turns) { Probe = probe };
     }
 
     private static string String(JsonElement e, string name, string where) =>

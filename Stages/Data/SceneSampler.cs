@@ -1,7 +1,7 @@
 namespace Distill.Stages.Data;
 
 /// <summary>Draws random scenes: MinObjects..MaxObjects objects on distinct cells of the 3x3 grid, each with a
-/// random shape, colour and size, its centre jittered a little inside its cell.</summary>
+/// shape and colour drawn with the vocabulary's weights, a random size, its centre jittered a little inside its cell.</summary>
 public static class SceneSampler
 {
     /// <summary>Largest shape radius as a fraction of the cell side.</summary>
@@ -20,8 +20,8 @@ public static class SceneSampler
         foreach (int c in cells.Take(count).Order())
         {
             int row = c / ShapesVocabulary.GridSize, col = c % ShapesVocabulary.GridSize;
-            string shape = rng.Pick(ShapesVocabulary.Shapes);
-            string colour = rng.Pick(ShapesVocabulary.Colours);
+            string shape = rng.PickWeighted(ShapesVocabulary.Shapes, ShapesVocabulary.ShapeWeights);
+            string colour = rng.PickWeighted(ShapesVocabulary.Colours, ShapesVocabulary.ColourWeights);
             string size = rng.Pick(ShapesVocabulary.Sizes);
             float x = (col + 0.5f + Offset(rng)) * cell;
             float y = (row + 0.5f + Offset(rng)) * cell;

@@ -12,6 +12,9 @@ public sealed record ShapesOptions
     public int MaxObjects { get; init; } = 6;
     public long Seed { get; init; } = 1234;
     public IReadOnlyList<string> Families { get; init; } = ShapesVocabulary.Families;
+    /// <summary>Existence probes are asked this many times as often as each other family (POPE asks several probes
+    /// per image; a yes/no answer carries one bit, so the family needs more examples to learn).</summary>
+    public int ExistenceWeight { get; init; } = 1;
 
     public int ScenesOf(string split) => split switch
     {
@@ -33,6 +36,8 @@ public sealed record ShapesOptions
         if (MinObjects < 1 || MaxObjects > ShapesVocabulary.Cells || MinObjects > MaxObjects)
             throw new ArgumentException(
                 $"ShapesOptions.MinObjects/MaxObjects must satisfy 1 <= min <= max <= {ShapesVocabulary.Cells}, got {MinObjects}..{MaxObjects}");
+        if (ExistenceWeight < 1 || ExistenceWeight > 16)
+            throw new ArgumentException($"ShapesOptions.ExistenceWeight must be in 1..16, got {ExistenceWeight}");
         if (Families is null || Families.Count == 0)
             throw new ArgumentException($"ShapesOptions.Families is empty; allowed: {string.Join(", ", ShapesVocabulary.Families)}");
         foreach (var f in Families)

@@ -9,4 +9,7 @@ public sealed record ShapesSample(string Id, string Image, string Task, string Q
 {
     /// <summary>What the human turn starts with: the image placeholder and a newline.</summary>
     public const string ImagePrefix = "<image>\n";
+
+    /// <summary>POPE setting of an existence probe (random, popular, adversarial); null for other families.</summary>
+    public string? Probe { get; init; }
 }

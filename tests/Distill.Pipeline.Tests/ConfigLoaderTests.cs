@@ -13,7 +13,8 @@ public class ConfigLoaderTests
         Assert.Equal("demo", c.Preset);
         Assert.Equal(["teacher", "mimic", "eval"], s.Stages);
         Assert.Equal(48, s.Data.ImageSize);
-        Assert.Equal(["colour", "shape", "count", "existence", "caption"], s.Data.Families);
+        Assert.Equal(["colour", "shape", "count", "position", "relation", "existence", "caption"], s.Data.Families);
+        Assert.Equal(2, s.Data.ExistenceWeight);
         Assert.Equal(160, s.Model.Teacher.HiddenSize);
         Assert.Equal(-1, s.Model.Vision.SelectLayer);
         Assert.Equal(5e-4, s.Teacher.LearningRate);
@@ -109,7 +110,7 @@ public class ConfigLoaderTests
     {
         var errors = Cfg.Errors("demo", null, "distill.data.families=[colour, colour, size]", "distill.stages=[teacher, train]");
         Assert.Equal(2, errors.Count);
-        Assert.Contains(errors, e => e.StartsWith("distill.data.families:") && e.Contains("'colour' appears twice") && e.Contains("'size' is not allowed") && e.Contains("colour, shape, count, existence, caption"));
+        Assert.Contains(errors, e => e.StartsWith("distill.data.families:") && e.Contains("'colour' appears twice") && e.Contains("'size' is not allowed") && e.Contains("colour, shape, count, position, relation, existence, caption"));
         Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, mimic, eval"));
     }
 

@@ -79,6 +79,19 @@ public sealed class ShapesDatasetTests(ShapesDatasetFixture data) : IClassFixtur
     }
 
     [Fact]
+    public void ReadSplit_reads_the_pope_probe_and_names_a_bad_one()
+    {
+        using var d = new TempDir();
+        const string Turns = """ "conversations":[{"from":"human","value":"<image>\nis there a red circle?"},{"from":"gpt","value":"no"}]""";
+        File.WriteAllText(d.File("val.json"), $$"""[{"id":"e_1","image":"images/a.png","task":"existence","answer":"no","probe":"adversarial",{{Turns}}}]""");
+        Assert.Equal("adversarial", ShapesDataset.ReadSplit(d.Path, "val").Single().Probe);
+        File.WriteAllText(d.File("val.json"), $$"""[{"id":"e_2","image":"images/a.png","task":"existence","answer":"no","probe":"rare",{{Turns}}}]""");
+        var e = Assert.Throws<InvalidDataException>(() => ShapesDataset.ReadSplit(d.Path, "val"));
+        Assert.Contains("e_2", e.Message);
+        Assert.Contains("random, popular, adversarial", e.Message);
+    }
+
+    [Fact]
     public void TryReadManifest_is_null_without_a_manifest()
     {
         using var d = new TempDir();

@@ -71,12 +71,53 @@ public sealed class ShapesGeneratorTests(ShapesDatasetFixture data) : IClassFixt
         foreach (var f in ShapesVocabulary.Families)
         {
             int n = samples.Count(s => s.Task == f);
-            Assert.InRange(n, 25, 55); // 200 questions over 5 families: 40 each when no family falls back
+            Assert.InRange(n, 18, 40); // 200 questions over 7 families: about 28 each when no family falls back
         }
-        var existence = samples.Where(s => s.Task == "existence").ToList();
-        int yes = existence.Count(s => s.Answer == "yes"), no = existence.Count(s => s.Answer == "no");
-        Assert.Equal(existence.Count, yes + no);
-        Assert.InRange(yes - no, -1, 1);
+        foreach (var family in new[] { "existence", "relation" })
+        {
+            var binary = samples.Where(s => s.Task == family).ToList();
+            int yes = binary.Count(s => s.Answer == "yes"), no = binary.Count(s => s.Answer == "no");
+            Assert.Equal(binary.Count, yes + no);
+            if (family == "relation") Assert.InRange(yes - no, -1, 1);
+        }
+        // Existence is balanced within every POPE setting, and the settings take turns.
+        var bySetting = samples.Where(s => s.Task == "existence").GroupBy(s => s.Probe!).ToDictionary(g => g.Key, g => g.ToList());
+        Assert.Equal(ShapesVocabulary.ProbeSettings.Order(), bySetting.Keys.Order());
+        foreach (var (_, probes) in bySetting)
+        {
+            Assert.InRange(probes.Count(s => s.Answer == "yes") - probes.Count(s => s.Answer == "no"), -1, 1);
+            Assert.InRange(probes.Count, 6, 14);
+        }
+        Assert.All(samples.Where(s => s.Task != "existence"), s => Assert.Null(s.Probe));
+    }
+
+    [Fact]
+    public void Existence_weight_asks_more_probes()
+    {
+        using var d = new TempDir();
+        ShapesGenerator.Write(Small with { TrainScenes = 20, ExistenceWeight = 3, QuestionsPerScene = 9 }, d.Path);
+        var samples = ShapesDataset.ReadSplit(d.Path, "train");
+        int existence = samples.Count(s => s.Task == "existence"), colour = samples.Count(s => s.Task == "colour");
+        Assert.InRange(existence, 3 * samples.Count / 9 - 4, 3 * samples.Count / 9 + 16); // 3 of the 9-entry cycle, plus fall-backs
+        Assert.True(existence > 2 * colour, $"existence {existence} vs colour {colour}");
+    }
+
+    [Fact]
+    public void Pope_negatives_follow_their_setting()
+    {
+        List<(string Shape, string Colour)> present = [("circle", "red"), ("square", "blue")];
+        var random = QuestionSampler.NegativeProbes("random", present);
+        Assert.Equal(4 * 5 - 2, random.Count);
+        // Popular: the three most frequent absent objects, by shape weight x colour weight: circle/red 0.105 is present,
+        // then square/red 0.09, circle/green 0.0875, square/green 0.075 (circle/blue 0.07 is fourth).
+        Assert.Equal([("square", "red"), ("circle", "green"), ("square", "green")], QuestionSampler.NegativeProbes("popular", present));
+        var adversarial = QuestionSampler.NegativeProbes("adversarial", present);
+        Assert.All(adversarial, p => Assert.True(p.Shape is "circle" or "square" || p.Colour is "red" or "blue"));
+        Assert.Contains(("triangle", "red"), adversarial);
+        Assert.DoesNotContain(("triangle", "green"), adversarial);
+        Assert.DoesNotContain(("circle", "red"), adversarial);
+        // Absent circles (4 colours) and squares (4), plus red or blue triangles and diamonds (4).
+        Assert.Equal(12, adversarial.Count);
     }
 
     [Fact]
@@ -108,6 +149,26 @@ public sealed class ShapesGeneratorTests(ShapesDatasetFixture data) : IClassFixt
                     var words = s.Question.TrimEnd('?').Split(' ');
                     bool present = objects.Any(o => o.Colour == words[3] && o.Shape == words[4]);
                     Assert.Equal(present ? "yes" : "no", s.Answer);
+                    break;
+                case "position":
+                    var named = s.Question["where is the ".Length..^1].Split(' ');
+                    Assert.Equal(ShapesVocabulary.PositionWords[objects.Single(o => o.Colour == named[0] && o.Shape == named[1]).Cell], s.Answer);
+                    break;
+                case "relation":
+                    // "is the red circle left of the blue square?"
+                    var w = s.Question.TrimEnd('?').Split(' ');
+                    var a = objects.Single(o => o.Colour == w[2] && o.Shape == w[3]);
+                    string relation = w[4] is "left" or "right" ? w[4] + " of" : w[4];
+                    int at = relation.Contains(' ') ? 7 : 6;
+                    var b = objects.Single(o => o.Colour == w[at] && o.Shape == w[at + 1]);
+                    bool holds = relation switch
+                    {
+                        "left of" => a.Col < b.Col,
+                        "right of" => a.Col > b.Col,
+                        "above" => a.Row < b.Row,
+                        _ => a.Row > b.Row,
+                    };
+                    Assert.Equal(holds ? "yes" : "no", s.Answer);
                     break;
                 case "caption":
                     Assert.Equal("describe the image.", s.Question);
@@ -163,17 +224,19 @@ public sealed class ShapesGeneratorTests(ShapesDatasetFixture data) : IClassFixt
         Assert.Equal(1.0 / 6, ShapesChance.ChanceLevel("count", o));
         Assert.Equal(1.0 / 3, ShapesChance.ChanceLevel("count", o with { MinObjects = 2, MaxObjects = 4 }));
         Assert.Equal(0.5, ShapesChance.ChanceLevel("existence", o));
+        Assert.Equal(0.5, ShapesChance.ChanceLevel("relation", o));
+        Assert.Equal(1.0 / 9, ShapesChance.ChanceLevel("position", o));
         Assert.Equal(0.0, ShapesChance.ChanceLevel("caption", o));
-        Assert.Contains("position", Assert.Throws<ArgumentException>(() => ShapesChance.ChanceLevel("position", o)).Message);
+        Assert.Contains("size", Assert.Throws<ArgumentException>(() => ShapesChance.ChanceLevel("size", o)).Message);
     }
 
     [Fact]
     public void Bad_family_is_named_with_the_allowed_ones()
     {
         using var d = new TempDir();
-        var e = Assert.Throws<ArgumentException>(() => ShapesGenerator.Write(Small with { Families = ["colour", "relation"] }, d.Path));
-        Assert.Contains("'relation'", e.Message);
-        Assert.Contains("colour, shape, count, existence, caption", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => ShapesGenerator.Write(Small with { Families = ["colour", "size"] }, d.Path));
+        Assert.Contains("'size'", e.Message);
+        Assert.Contains("colour, shape, count, position, relation, existence, caption", e.Message);
         Assert.Contains("MaxObjects", Assert.Throws<ArgumentException>(() => (Small with { MaxObjects = 10 }).Validate()).Message);
     }
 
