@@ -7,7 +7,7 @@ namespace Distill.Pipeline.Configuration;
 /// string list. Rendered back to HOCON by <see cref="SchemaKey.Render"/>.</summary>
 public abstract record SchemaKey(string Path, string Description)
 {
-    /// <summary>The last path segment (<c>epochs</c> for <c>distill.mimic.epochs</c>).</summary>
+    /// <summary>The last path segment (<c>d2d-epochs</c> for <c>distill.mimic.d2d-epochs</c>).</summary>
     public string Name => Path[(Path.LastIndexOf('.') + 1)..];
 
     /// <summary>What the key accepts, for error messages ("an integer in 1..64").</summary>
