@@ -86,7 +86,7 @@ public sealed class MimicStudent : IStudentStep
         var train = _train.Values.SelectMany(r => r).ToList();
         var heldOut = _heldOut.Values.SelectMany(r => r).ToList();
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
-        var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : model => HeldOut(model, heldOut));
+        var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
         var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageSize, _tokenizer.PadId,
             (student, phase) => StudentModels.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
@@ -96,18 +96,18 @@ public sealed class MimicStudent : IStudentStep
         return new StageOutcome(_options.Schedule.UpcyclesToMoe ? _moeDir : _denseDir, figures);
     }
 
-    private Tensor Loss(VisionLanguageModel student, IReadOnlyList<TeacherRow> rows)
+    private Tensor Loss(Student student, IReadOnlyList<TeacherRow> rows)
     {
         using var scope = NewDisposeScope();
-        using var batch = TrainingBatch.Collate(rows.Select(r => r.Sample).ToList(), _imageSize, _tokenizer.PadId, _options.Scope);
+        var samples = rows.Select(r => r.Sample).ToList();
+        using var batch = TrainingBatch.Collate(samples, _imageSize, _tokenizer.PadId, _options.Scope);
         using var teacher = TeacherTargetTensors.Stack(rows, _meta!.TopK);
-        var logits = CausalLmLoss.AtPositions(student.Forward(batch.Pixels, batch.InputIds), batch); // [N,V]
-        var aux = student.Config.Text.Moe is null ? null : student.MoeAuxLoss();
-        return MimicLoss.Compute(logits, batch, teacher, _options, aux).Total.MoveToOuterDisposeScope();
+        var logits = CausalLmLoss.AtPositions(student.Logits(batch, samples), batch);        // [N,V]
+        return MimicLoss.Compute(logits, batch, teacher, _options, student.MoeAuxLoss()).Total.MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean forward KL (T = 1) per held-out predicting position and mean response cross-entropy.</summary>
-    private IReadOnlyList<(string, double)> HeldOut(VisionLanguageModel model, IReadOnlyList<TeacherRow> rows)
+    private IReadOnlyList<(string, double)> HeldOut(Student student, IReadOnlyList<TeacherRow> rows)
     {
         using var noGrad = no_grad();
         double kl = 0, ce = 0;
@@ -115,9 +115,10 @@ public sealed class MimicStudent : IStudentStep
         foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
         {
             using var scope = NewDisposeScope();
-            using var batch = TrainingBatch.Collate(chunk.Select(r => r.Sample).ToList(), _imageSize, _tokenizer.PadId, _options.Scope);
+            var samples = chunk.Select(r => r.Sample).ToList();
+            using var batch = TrainingBatch.Collate(samples, _imageSize, _tokenizer.PadId, _options.Scope);
             using var teacher = TeacherTargetTensors.Stack(chunk, _meta!.TopK);
-            var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
+            var logits = CausalLmLoss.AtPositions(student.Logits(batch, samples), batch);
             kl += KdObjective.ForwardKl.PerPosition(logits, teacher.Ids, teacher.Logprobs, teacher.Tail).sum().item<float>();
             positions += batch.Positions;
             long n = batch.ResponseMask.sum().item<long>();

@@ -1,4 +1,3 @@
-using Distill.Models;
 using Distill.Stages.Arrow;
 using Distill.Stages.Flow;
 using Distill.Stages.Training;
@@ -12,20 +11,20 @@ public static class ProjectorWarmup
 {
     public const string Phase = "warmup";
 
-    public static PhaseResult Run(VisionLanguageModel student, string stage, int epochs, TrainOptions train,
+    public static PhaseResult Run(Student student, string stage, int epochs, TrainOptions train,
         IReadOnlyList<SampleRow> captions, int imageSize, int padId, IStageProgress progress, CancellationToken cancellation)
     {
         if (captions.Count == 0)
             throw new InvalidOperationException($"{stage}: projector warm-up needs caption samples in the training split; there are none (add 'caption' to distill.data.families or set distill.mimic.projector-warmup-epochs = 0)");
-        StudentModels.TrainOnlyProjector(student);
+        StudentModels.TrainOnlyProjector(student.Model);
         try
         {
-            return TrainingPhase.Run(student, new PhaseSpec(stage, Phase, epochs, train, train.Seed * 7 + 100), captions,
+            return TrainingPhase.Run(student.Model, new PhaseSpec(stage, Phase, epochs, train, train.Seed * 7 + 100), captions,
                 rows => SftLoss.Compute(student, rows, imageSize, padId, auxWeight: 0), heldOut: null, progress, cancellation);
         }
         finally
         {
-            StudentModels.TrainAllButVision(student);
+            StudentModels.TrainAllButVision(student.Model);
         }
     }
 }

@@ -12,19 +12,18 @@ namespace Distill.Stages.Students;
 public static class SftLoss
 {
     /// <summary>Scalar loss of one batch (forward included).</summary>
-    public static Tensor Compute(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, int imageSize, int padId, double auxWeight)
+    public static Tensor Compute(Student student, IReadOnlyList<SampleRow> rows, int imageSize, int padId, double auxWeight)
     {
         using var scope = NewDisposeScope();
         using var batch = TrainingBatch.Collate(rows, imageSize, padId, TokenScope.Response);
-        var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch); // [N,V]
+        var logits = CausalLmLoss.AtPositions(student.Logits(batch, rows), batch);          // [N,V]
         var loss = CausalLmLoss.ResponseCrossEntropy(logits, batch);
-        if (model.Config.Text.Moe is not null && auxWeight > 0)
-            loss = loss.add(model.MoeAuxLoss().mul(Scalars.Of(auxWeight)));
+        if (student.MoeAuxLoss() is { } aux && auxWeight > 0) loss = loss.add(aux.mul(Scalars.Of(auxWeight)));
         return loss.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Mean response-token cross-entropy of <paramref name="model"/> over <paramref name="rows"/> (no grad).</summary>
-    public static double HeldOut(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, int imageSize, int padId, int batchSize)
+    /// <summary>Mean response-token cross-entropy of <paramref name="student"/> over <paramref name="rows"/> (no grad).</summary>
+    public static double HeldOut(Student student, IReadOnlyList<SampleRow> rows, int imageSize, int padId, int batchSize)
     {
         using var noGrad = no_grad();
         double total = 0;
@@ -33,7 +32,7 @@ public static class SftLoss
         {
             using var scope = NewDisposeScope();
             using var batch = TrainingBatch.Collate(chunk, imageSize, padId, TokenScope.Response);
-            var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
+            var logits = CausalLmLoss.AtPositions(student.Logits(batch, chunk), batch);
             total += CausalLmLoss.ResponseCrossEntropy(logits, batch).item<float>() * batch.Positions;
             positions += batch.Positions;
         }

@@ -51,7 +51,7 @@ public sealed class SftStudent
         int imageSize = _data.ImageSize, padId = _data.Tokenizer.PadId;
         var objective = new StudentObjective<SampleRow>(
             (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
-            heldOut.Count == 0 ? null : model => [("heldout_ce", SftLoss.HeldOut(model, heldOut, imageSize, padId, _train.BatchSize))]);
+            heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
         var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
             (student, phase) =>

@@ -9,7 +9,8 @@ namespace Distill.Stages.Students;
 
 /// <summary>Runs a <see cref="StudentSchedule"/> (DESIGN 5.2) on one student: create it (seeded, the teacher's
 /// vision tower frozen), projector warm-up on captions (optional), the dense phase, then, when the schedule
-/// upcycles, seeded sparse upcycling and the MoE phase. The objective decides what is learnt (distillation or
+/// upcycles, seeded sparse upcycling and the MoE phase. The frozen vision tower runs once per image
+/// (<see cref="VisionFeatureCache"/>), not once per step. The objective decides what is learnt (distillation or
 /// SFT); everything else (initialisation, phases, epochs, steps, shuffles, optimiser) is the same for every stage
 /// that uses the same schedule and rows, which makes the SFT baseline a fair comparison. The phases are named by
 /// the caller (<c>d2d</c>/<c>d2s</c> for mimic, <c>dense</c>/<c>moe</c> for sft).</summary>
@@ -43,26 +44,29 @@ public sealed class StudentCurriculum
         Action<VisionLanguageModel, string> afterPhase, IStageProgress progress, CancellationToken cancellation)
     {
         var figures = new Dictionary<string, double>(StringComparer.Ordinal);
-        using var student = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _device);
+        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _device);
+        using var features = new VisionFeatureCache();
+        var student = new Student(model, features);
         Func<IReadOnlyList<(string, double)>>? heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(student);
 
         if (_schedule.ProjectorWarmupEpochs > 0)
             ProjectorWarmup.Run(student, _stage, _schedule.ProjectorWarmupEpochs, _train, captions, imageSize, padId, progress, cancellation)
                 .AddFigures(figures);
 
-        TrainingPhase.Run(student, Spec(phases.Dense, _schedule.DenseEpochs, 200), rows, batch => objective.Loss(student, batch),
+        TrainingPhase.Run(model, Spec(phases.Dense, _schedule.DenseEpochs, 200), rows, batch => objective.Loss(student, batch),
             heldOut, progress, cancellation).AddFigures(figures);
-        afterPhase(student, phases.Dense);
+        afterPhase(model, phases.Dense);
 
         if (_schedule.Moe is { } moe)
         {
-            StudentModels.Upcycle(student, moe, _train.Seed);
-            TrainingPhase.Run(student, Spec(phases.Moe, _schedule.MoeEpochs, 300), rows, batch => objective.Loss(student, batch),
+            StudentModels.Upcycle(model, moe, _train.Seed);
+            TrainingPhase.Run(model, Spec(phases.Moe, _schedule.MoeEpochs, 300), rows, batch => objective.Loss(student, batch),
                 heldOut, progress, cancellation).AddFigures(figures);
-            afterPhase(student, phases.Moe);
+            afterPhase(model, phases.Moe);
         }
-        figures["params"] = student.ParameterCount();
-        figures["params_activated"] = Models.Accounting.ParameterAccounting.Activated(student.Config);
+        figures["params"] = model.ParameterCount();
+        figures["params_activated"] = Models.Accounting.ParameterAccounting.Activated(model.Config);
+        figures["vision_cache_images"] = features.Count;
         return figures;
     }
 

@@ -1,4 +1,3 @@
-using Distill.Models;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Students;
@@ -7,5 +6,5 @@ namespace Distill.Stages.Students;
 /// included) and, optionally, held-out metrics measured before training and after every epoch (the first metric is
 /// the one progress shows).</summary>
 public sealed record StudentObjective<T>(
-    Func<VisionLanguageModel, IReadOnlyList<T>, Tensor> Loss,
-    Func<VisionLanguageModel, IReadOnlyList<(string Metric, double Value)>>? HeldOut);
+    Func<Student, IReadOnlyList<T>, Tensor> Loss,
+    Func<Student, IReadOnlyList<(string Metric, double Value)>>? HeldOut);

@@ -20,7 +20,8 @@ namespace Distill.Stages.Tests;
 /// <summary>The stage algorithms end to end on a tiny dataset, without actors: teacher SFT -> teacher/v1 batches ->
 /// mimic student (warm-up, D2D, upcycling, D2S) and the SFT baseline -> evaluation. Small models, few steps: checks
 /// wiring and that learning happens.</summary>
-public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.TinyRun>
+[Collection(TinyRunCollection.Name)]
+public sealed class DistillationFlowTests
 {
     public sealed class TinyRun : IDisposable
     {
@@ -263,4 +264,11 @@ public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.
         Assert.Equal(0.5, result.Families.Single(f => f.Family == "existence").Chance);
         Assert.All(predictions, p => Assert.Equal(AnswerMatch.IsExact(_run.Data.Tokenizer, p.Generated, p.Reference), p.Correct));
     }
+}
+
+/// <summary>The tests that share one <see cref="DistillationFlowTests.TinyRun"/> (dataset, teacher, mimic run).</summary>
+[CollectionDefinition(Name)]
+public sealed class TinyRunCollection : ICollectionFixture<DistillationFlowTests.TinyRun>
+{
+    public const string Name = "tiny-run";
 }
