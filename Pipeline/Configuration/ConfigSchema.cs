@@ -59,7 +59,7 @@ public static class ConfigSchema
         new DoubleKey("distill.mimic.ce-weight", 0, double.PositiveInfinity, MinExclusive: false),
         new EnumKey("distill.mimic.scope", ScopeNames),
         new EnumKey("distill.mimic.loss", LossNames),
-        new DoubleKey("distill.mimic.jsd-beta", 0, 1, MinExclusive: true, "in (0, 1)"),
+        new DoubleKey("distill.mimic.jsd-beta", 0, 1, MinExclusive: true, MaxExclusive: true),
         new DoubleKey("distill.mimic.temperature", 0, 100, MinExclusive: true),
         new DoubleKey("distill.mimic.aux-weight", 0, double.PositiveInfinity, MinExclusive: false),
         new BoolKey("distill.mimic.teacher-generated-responses"),
@@ -209,7 +209,7 @@ public static class ConfigSchema
     }
 
     /// <summary>The student's MoE and the mimic/sft schedule: top-k within the experts, MoE layers inside the student,
-    /// D2S only with MoE, at least one training epoch, warm-up only with captions, JSD beta below 1.</summary>
+    /// D2S only with MoE, at least one training epoch, warm-up only with captions.</summary>
     private static IEnumerable<string> StudentScheduleChecks(Func<string, object?> get)
     {
         const string moe = "distill.model.student.moe";
@@ -233,8 +233,5 @@ public static class ConfigSchema
         if (get("distill.mimic.projector-warmup-epochs") is long warmup && warmup > 0
             && get("distill.data.families") is IReadOnlyList<string> families && !families.Contains("caption"))
             yield return $"distill.mimic.projector-warmup-epochs ({warmup}) trains the projector on captions, but distill.data.families has no 'caption'; add it or set the warm-up to 0";
-
-        if (get("distill.mimic.jsd-beta") is double beta && beta >= 1)
-            yield return $"distill.mimic.jsd-beta ({beta.ToString(System.Globalization.CultureInfo.InvariantCulture)}) must be below 1: JSD(beta) mixes teacher and student as beta p_T + (1 - beta) p_S; allowed: (0, 1)";
     }
 }
