@@ -29,7 +29,7 @@ internal sealed class ConfigOptions
         };
         Define = new Option<string[]>("--define", "-D")
         {
-            Description = "override one key, value parsed as HOCON (-D distill.mimic.epochs=2); repeatable, last wins",
+            Description = "override one key, value parsed as HOCON (-D distill.mimic.d2d-epochs=2); repeatable, last wins",
             HelpName = "key=value",
             AllowMultipleArgumentsPerToken = false,
         };

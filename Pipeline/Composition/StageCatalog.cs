@@ -1,4 +1,5 @@
 using Distill.Models.Checkpoints;
+using Distill.Models.Config;
 using Distill.Models.Devices;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
@@ -6,7 +7,9 @@ using Distill.Stages.Data;
 using Distill.Stages.Distillation;
 using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
+using Distill.Stages.Losses;
 using Distill.Stages.Sources;
+using Distill.Stages.Students;
 using Distill.Stages.Training;
 using Distill.Stages.Workspace;
 
@@ -35,7 +38,12 @@ public sealed class StageCatalog
 
     public bool ExternalTeacher => _s.Teacher.Checkpoint.Length > 0;
     public string TeacherDir => ExternalTeacher ? _s.Teacher.Checkpoint : Path.Combine(_paths.Checkpoints, "teacher");
-    public string StudentDir => Path.Combine(_paths.Checkpoints, "student");
+    public string SftDir => Path.Combine(_paths.Checkpoints, "sft");
+    public string StudentDenseDir => Path.Combine(_paths.Checkpoints, "student-dense");
+    public string StudentMoeDir => Path.Combine(_paths.Checkpoints, "student-moe");
+
+    /// <summary>Student checkpoint directories under <c>checkpoints/</c>, in the order eval reports them.</summary>
+    public static readonly IReadOnlyList<string> StudentCheckpointNames = ["sft", "student-dense", "student-moe", "student-pref", "student-mod"];
     public string EvalDir => Path.Combine(_paths.Root, "eval");
 
     public TeacherPretraining Pretraining => new(_data,
@@ -56,9 +64,10 @@ public sealed class StageCatalog
     private StageDefinition Create(string name) => name switch
     {
         "teacher" => new ComputeStage(name, ExternalTeacher ? CheckExternalTeacher : Pretraining.Run),
+        "sft" => new ComputeStage(name, (progress, ct) => Sft(name).Run(progress, ct)),
         "mimic" => Mimic(name),
         "eval" => new ComputeStage(name, Evaluate),
-        _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: teacher, mimic, eval"),
+        _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: {string.Join(", ", ConfigSchema.StageNames)}"),
     };
 
     private StageOutcome CheckExternalTeacher(IStageProgress progress, CancellationToken ct)
@@ -74,17 +83,36 @@ public sealed class StageCatalog
     private DistillStage Mimic(string name)
     {
         var scope = _s.Mimic.Scope;
-        var options = new MimicOptions(
-            new TrainOptions(_s.Mimic.Epochs, _s.Mimic.BatchSize, _s.Mimic.LearningRate, _s.Mimic.WeightDecay, _s.Mimic.WarmupSteps, _s.Seed),
-            _s.Mimic.KdWeight, _s.Mimic.CeWeight, scope);
+        var options = new MimicOptions(StudentTrain, StudentSchedule,
+            new KdObjective(_s.Mimic.Loss, _s.Mimic.JsdBeta, _s.Mimic.Temperature),
+            _s.Mimic.KdWeight, _s.Mimic.CeWeight, _s.Mimic.AuxWeight, scope);
+        var generation = _s.Mimic.TeacherGeneratedResponses ? new ResponseGeneration(_s.Eval.MaxNewTokens, _data.Tokenizer.EosId) : null;
         var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId, Device),
+                scope, _data.ImageSize, _data.Tokenizer.PadId, Device, generation),
             CreateStudent: () => new MimicStudent(name, ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
-                options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, StudentDir, _data.ImageSize, _data.Tokenizer, Device));
+                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
+                _data.ImageSize, _data.Tokenizer, Device));
     }
+
+    /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
+    /// ground-truth responses only.</summary>
+    private SftStudent Sft(string name) => new(name, _data,
+        ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId), StudentSchedule, StudentTrain,
+        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device);
+
+    /// <summary>The student curriculum shared by mimic and sft (<c>distill.mimic</c> epochs, <c>distill.model.student.moe</c>).</summary>
+    public StudentSchedule StudentSchedule => new(_s.Mimic.ProjectorWarmupEpochs, _s.Mimic.D2dEpochs, _s.Mimic.D2sEpochs, StudentMoe);
+
+    /// <summary>The student's MoE after upcycling, or null when <c>distill.model.student.moe.enabled</c> is false.</summary>
+    public MoeConfig? StudentMoe => _s.Model.StudentMoe is { Enabled: true } m
+        ? new MoeConfig(m.Experts, m.TopK, m.TrainCapacityFactor, m.EvalCapacityFactor, m.Layers?.ToArray(), AuxLossCoefficient: _s.Mimic.AuxWeight)
+        : null;
+
+    private TrainOptions StudentTrain => new(_s.Mimic.D2dEpochs + _s.Mimic.D2sEpochs, _s.Mimic.BatchSize, _s.Mimic.LearningRate,
+        _s.Mimic.WeightDecay, _s.Mimic.WarmupSteps, _s.Seed);
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
     {
@@ -92,7 +120,11 @@ public sealed class StageCatalog
         var evaluator = new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
             family => ShapesChance.ChanceLevel(family, shapes));
         var models = new List<(string, string)> { ("teacher", TeacherDir) };
-        if (File.Exists(Path.Combine(StudentDir, Checkpoint.WeightsFile))) models.Add(("student", StudentDir));
+        foreach (var student in StudentCheckpointNames)
+        {
+            var dir = Path.Combine(_paths.Checkpoints, student);
+            if (File.Exists(Path.Combine(dir, Checkpoint.WeightsFile))) models.Add((student, dir));
+        }
         return new EvaluationStage(evaluator, models, EvalDir, device: Device).Run(progress, ct);
     }
 

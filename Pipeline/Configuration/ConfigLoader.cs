@@ -110,7 +110,7 @@ public static partial class ConfigLoader
             var value = assignment[(eq + 1)..].Trim();
             if (!key.StartsWith(ConfigSchema.RootKey + ".", StringComparison.Ordinal) || !KeyPattern().IsMatch(key))
             {
-                errors.Add($"-D {assignment}: the key must be a path starting with '{ConfigSchema.RootKey}.' (like distill.mimic.epochs), got '{key}'");
+                errors.Add($"-D {assignment}: the key must be a path starting with '{ConfigSchema.RootKey}.' (like distill.mimic.d2d-epochs), got '{key}'");
                 return;
             }
             AddText($"{key} = {AsHoconValue(value)}", "-D " + assignment, "-D " + assignment);
@@ -173,7 +173,7 @@ public static partial class ConfigLoader
         }
     }
 
-    /// <summary>"unknown key distill.mimic.epoch ...; allowed keys in distill.mimic: ...; did you mean distill.mimic.epochs?"</summary>
+    /// <summary>"unknown key distill.mimic.d2d-epoch ...; allowed keys in distill.mimic: ...; did you mean distill.mimic.d2d-epochs?"</summary>
     internal static string UnknownKey(string section, string name, string source)
     {
         var allowed = ConfigSchema.ChildrenOf(section);
@@ -185,7 +185,7 @@ public static partial class ConfigLoader
             .Select(x => section + "." + x.a)
             .FirstOrDefault();
         // A key that exists in another section (distill.top-k -> distill.teacher.top-k).
-        best ??= ConfigSchema.Keys.Where(k => k.Name == name).Select(k => k.Path).FirstOrDefault();
+        best ??= ConfigSchema.Keys.Where(k => k.Name == name).Select(k => k.Path).OrderBy(p => p.Length).FirstOrDefault(); // the shallowest
         return best is null ? message : $"{message}; did you mean {best}?";
     }
 

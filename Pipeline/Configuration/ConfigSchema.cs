@@ -8,9 +8,10 @@ public static class ConfigSchema
 {
     public const string RootKey = "distill";
 
-    public static readonly IReadOnlyList<string> StageNames = ["teacher", "mimic", "eval"];
+    public static readonly IReadOnlyList<string> StageNames = ["teacher", "sft", "mimic", "eval"];
     public static readonly IReadOnlyList<string> FamilyNames = Distill.Stages.Data.ShapesVocabulary.Families;
     public static readonly IReadOnlyList<string> ScopeNames = ["response", "all"];
+    public static readonly IReadOnlyList<string> LossNames = Distill.Stages.Losses.Divergences.Names;
 
     private const long Big = 100_000_000;
 
@@ -42,6 +43,7 @@ public static class ConfigSchema
         new IntKey("distill.model.vision.select-layer", -256, 255, "negative counts from the last layer (-1 = last)"),
         .. Decoder("teacher"),
         .. Decoder("student"),
+        .. StudentMoe(),
         new DoubleKey("distill.model.rope-theta", 0, double.PositiveInfinity, MinExclusive: true),
         new IntKey("distill.model.max-positions", 8, 1 << 20),
 
@@ -50,11 +52,18 @@ public static class ConfigSchema
         .. Optimiser("teacher"),
         new IntKey("distill.teacher.top-k", 1, 4096),
 
-        new IntKey("distill.mimic.epochs", 1, 100_000),
+        new IntKey("distill.mimic.projector-warmup-epochs", 0, 100_000, "0 = no projector warm-up"),
+        new IntKey("distill.mimic.d2d-epochs", 0, 100_000),
+        new IntKey("distill.mimic.d2s-epochs", 0, 100_000, "0 when distill.model.student.moe.enabled = false"),
         .. Optimiser("mimic"),
         new DoubleKey("distill.mimic.kd-weight", 0, double.PositiveInfinity, MinExclusive: false),
         new DoubleKey("distill.mimic.ce-weight", 0, double.PositiveInfinity, MinExclusive: false),
         new EnumKey("distill.mimic.scope", ScopeNames),
+        new EnumKey("distill.mimic.loss", LossNames),
+        new DoubleKey("distill.mimic.jsd-beta", 0, 1, MinExclusive: true, MaxExclusive: true),
+        new DoubleKey("distill.mimic.temperature", 0, 100, MinExclusive: true),
+        new DoubleKey("distill.mimic.aux-weight", 0, double.PositiveInfinity, MinExclusive: false),
+        new BoolKey("distill.mimic.teacher-generated-responses"),
 
         new IntKey("distill.eval.batch-size", 1, 65536),
         new IntKey("distill.eval.max-new-tokens", 1, 4096),
@@ -75,6 +84,16 @@ public static class ConfigSchema
         new IntKey($"distill.model.{which}.layers", 1, 256),
         new IntKey($"distill.model.{which}.heads", 1, 1024),
         new IntKey($"distill.model.{which}.kv-heads", 1, 1024),
+    ];
+
+    private static IEnumerable<SchemaKey> StudentMoe() =>
+    [
+        new BoolKey("distill.model.student.moe.enabled", "upcycle the student to MoE after D2D"),
+        new IntKey("distill.model.student.moe.experts", 1, 64),
+        new IntKey("distill.model.student.moe.top-k", 1, 64),
+        new LayerPlacementKey("distill.model.student.moe.placement"),
+        new DoubleKey("distill.model.student.moe.train-capacity-factor", 0, 64, MinExclusive: true),
+        new DoubleKey("distill.model.student.moe.eval-capacity-factor", 0, 64, MinExclusive: true),
     ];
 
     private static IEnumerable<SchemaKey> Optimiser(string stage) =>
@@ -135,7 +154,7 @@ public static class ConfigSchema
             var checkpoint = S("distill.teacher.checkpoint");
             if (!stages.Contains("teacher") && checkpoint is not null && checkpoint.Length == 0)
             {
-                foreach (var needy in stages.Where(s => s is "mimic" or "eval"))
+                foreach (var needy in stages.Where(s => s is "sft" or "mimic" or "eval"))
                     yield return $"distill.stages: '{needy}' needs a teacher: add 'teacher' before it or set distill.teacher.checkpoint";
             }
         }
@@ -186,5 +205,34 @@ public static class ConfigSchema
 
         if (get("distill.mimic.kd-weight") is double kd && get("distill.mimic.ce-weight") is double ce && kd == 0 && ce == 0)
             yield return "distill.mimic.kd-weight and distill.mimic.ce-weight are both 0: the student would learn nothing";
+
+        foreach (var error in StudentScheduleChecks(get)) yield return error;
+    }
+
+    /// <summary>The student's MoE and the mimic/sft schedule: top-k within the experts, MoE layers inside the student,
+    /// D2S only with MoE, at least one training epoch, warm-up only with captions.</summary>
+    private static IEnumerable<string> StudentScheduleChecks(Func<string, object?> get)
+    {
+        const string moe = "distill.model.student.moe";
+        var enabled = get($"{moe}.enabled") as bool?;
+        if (get($"{moe}.experts") is long experts && get($"{moe}.top-k") is long topK && topK > experts)
+            yield return $"{moe}.top-k ({topK}) must not exceed {moe}.experts ({experts})";
+        if (enabled == true && get($"{moe}.placement") is IReadOnlyList<int> layers && get("distill.model.student.layers") is long studentLayers)
+        {
+            var outside = layers.Where(l => l >= studentLayers).ToArray();
+            if (outside.Length > 0)
+                yield return $"{moe}.placement: layer(s) {string.Join(", ", outside)} outside the student's {studentLayers} layer(s) (0..{studentLayers - 1})";
+        }
+
+        var d2d = get("distill.mimic.d2d-epochs") as long?;
+        var d2s = get("distill.mimic.d2s-epochs") as long?;
+        if (d2s > 0 && enabled == false)
+            yield return $"distill.mimic.d2s-epochs ({d2s}) needs {moe}.enabled = true (D2S trains the upcycled MoE student); set it to 0 or enable MoE";
+        if (d2d == 0 && d2s == 0)
+            yield return "distill.mimic.d2d-epochs and distill.mimic.d2s-epochs are both 0: the student would not be trained";
+
+        if (get("distill.mimic.projector-warmup-epochs") is long warmup && warmup > 0
+            && get("distill.data.families") is IReadOnlyList<string> families && !families.Contains("caption"))
+            yield return $"distill.mimic.projector-warmup-epochs ({warmup}) trains the projector on captions, but distill.data.families has no 'caption'; add it or set the warm-up to 0";
     }
 }

@@ -1,5 +1,6 @@
 using Distill.Models.Devices;
 using Distill.Stages.Distillation;
+using Distill.Stages.Losses;
 
 namespace Distill.Pipeline.Configuration;
 
@@ -43,7 +44,13 @@ public sealed record VisionSettings(int PatchSize, int HiddenSize, int Intermedi
 public sealed record DecoderSettings(int HiddenSize, int IntermediateSize, int Layers, int Heads, int KvHeads);
 
 /// <summary><c>distill.model</c>.</summary>
-public sealed record ModelSettings(VisionSettings Vision, DecoderSettings Teacher, DecoderSettings Student, double RopeTheta, int MaxPositions);
+public sealed record ModelSettings(VisionSettings Vision, DecoderSettings Teacher, DecoderSettings Student, double RopeTheta, int MaxPositions,
+    StudentMoeSettings StudentMoe);
+
+/// <summary><c>distill.model.student.moe</c>: sparse upcycling of the student after D2D (and of the SFT baseline at
+/// the same point). <see cref="Layers"/> null = every other layer (0, 2, 4, ...).</summary>
+public sealed record StudentMoeSettings(bool Enabled, int Experts, int TopK, IReadOnlyList<int>? Layers,
+    double TrainCapacityFactor, double EvalCapacityFactor);
 
 /// <summary><c>distill.teacher</c>: <see cref="Checkpoint"/> empty = pretrain on the training split.</summary>
 public sealed record TeacherSettings(
@@ -55,16 +62,23 @@ public sealed record TeacherSettings(
     int WarmupSteps,
     int TopK);
 
-/// <summary><c>distill.mimic</c>.</summary>
+/// <summary><c>distill.mimic</c>; its budget (epochs per phase, optimiser) is also the <c>sft</c> baseline's.</summary>
 public sealed record MimicSettings(
-    int Epochs,
+    int ProjectorWarmupEpochs,
+    int D2dEpochs,
+    int D2sEpochs,
     int BatchSize,
     double LearningRate,
     double WeightDecay,
     int WarmupSteps,
     double KdWeight,
     double CeWeight,
-    TokenScope Scope);
+    TokenScope Scope,
+    Divergence Loss,
+    double JsdBeta,
+    double Temperature,
+    double AuxWeight,
+    bool TeacherGeneratedResponses);
 
 /// <summary><c>distill.eval</c>: <see cref="MaxPerFamily"/> 0 = all test samples.</summary>
 public sealed record EvalSettings(int BatchSize, int MaxNewTokens, int MaxPerFamily);

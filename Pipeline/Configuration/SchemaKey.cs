@@ -7,7 +7,7 @@ namespace Distill.Pipeline.Configuration;
 /// string list. Rendered back to HOCON by <see cref="SchemaKey.Render"/>.</summary>
 public abstract record SchemaKey(string Path, string Description)
 {
-    /// <summary>The last path segment (<c>epochs</c> for <c>distill.mimic.epochs</c>).</summary>
+    /// <summary>The last path segment (<c>d2d-epochs</c> for <c>distill.mimic.d2d-epochs</c>).</summary>
     public string Name => Path[(Path.LastIndexOf('.') + 1)..];
 
     /// <summary>What the key accepts, for error messages ("an integer in 1..64").</summary>
@@ -82,15 +82,17 @@ public sealed record IntKey(string Path, long Min, long Max, string Description 
     public override string Render(object value) => ((long)value).ToString(CultureInfo.InvariantCulture);
 }
 
-/// <summary>A finite real number in [Min, Max] (or (Min, Max] when <see cref="MinExclusive"/>).</summary>
-public sealed record DoubleKey(string Path, double Min, double Max, bool MinExclusive, string Description = "") : SchemaKey(Path, Description)
+/// <summary>A finite real number in [Min, Max] (an end is open when <see cref="MinExclusive"/> /
+/// <see cref="MaxExclusive"/>).</summary>
+public sealed record DoubleKey(string Path, double Min, double Max, bool MinExclusive, string Description = "", bool MaxExclusive = false)
+    : SchemaKey(Path, Description)
 {
     public override string Allowed => (MinExclusive, double.IsPositiveInfinity(Max)) switch
     {
         (true, true) => $"a number > {Fmt(Min)}",
         (false, true) => $"a number >= {Fmt(Min)}",
-        (true, false) => $"a number in ({Fmt(Min)}, {Fmt(Max)}]",
-        (false, false) => $"a number in [{Fmt(Min)}, {Fmt(Max)}]",
+        (true, false) => $"a number in ({Fmt(Min)}, {Fmt(Max)}{(MaxExclusive ? ")" : "]")}",
+        (false, false) => $"a number in [{Fmt(Min)}, {Fmt(Max)}{(MaxExclusive ? ")" : "]")}",
     };
 
     private static string Fmt(double d) => d.ToString("R", CultureInfo.InvariantCulture);
@@ -104,7 +106,7 @@ public sealed record DoubleKey(string Path, double Min, double Max, bool MinExcl
             error = $"expected {Allowed}, got {Describe(value)}";
             return null;
         }
-        if (d < Min || (MinExclusive && d == Min) || d > Max)
+        if (d < Min || (MinExclusive && d == Min) || d > Max || (MaxExclusive && d == Max))
         {
             error = $"{Fmt(d)} is out of range; allowed: {Allowed}";
             return null;

@@ -1,5 +1,6 @@
 using Distill.Models.Devices;
 using Distill.Stages.Distillation;
+using Distill.Stages.Losses;
 namespace Distill.Pipeline.Configuration;
 
 /// <summary>Maps validated values (path -> converted value) to <see cref="DistillSettings"/>. Records which keys it
@@ -20,6 +21,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
     private long L(string path) => (long)Get(path);
     private double D(string path) => (double)Get(path);
     private string S(string path) => (string)Get(path);
+    private bool B(string path) => (bool)Get(path);
     private IReadOnlyList<string> List(string path) => (IReadOnlyList<string>)Get(path);
 
     public DistillSettings Bind() => new(
@@ -50,7 +52,14 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             Teacher: Decoder("distill.model.teacher"),
             Student: Decoder("distill.model.student"),
             RopeTheta: D("distill.model.rope-theta"),
-            MaxPositions: I("distill.model.max-positions")),
+            MaxPositions: I("distill.model.max-positions"),
+            StudentMoe: new StudentMoeSettings(
+                Enabled: B("distill.model.student.moe.enabled"),
+                Experts: I("distill.model.student.moe.experts"),
+                TopK: I("distill.model.student.moe.top-k"),
+                Layers: Get("distill.model.student.moe.placement") as IReadOnlyList<int>,
+                TrainCapacityFactor: D("distill.model.student.moe.train-capacity-factor"),
+                EvalCapacityFactor: D("distill.model.student.moe.eval-capacity-factor"))),
         Teacher: new TeacherSettings(
             Checkpoint: S("distill.teacher.checkpoint"),
             Epochs: I("distill.teacher.epochs"),
@@ -60,14 +69,21 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             WarmupSteps: I("distill.teacher.warmup-steps"),
             TopK: I("distill.teacher.top-k")),
         Mimic: new MimicSettings(
-            Epochs: I("distill.mimic.epochs"),
+            ProjectorWarmupEpochs: I("distill.mimic.projector-warmup-epochs"),
+            D2dEpochs: I("distill.mimic.d2d-epochs"),
+            D2sEpochs: I("distill.mimic.d2s-epochs"),
             BatchSize: I("distill.mimic.batch-size"),
             LearningRate: D("distill.mimic.learning-rate"),
             WeightDecay: D("distill.mimic.weight-decay"),
             WarmupSteps: I("distill.mimic.warmup-steps"),
             KdWeight: D("distill.mimic.kd-weight"),
             CeWeight: D("distill.mimic.ce-weight"),
-            Scope: TokenScopes.Parse(S("distill.mimic.scope"))),
+            Scope: TokenScopes.Parse(S("distill.mimic.scope")),
+            Loss: Divergences.Parse(S("distill.mimic.loss")),
+            JsdBeta: D("distill.mimic.jsd-beta"),
+            Temperature: D("distill.mimic.temperature"),
+            AuxWeight: D("distill.mimic.aux-weight"),
+            TeacherGeneratedResponses: B("distill.mimic.teacher-generated-responses")),
         Eval: new EvalSettings(
             BatchSize: I("distill.eval.batch-size"),
             MaxNewTokens: I("distill.eval.max-new-tokens"),

@@ -9,7 +9,9 @@ using static TorchSharp.torch;
 namespace Distill.Stages.Distillation;
 
 /// <summary>A teacher replica: <c>samples/v1</c> -> <c>teacher/v1</c>. One forward pass per batch, then the
-/// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.</summary>
+/// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.
+/// With <see cref="ResponseGeneration"/> set, the teacher first answers every prompt greedily and the batch carries
+/// that response instead of the dataset's (<see cref="TeacherResponses"/>), with the log-probs on it.</summary>
 public sealed class TeacherInference : ITeacherStep
 {
     private readonly VisionLanguageModel _model;
@@ -17,8 +19,10 @@ public sealed class TeacherInference : ITeacherStep
     private readonly int _imageSize;
     private readonly int _padId;
     private readonly TokenScope _scope;
+    private readonly ResponseGeneration? _generation;
 
-    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId, Device? device = null)
+    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId,
+        Device? device = null, ResponseGeneration? generation = null)
     {
         _model = Checkpoint.Load(checkpointDir).OnDevice(device);
         _model.eval();
@@ -28,6 +32,7 @@ public sealed class TeacherInference : ITeacherStep
         _imageSize = imageSize;
         _padId = padId;
         _scope = scope;
+        _generation = generation;
     }
 
     public TeacherBatchMeta Meta => _meta;
@@ -35,6 +40,7 @@ public sealed class TeacherInference : ITeacherStep
     public byte[] Infer(byte[] samplesV1)
     {
         var rows = SamplesV1.Read(samplesV1);
+        if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageSize, g.MaxNewTokens, g.EosId, _padId);
         if (rows.Count == 0) return TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageSize * _imageSize * 3);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

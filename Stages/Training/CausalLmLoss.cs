@@ -1,3 +1,4 @@
+using Distill.Stages.Losses;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Training;
@@ -18,5 +19,14 @@ public static class CausalLmLoss
     {
         using var targets = batch.Targets.index_select(0, batch.PositionIndex).to(logitsAtPositions.device); // [N]
         return nn.functional.cross_entropy(logitsAtPositions, targets);
+    }
+
+    /// <summary>Mean next-token cross-entropy over the predicting positions that predict a response token (all of
+    /// them in the <c>response</c> scope; in the <c>all</c> scope the prompt positions are left out).</summary>
+    public static Tensor ResponseCrossEntropy(Tensor logitsAtPositions, TrainingBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var targets = batch.Targets.index_select(0, batch.PositionIndex);                  // [N]
+        return TokenLoss.MaskedCrossEntropy(logitsAtPositions, targets, batch.ResponseMask).MoveToOuterDisposeScope();
     }
 }

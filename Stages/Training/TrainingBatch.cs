@@ -13,12 +13,13 @@ public sealed class TrainingBatch : IDisposable
     public Tensor InputIds { get; }      // [B, T] int64
     public Tensor Targets { get; }       // [B*T] int64, next token (pad where none)
     public Tensor PositionIndex { get; } // [N] int64, flat indices b*T + t of predicting positions
+    public Tensor ResponseMask { get; }  // [N] bool, true where the position predicts a response token (labels_mask[t+1])
     public int Rows { get; }
     public int Positions { get; }
 
-    private TrainingBatch(Tensor pixels, Tensor inputIds, Tensor targets, Tensor positionIndex, int rows, int positions)
+    private TrainingBatch(Tensor pixels, Tensor inputIds, Tensor targets, Tensor positionIndex, Tensor responseMask, int rows, int positions)
     {
-        Pixels = pixels; InputIds = inputIds; Targets = targets; PositionIndex = positionIndex;
+        Pixels = pixels; InputIds = inputIds; Targets = targets; PositionIndex = positionIndex; ResponseMask = responseMask;
         Rows = rows; Positions = positions;
     }
 
@@ -30,6 +31,7 @@ public sealed class TrainingBatch : IDisposable
         var ids = new long[b * t];
         var next = new long[b * t];
         var index = new List<long>();
+        var response = new List<bool>();
         Array.Fill(ids, padId);
         Array.Fill(next, padId);
         for (int i = 0; i < b; i++)
@@ -42,14 +44,18 @@ public sealed class TrainingBatch : IDisposable
                 ids[i * t + j] = row.InputIds[j];
                 if (j + 1 < row.InputIds.Length) next[i * t + j] = row.InputIds[j + 1];
             }
-            foreach (int p in PredictingPositions.Of(row.LabelsMask, scope)) index.Add(i * t + p);
+            foreach (int p in PredictingPositions.Of(row.LabelsMask, scope))
+            {
+                index.Add(i * t + p);
+                response.Add(row.LabelsMask[p + 1]);
+            }
         }
         var pixels = ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageSize);
-        return new TrainingBatch(pixels, tensor(ids).reshape(b, t), tensor(next), tensor(index.ToArray()), b, index.Count);
+        return new TrainingBatch(pixels, tensor(ids).reshape(b, t), tensor(next), tensor(index.ToArray()), tensor(response.ToArray()), b, index.Count);
     }
 
     public void Dispose()
     {
-        Pixels.Dispose(); InputIds.Dispose(); Targets.Dispose(); PositionIndex.Dispose();
+        Pixels.Dispose(); InputIds.Dispose(); Targets.Dispose(); PositionIndex.Dispose(); ResponseMask.Dispose();
     }
 }

@@ -123,8 +123,8 @@ public class BenchModelsTests
     public async Task A_bad_define_exits_2_and_creates_nothing()
     {
         using var h = new Harness();
-        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "-D", "distill.mimic.epoch=3"));
-        Assert.Contains("did you mean distill.mimic.epochs?", h.Err.ToString());
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "-D", "distill.mimic.d2d-epoch=3"));
+        Assert.Contains("did you mean distill.mimic.d2d-epochs?", h.Err.ToString());
         Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
     }
 

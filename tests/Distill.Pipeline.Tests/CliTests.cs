@@ -38,11 +38,11 @@ public class CliTests
     public async Task Configuration_errors_exit_2_print_all_errors_and_do_no_work()
     {
         using var h = new Harness();
-        var code = await h.Run("run", "-D", "distill.mimic.epoch=3", "-Ddistill.mimic.scope=everything", "--config", "missing.conf");
+        var code = await h.Run("run", "-D", "distill.mimic.d2d-epoch=3", "-Ddistill.mimic.scope=everything", "--config", "missing.conf");
         Assert.Equal(2, code);
         var err = h.Err.ToString();
         Assert.Contains("3 configuration errors", err);
-        Assert.Contains("did you mean distill.mimic.epochs?", err);
+        Assert.Contains("did you mean distill.mimic.d2d-epochs?", err);
         Assert.Contains("'everything'", err);
         Assert.Contains("missing.conf", err);
         Assert.Null(h.Settings);
@@ -58,13 +58,13 @@ public class CliTests
             progress.Report(new StageProgress("mimic", "distill", 4, 4, 10, 0.5));
             return Task.FromResult(0);
         };
-        var code = await h.Run("run", "--preset", "tiny", "-D", "distill.mimic.epochs=2", "--run", "r1");
+        var code = await h.Run("run", "--preset", "tiny", "-D", "distill.mimic.d2d-epochs=2", "--run", "r1");
         Assert.Equal(0, code);
-        Assert.Equal(2, h.Settings!.Mimic.Epochs);
+        Assert.Equal(2, h.Settings!.Mimic.D2dEpochs);
         Assert.Equal(32, h.Settings.Data.ImageSize);
         Assert.Equal(Path.Combine(h.Dir.Path, "r1"), h.Paths!.Root);
         Assert.Equal(h.Paths.Root, h.Settings.RunDir);
-        Assert.Contains("epochs = 2  # -D distill.mimic.epochs=2", File.ReadAllText(h.Paths.ResolvedConfig));
+        Assert.Contains("d2d-epochs = 2  # -D distill.mimic.d2d-epochs=2", File.ReadAllText(h.Paths.ResolvedConfig));
         Assert.Equal(3, File.ReadAllLines(h.Paths.Metrics).Length); // header + samples_per_s + loss
         Assert.Contains("[mimic] distill  4/4", h.Out.ToString());
         Assert.Contains("report " + h.Paths.Report, h.Out.ToString());

@@ -11,7 +11,7 @@ public class ConfigLoaderTests
         var c = ConfigLoader.Load(new ConfigSources());
         var s = c.Settings;
         Assert.Equal("demo", c.Preset);
-        Assert.Equal(["teacher", "mimic", "eval"], s.Stages);
+        Assert.Equal(["teacher", "sft", "mimic", "eval"], s.Stages);
         Assert.Equal(48, s.Data.ImageSize);
         Assert.Equal(["colour", "shape", "count", "position", "relation", "existence", "caption"], s.Data.Families);
         Assert.Equal(2, s.Data.ExistenceWeight);
@@ -31,7 +31,7 @@ public class ConfigLoaderTests
         Assert.Equal(96, s.Data.TrainScenes);
         Assert.Equal(2, s.Parallelism.TeacherWorkers);
         Assert.Equal(1, s.Model.Student.KvHeads);
-        Assert.Equal(1, s.Mimic.Epochs);
+        Assert.Equal(1, s.Mimic.D2dEpochs);
         Assert.Equal(17, s.Seed); // default, untouched by the preset
     }
 
@@ -48,13 +48,13 @@ public class ConfigLoaderTests
     public void Override_wins_over_file_over_preset_over_default()
     {
         using var t = new TempDir();
-        var file = t.File("my.conf", "distill { mimic { epochs = 5 }\n data.image-size = 40 }");
-        var c = Cfg.Load("tiny", file, "distill.mimic.epochs=7");
-        Assert.Equal(7, c.Settings.Mimic.Epochs);            // -D over file
+        var file = t.File("my.conf", "distill { mimic { d2d-epochs = 5 }\n data.image-size = 40 }");
+        var c = Cfg.Load("tiny", file, "distill.mimic.d2d-epochs=7");
+        Assert.Equal(7, c.Settings.Mimic.D2dEpochs);            // -D over file
         Assert.Equal(40, c.Settings.Data.ImageSize);         // file over preset
         Assert.Equal(1, c.Settings.Teacher.Epochs);          // preset over default
         Assert.Equal(1, c.Settings.Data.MinObjects);         // default
-        Assert.Equal("-D distill.mimic.epochs=7", c.SourceOf("distill.mimic.epochs"));
+        Assert.Equal("-D distill.mimic.d2d-epochs=7", c.SourceOf("distill.mimic.d2d-epochs"));
         Assert.Equal("file " + file, c.SourceOf("distill.data.image-size"));
         Assert.Equal("preset tiny", c.SourceOf("distill.teacher.epochs"));
     }
@@ -78,10 +78,10 @@ public class ConfigLoaderTests
     [Fact]
     public void Unknown_key_names_it_lists_the_level_and_suggests_the_close_one()
     {
-        var e = Cfg.Single(Cfg.Errors("demo", null, "distill.mimic.epoch=3"));
-        Assert.Contains("unknown key distill.mimic.epoch ", e);
-        Assert.Contains("allowed keys in distill.mimic: epochs, batch-size", e);
-        Assert.Contains("did you mean distill.mimic.epochs?", e);
+        var e = Cfg.Single(Cfg.Errors("demo", null, "distill.mimic.d2d-epoch=3"));
+        Assert.Contains("unknown key distill.mimic.d2d-epoch ", e);
+        Assert.Contains("allowed keys in distill.mimic: projector-warmup-epochs, d2d-epochs, d2s-epochs, batch-size", e);
+        Assert.Contains("did you mean distill.mimic.d2d-epochs?", e);
     }
 
     [Fact]
@@ -111,7 +111,7 @@ public class ConfigLoaderTests
         var errors = Cfg.Errors("demo", null, "distill.data.families=[colour, colour, size]", "distill.stages=[teacher, train]");
         Assert.Equal(2, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("distill.data.families:") && e.Contains("'colour' appears twice") && e.Contains("'size' is not allowed") && e.Contains("colour, shape, count, position, relation, existence, caption"));
-        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, mimic, eval"));
+        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, sft, mimic, eval"));
     }
 
     [Fact]
@@ -136,14 +136,14 @@ public class ConfigLoaderTests
     {
         var errors = Cfg.Errors("demo", null,
             "distill.seed=abc",
-            "distill.mimic.epochs=2.5",
+            "distill.mimic.d2d-epochs=2.5",
             "distill.stages=teacher",
             "distill.model=5",
             "distill.eval.batch-size=[1, 2]",
             "distill.teacher.top-k={ a = 1 }");
         Assert.Equal(6, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("distill.seed: expected an integer") && e.Contains("'abc'"));
-        Assert.Contains(errors, e => e.StartsWith("distill.mimic.epochs: expected an integer") && e.Contains("'2.5'"));
+        Assert.Contains(errors, e => e.StartsWith("distill.mimic.d2d-epochs: expected an integer") && e.Contains("'2.5'"));
         Assert.Contains(errors, e => e.StartsWith("distill.stages: expected a list") && e.Contains("'teacher'"));
         Assert.Contains(errors, e => e.StartsWith("distill.model must be an object"));
         Assert.Contains(errors, e => e.StartsWith("distill.eval.batch-size: expected an integer") && e.Contains("[1, 2]"));
@@ -222,12 +222,12 @@ public class ConfigLoaderTests
     [Fact]
     public void Resolved_hocon_parses_back_to_the_same_configuration()
     {
-        var c = Cfg.Load("tiny", null, "distill.mimic.epochs=3", "distill.data.dir=/tmp/x y", "distill.mimic.scope=all");
+        var c = Cfg.Load("tiny", null, "distill.mimic.d2d-epochs=3", "distill.data.dir=/tmp/x y", "distill.mimic.scope=all");
         using var t = new TempDir();
         var file = t.File("resolved.conf", c.ToHocon("header line\nsecond"));
         var again = Cfg.Load("demo", file);
         Assert.Equal(Body(c.ToHocon()), Body(again.ToHocon()));
-        Assert.Equal(3, again.Settings.Mimic.Epochs);
+        Assert.Equal(3, again.Settings.Mimic.D2dEpochs);
         Assert.Equal(32, again.Settings.Data.ImageSize);
         Assert.Equal("/tmp/x y", again.Settings.Data.Dir);
 

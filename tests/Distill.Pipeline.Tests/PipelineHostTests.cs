@@ -33,25 +33,35 @@ public class PipelineHostTests
         Assert.Equal(0, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(
-            ["teacher:started", "teacher:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
+            ["teacher:started", "teacher:completed", "sft:started", "sft:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
             entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
-        Assert.True(mimic.Figures!["heldout_kl_final"] < mimic.Figures["heldout_kl_epoch0"]);
+        Assert.True(mimic.Figures!["d2d_heldout_kl_last"] < mimic.Figures["d2d_heldout_kl_first"]);
+        Assert.Equal(Path.Combine(paths.Checkpoints, "student-moe"), mimic.Checkpoint);
+        var sft = entries.Single(e => e.Stage == "sft" && e.Status == RunLedgerStatus.Completed);
+        Assert.Equal(Path.Combine(paths.Checkpoints, "sft"), sft.Checkpoint);
+        Assert.Equal(mimic.Figures["d2s_steps"], sft.Figures!["moe_steps"]);
 
         var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
-        Assert.Equal(["teacher", "student"], results.Select(r => r.Model));
-        using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student")))
-            Assert.Equal(results[1].Parameters, student.ParameterCount());
+        Assert.Equal(["teacher", "sft", "student-dense", "student-moe"], results.Select(r => r.Model));
+        using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
+        {
+            Assert.NotNull(student.Config.Text.Moe);
+            Assert.Equal(results[3].Parameters, student.ParameterCount());
+            Assert.Equal(results[1].Parameters, student.ParameterCount());             // sft: the same architecture
+        }
+        Assert.False(Directory.Exists(Path.Combine(paths.Checkpoints, "student")));
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| teacher |", report);
-        Assert.Contains("| student |", report);
+        Assert.Contains("| student-moe |", report);
+        Assert.Contains("| sft |", report);
 
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
         Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
-        Assert.Equal(3, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
-        Assert.Contains("| student |", File.ReadAllText(paths.Report));
+        Assert.Equal(4, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
+        Assert.Contains("| student-moe |", File.ReadAllText(paths.Report));
     }
 
     [Fact]

@@ -1,20 +1,27 @@
+using Distill.Models;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
+using Distill.Models.Moe;
 using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Distillation;
 using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
+using Distill.Stages.Losses;
 using Distill.Stages.Sources;
+using Distill.Stages.Students;
 using Distill.Stages.Training;
 using Distill.Stages.Workspace;
+using TorchSharp;
 using Xunit;
 
 namespace Distill.Stages.Tests;
 
 /// <summary>The stage algorithms end to end on a tiny dataset, without actors: teacher SFT -> teacher/v1 batches ->
-/// mimic student -> evaluation. Small models, few steps: checks wiring and that learning happens.</summary>
-public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.TinyRun>
+/// mimic student (warm-up, D2D, upcycling, D2S) and the SFT baseline -> evaluation. Small models, few steps: checks
+/// wiring and that learning happens.</summary>
+[Collection(TinyRunCollection.Name)]
+public sealed class DistillationFlowTests
 {
     public sealed class TinyRun : IDisposable
     {
@@ -40,6 +47,37 @@ public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.
                 new TrainOptions(Epochs: 3, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 1),
                 TeacherDir, prepared.Manifest.Fingerprint);
             TeacherOutcome = Pretraining.Run(NullStageProgress.Instance, CancellationToken.None);
+            _mimic = new Lazy<MimicRun>(RunMimic);
+        }
+
+        private readonly Lazy<MimicRun> _mimic;
+        public MimicRun Mimic => _mimic.Value;
+
+        public static readonly MoeConfig StudentMoe = new(Experts: 4, TopK: 2, AuxLossCoefficient: 0.01);
+
+        /// <summary>The dense student: 2 layers of width 24 (MoE on layer 0 after upcycling).</summary>
+        public static VlmConfig StudentConfig(PreparedData data) => new(new VisionConfig(16, 8, 16, 32, 1, 2),
+            new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.Tokenizer.ImageId);
+
+        public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples);
+
+        /// <summary>Mimic with projector warm-up (1 epoch), D2D (2), upcycling and D2S (2), teacher batches arriving
+        /// in reverse shard order.</summary>
+        private MimicRun RunMimic()
+        {
+            var source = new SplitShardSource(Data, "train", "val", shardSize: 16);
+            using var teacher = new TeacherInference(TeacherDir, Pretraining.TeacherFingerprint, Data.Tokenizer.Hash,
+                topK: 8, TokenScope.Response, Data.ImageSize, Data.Tokenizer.PadId);
+            var options = new MimicOptions(new TrainOptions(4, 16, 3e-3, 0, 2, Seed: 5),
+                new StudentSchedule(ProjectorWarmupEpochs: 1, DenseEpochs: 2, MoeEpochs: 2, StudentMoe),
+                new KdObjective(), KdWeight: 1, CeWeight: 0.1, AuxWeight: 0.01, TokenScope.Response);
+            string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
+            using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.IsHeldOut,
+                SftStudent.Captions(Data.Rows("train")), dense, moe, Data.ImageSize, Data.Tokenizer);
+            for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
+                student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
+            var outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
+            return new MimicRun(outcome, options, dense, moe, source.TrainSamples);
         }
 
         public void Dispose() => Dir.Dispose();
@@ -81,29 +119,136 @@ public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.
     }
 
     [Fact]
-    public void MimicStudentLowersHeldOutKlAndWritesALoadableCheckpoint()
+    public void TeacherGeneratedResponsesAreTheTeachersGreedyAnswers()
     {
-        var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 16);
+        const int max = 3, k = 4;
+        int eos = _run.Data.Tokenizer.EosId, pad = _run.Data.Tokenizer.PadId, size = _run.Data.ImageSize;
+        var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 32);
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
-            topK: 8, TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
-        var studentConfig = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2),
-            new DecoderConfig(_run.Data.Tokenizer.VocabSize, 24, 48, 1, 2, 1, MaxPositions: 64), _run.Data.Tokenizer.ImageId);
-        var options = new MimicOptions(new TrainOptions(3, 16, 3e-3, 0, 2, Seed: 5), KdWeight: 1, CeWeight: 0.1, TokenScope.Response);
-        string outDir = _run.Dir.File("student");
-        StageOutcome outcome;
-        using (var student = new MimicStudent("mimic", studentConfig, options, _run.TeacherDir, source.TrainSamples,
-                   source.IsHeldOut, outDir, _run.Data.ImageSize, _run.Data.Tokenizer))
+            topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos));
+        var original = SamplesV1.Read(source.LoadShard(0));
+        var (rows, _) = TeacherV1.Read(teacher.Infer(source.LoadShard(0)));
+
+        using var model = Checkpoint.Load(_run.TeacherDir);
+        model.eval();
+        var prompts = original.Select(TeacherResponses.Prompt).ToList();
+        IReadOnlyList<int[]> greedy;
+        using (var scope = torch.NewDisposeScope())
+            greedy = model.GenerateGreedy(ImageTensors.FromRgb(original.Select(r => r.Image).ToList(), size), prompts, max, eos, pad);
+
+        Assert.Equal(original.Count, rows.Count);
+        int truncated = 0;
+        for (int i = 0; i < rows.Count; i++)
         {
-            for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
-                student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
-            outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
+            var row = rows[i].Sample;
+            Assert.Equal((original[i].SampleId, original[i].Answer, original[i].Task), (row.SampleId, row.Answer, row.Task));
+            Assert.Equal(original[i].Image, row.Image);
+            Assert.Equal(prompts[i], row.InputIds[..prompts[i].Length]);
+            var response = row.InputIds[prompts[i].Length..];
+            int[] expected = greedy[i].Length < max ? [.. greedy[i], eos] : greedy[i];
+            Assert.Equal(expected, response);
+            Assert.Equal(Enumerable.Range(0, row.InputIds.Length).Select(t => t >= prompts[i].Length), row.LabelsMask);
+            // Teacher log-probs on the new response: its top-1 at every position is the token it generated.
+            Assert.Equal(response.Length, rows[i].Positions);
+            for (int p = 0; p < response.Length; p++) Assert.Equal(response[p], rows[i].TopkIds[p * k]);
+            if (original[i].LabelsMask.Count(m => m) > max + 1)
+            {
+                Assert.Equal(max, response.Length);                                   // a long answer is cut at the limit, no eos
+                truncated++;
+            }
         }
+        Assert.True(truncated > 0, "the shard should hold answers longer than the limit (captions)");
+    }
+
+    [Fact]
+    public void MimicRunsD2dUpcyclingAndD2sAndWritesBothCheckpoints()
+    {
+        var mimic = _run.Mimic;
+        var f = mimic.Outcome.Figures;
+        Assert.Equal(mimic.MoeDir, mimic.Outcome.Checkpoint);
+        Assert.Equal(1, f["warmup_epochs"]);
+        Assert.Equal(2, f["d2d_epochs"]);
+        Assert.Equal(2, f["d2s_epochs"]);
+        int stepsPerEpoch = (mimic.TrainSamples + 15) / 16;
+        Assert.Equal(2 * stepsPerEpoch, f["d2d_steps"]);
+        Assert.Equal(2 * stepsPerEpoch, f["d2s_steps"]);
+        Assert.Equal(mimic.TrainSamples, (int)f["train_samples"]);
+        Assert.True(f["d2d_heldout_kl_last"] < f["d2d_heldout_kl_first"], $"D2D held-out KL {f["d2d_heldout_kl_first"]} -> {f["d2d_heldout_kl_last"]}");
+        Assert.Equal(f["d2d_heldout_kl_first"], f["d2d_heldout_kl_epoch0"]);
+        Assert.Equal(f["d2d_heldout_kl_last"], f["d2d_heldout_kl_epoch2"]);
+        // Right after upcycling (D2S epoch 0) the MoE student predicts exactly what the dense student did.
+        Assert.Equal(f["d2d_heldout_kl_last"], f["d2s_heldout_kl_first"], 4);
+        Assert.Equal(f["d2d_heldout_ce_last"], f["d2s_heldout_ce_first"], 4);
+        Assert.True(f["d2s_heldout_kl_last"] < f["d2s_heldout_kl_first"] + 0.05, $"D2S held-out KL {f["d2s_heldout_kl_first"]} -> {f["d2s_heldout_kl_last"]}");
+
+        using var dense = Checkpoint.Load(mimic.DenseDir);
+        using var moe = Checkpoint.Load(mimic.MoeDir);
+        Assert.Null(dense.Config.Text.Moe);
+        Assert.Equal(TinyRun.StudentMoe, moe.Config.Text.Moe);
+        Assert.Equal(1, MoeLoss.Layers(moe).Count);                                  // every other layer of 2: layer 0
+        Assert.Equal((long)f["d2d_params_total"], dense.ParameterCount());
+        Assert.Equal((long)f["d2s_params_total"], moe.ParameterCount());
+        Assert.Equal((long)f["params"], moe.ParameterCount());
+        Assert.Equal(f["d2d_params_total"], f["d2d_params_activated"]);
+        // Activated: the dense count plus the router (k = 2 of 4 experts: one extra FFN copy per token).
+        int d = 24, i = 48;
+        Assert.Equal(f["d2d_params_total"] + 3 * d * i + 4 * d, f["d2s_params_activated"]);
+        Assert.Equal(f["d2d_params_total"] + 3 * 3 * d * i + 4 * d, f["d2s_params_total"]);
+        Assert.True(File.Exists(Path.Combine(mimic.DenseDir, TeacherPretraining.TokenizerFile)));
+        Assert.True(File.Exists(Path.Combine(mimic.MoeDir, TeacherPretraining.TokenizerFile)));
+    }
+
+    [Fact]
+    public void TheDenseCheckpointUpcycledHasTheDenseLogits()
+    {
+        using var dense = Checkpoint.Load(_run.Mimic.DenseDir);
+        using var upcycled = Checkpoint.Load(_run.Mimic.DenseDir);
+        StudentModels.Upcycle(upcycled, TinyRun.StudentMoe, seed: 5);
+        dense.eval();
+        upcycled.eval();
+        var rows = _run.Data.Rows("val").Take(6).ToList();
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        using var batch = TrainingBatch.Collate(rows, _run.Data.ImageSize, _run.Data.Tokenizer.PadId, TokenScope.All);
+        var a = dense.Forward(batch.Pixels, batch.InputIds);
+        var b = upcycled.Forward(batch.Pixels, batch.InputIds);
+        Assert.True((a - b).abs().max().item<float>() < 1e-5f);
+        Assert.Equal(0, MoeLoss.Layers(upcycled).Sum(m => m.LastRouting!.Dropped));     // eval capacity 2: nothing dropped
+    }
+
+    [Fact]
+    public void SftBaselineHasTheMoeStudentsArchitectureAndBudget()
+    {
+        var mimic = _run.Mimic;
+        string dir = _run.Dir.File("sft");
+        var sft = new SftStudent("sft", _run.Data, TinyRun.StudentConfig(_run.Data), mimic.Options.Schedule, mimic.Options.Train,
+            mimic.Options.AuxWeight, _run.TeacherDir, dir);
+        var outcome = sft.Run(NullStageProgress.Instance, CancellationToken.None);
         var f = outcome.Figures;
-        Assert.True(f["heldout_kl_final"] < f["heldout_kl_epoch0"], $"held-out KL {f["heldout_kl_epoch0"]} -> {f["heldout_kl_final"]}");
-        Assert.Equal(source.TrainSamples, (int)f["train_samples"]);
-        using var reloaded = Checkpoint.Load(outDir);
-        Assert.Equal((long)f["params"], reloaded.ParameterCount());
-        Assert.True(File.Exists(Path.Combine(outDir, TeacherPretraining.TokenizerFile)));
+        Assert.Equal(dir, outcome.Checkpoint);
+        foreach (var (mine, theirs) in new[] { ("warmup", "warmup"), ("dense", "d2d"), ("moe", "d2s") })
+        {
+            Assert.Equal(mimic.Outcome.Figures[$"{theirs}_epochs"], f[$"{mine}_epochs"]);
+            Assert.Equal(mimic.Outcome.Figures[$"{theirs}_params_total"], f[$"{mine}_params_total"]);
+        }
+        Assert.Equal(mimic.Outcome.Figures["d2d_steps"], f["dense_steps"]);
+        Assert.Equal(mimic.Outcome.Figures["d2s_steps"], f["moe_steps"]);
+        Assert.True(f["dense_heldout_ce_last"] < f["dense_heldout_ce_first"]);
+        Assert.Equal(f["dense_heldout_ce_last"], f["moe_heldout_ce_first"], 4);      // upcycling keeps the function
+        Assert.False(f.ContainsKey("dense_heldout_kl_first"));                         // no teacher signal at all
+
+        using var sftModel = Checkpoint.Load(dir);
+        using var moeModel = Checkpoint.Load(mimic.MoeDir);
+        Assert.Equal(moeModel.Config, sftModel.Config);
+        Assert.Equal(
+            moeModel.named_parameters().Select(p => (p.name, string.Join("x", p.parameter.shape))),
+            sftModel.named_parameters().Select(p => (p.name, string.Join("x", p.parameter.shape))));
+        // The vision tower is the teacher's, frozen, in both.
+        using var teacher = Checkpoint.Load(_run.TeacherDir);
+        var teacherVision = teacher.VisionTower.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in sftModel.VisionTower.named_parameters())
+            Assert.Equal(0f, (parameter - teacherVision[name]).abs().max().item<float>());
+        Assert.True(File.Exists(Path.Combine(dir, TeacherPretraining.TokenizerFile)));
     }
 
     [Fact]
@@ -119,4 +264,11 @@ public sealed class DistillationFlowTests : IClassFixture<DistillationFlowTests.
         Assert.Equal(0.5, result.Families.Single(f => f.Family == "existence").Chance);
         Assert.All(predictions, p => Assert.Equal(AnswerMatch.IsExact(_run.Data.Tokenizer, p.Generated, p.Reference), p.Correct));
     }
+}
+
+/// <summary>The tests that share one <see cref="DistillationFlowTests.TinyRun"/> (dataset, teacher, mimic run).</summary>
+[CollectionDefinition(Name)]
+public sealed class TinyRunCollection : ICollectionFixture<DistillationFlowTests.TinyRun>
+{
+    public const string Name = "tiny-run";
 }

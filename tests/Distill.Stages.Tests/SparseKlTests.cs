@@ -57,14 +57,16 @@ public class SparseKlTests
     }
 
     [Fact]
-    public void TemperatureDividesOnlyTheStudentLogits()
+    public void TemperatureTempersBothBucketDistributionsAndIsNotScaledHere()
     {
         using var scope = torch.NewDisposeScope();
         using var targets = TeacherTargets.FromLogits(TeacherLogits(), 2);
-        // T = 2: student logits [0.5, 1, 0, -0.5] -> q = [0.2760043, 0.4550542, 0.1674051, 0.1015363]; KL = 0.1128703.
+        // T = 2 on the buckets: teacher [0.5, 0.3, 0.2]^(1/2) renormalised = [0.4154459, 0.3218030, 0.2627511];
+        // student q = [0.2368828, 0.6439143, 0.1192029]^(1/2) renormalised = [0.2977877, 0.4909688, 0.2112435];
+        // KL = 0.2388803 / T^2 = 0.0597201 (SparseKl does not apply T^2).
         var student = torch.tensor(new float[] { 1, 2, 0, -1 }, [1, 4]);
         var kl = SparseKl.Forward(student, targets.Ids, targets.Logprobs, targets.TailLogprob, temperature: 2.0);
-        Assert.Equal(0.1128703, kl.item<float>(), 5);
+        Assert.Equal(0.2388803 / 4, kl.item<float>(), 5);
     }
 
     [Fact]

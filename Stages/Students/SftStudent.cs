@@ -1,0 +1,70 @@
+using Distill.Models.Config;
+using Distill.Stages.Arrow;
+using Distill.Stages.Flow;
+using Distill.Stages.Training;
+using Distill.Stages.Workspace;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Students;
+
+/// <summary>Stage <c>sft</c>: the SFT-only baseline of the distilled student. Exactly the student's architecture and
+/// budget: the same <see cref="StudentSchedule"/> (projector warm-up, dense epochs, the same upcycling to MoE and
+/// MoE epochs), the same initialisation, optimiser, batches and shuffles as <c>mimic</c>, the teacher's vision
+/// tower copied and frozen the same way, but no teacher signal: cross-entropy on the ground-truth responses of the
+/// training split (plus the MoE aux loss in the MoE phase). Held-out: response cross-entropy on the validation
+/// split. Writes the final student (MoE when the schedule upcycles) to one checkpoint directory.</summary>
+public sealed class SftStudent
+{
+    public const string DensePhase = "dense", MoePhase = "moe";
+
+    private readonly string _stage;
+    private readonly PreparedData _data;
+    private readonly VlmConfig _config;
+    private readonly StudentSchedule _schedule;
+    private readonly TrainOptions _train;
+    private readonly double _auxWeight;
+    private readonly string _teacherCheckpoint;
+    private readonly string _outputDir;
+    private readonly Device? _device;
+
+    /// <param name="config">The dense student architecture (the schedule upcycles it).</param>
+    /// <param name="auxWeight">Coefficient of the MoE aux loss (as in mimic).</param>
+    public SftStudent(string stage, PreparedData data, VlmConfig config, StudentSchedule schedule, TrainOptions train,
+        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null)
+    {
+        _stage = stage;
+        _data = data;
+        _config = config;
+        _schedule = schedule.Validate();
+        _train = train;
+        _auxWeight = auxWeight;
+        _teacherCheckpoint = teacherCheckpoint;
+        _outputDir = outputDir;
+        _device = device;
+    }
+
+    public StageOutcome Run(IStageProgress progress, CancellationToken cancellation)
+    {
+        var train = _data.Rows("train");
+        var heldOut = _data.Rows("val");
+        if (train.Count == 0) throw new InvalidOperationException($"{_stage}: the training split of {_data.DatasetDir} is empty");
+        int imageSize = _data.ImageSize, padId = _data.Tokenizer.PadId;
+        var objective = new StudentObjective<SampleRow>(
+            (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
+            heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
+        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device);
+        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
+            (student, phase) =>
+            {
+                if (phase == MoePhase || !_schedule.UpcyclesToMoe) StudentModels.Save(student, _data.Tokenizer, _outputDir);
+            },
+            progress, cancellation);
+        figures["train_samples"] = train.Count;
+        figures["heldout_samples"] = heldOut.Count;
+        return new StageOutcome(_outputDir, figures);
+    }
+
+    /// <summary>The caption samples of a split (the projector warm-up data).</summary>
+    public static IReadOnlyList<SampleRow> Captions(IReadOnlyList<SampleRow> rows) =>
+        rows.Where(r => r.Task == "caption").ToList();
+}

@@ -1,0 +1,62 @@
+using System.Security.Cryptography;
+using Distill.Models;
+using Distill.Stages.Arrow;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Students;
+
+/// <summary>The frozen vision tower's patch features per image, computed once and reused by every later step of a
+/// student's training (all phases: the tower is the teacher's, frozen, and upcycling does not touch it). Keyed by the
+/// image bytes (SHA-256), so the questions of one scene share one entry. Only the tower is cached; the projector
+/// that follows it trains and runs every step. Entries are kept while they fit in <see cref="MaxBytes"/>; beyond it
+/// features are recomputed per batch (same values). A cache belongs to one model: its tower must stay frozen.</summary>
+public sealed class VisionFeatureCache : IDisposable
+{
+    /// <summary>Default budget: 1 GiB of float32 features (the demo's 2,100 scenes take about 30 MB).</summary>
+    public const long DefaultMaxBytes = 1L << 30;
+
+    private readonly Dictionary<string, Tensor> _features = new(StringComparer.Ordinal);
+    private long _bytes;
+
+    public VisionFeatureCache(long maxBytes = DefaultMaxBytes) => MaxBytes = maxBytes;
+
+    public long MaxBytes { get; }
+    public int Count => _features.Count;
+    public long Bytes => _bytes;
+
+    /// <summary>The vision tower's patch features of <paramref name="rows"/>' images, [B,N,Dv], no grad; pixels
+    /// [B,3,S,S] are the same images, used for the ones not cached yet. The result belongs to the caller's scope.</summary>
+    public Tensor Patches(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, Tensor pixels)
+    {
+        if (model.VisionTower.parameters().Any(p => p.requires_grad))
+            throw new InvalidOperationException("the vision feature cache needs a frozen vision tower");
+        var keys = rows.Select(r => Convert.ToHexString(SHA256.HashData(r.Image))).ToArray();
+        var missing = Enumerable.Range(0, rows.Count).Where(i => !_features.ContainsKey(keys[i])).ToArray();
+        using var noGrad = no_grad();
+        var onDevice = pixels.to(model.Device);
+        long bytesPerImage = (long)model.Config.Vision.NumPatches * model.Config.Vision.HiddenSize * sizeof(float);
+        if (_bytes + missing.Length * bytesPerImage > MaxBytes)
+            return model.VisionTower.forward(onDevice);                                         // over budget: computed, not kept
+        if (missing.Length > 0)
+        {
+            using var scope = NewDisposeScope();
+            var index = tensor(missing.Select(i => (long)i).ToArray(), device: onDevice.device);
+            var computed = model.VisionTower.forward(onDevice.index_select(0, index));         // [M,N,Dv]
+            for (int j = 0; j < missing.Length; j++)
+            {
+                if (_features.ContainsKey(keys[missing[j]])) continue;                          // same image twice in the batch
+                var feature = computed[j].clone().DetachFromDisposeScope();                    // [N,Dv]
+                _features[keys[missing[j]]] = feature;
+                _bytes += bytesPerImage;
+            }
+        }
+        return stack(keys.Select(k => _features[k]).ToArray(), 0);                              // [B,N,Dv]
+    }
+
+    public void Dispose()
+    {
+        foreach (var feature in _features.Values) feature.Dispose();
+        _features.Clear();
+        _bytes = 0;
+    }
+}
