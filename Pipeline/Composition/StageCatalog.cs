@@ -37,6 +37,7 @@ public sealed class StageCatalog
     public string TeacherDir => ExternalTeacher ? _s.Teacher.Checkpoint : Path.Combine(_paths.Checkpoints, "teacher");
     public string StudentDir => Path.Combine(_paths.Checkpoints, "student");
     public string EvalDir => Path.Combine(_paths.Root, "eval");
+    public string ExportDir => Path.Combine(_paths.Root, "export");
 
     public TeacherPretraining Pretraining => new(_data,
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
@@ -91,9 +92,14 @@ public sealed class StageCatalog
         var shapes = ShapesOptionsOf(_s);
         var evaluator = new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
             family => ShapesChance.ChanceLevel(family, shapes));
-        var models = new List<(string, string)> { ("teacher", TeacherDir) };
-        if (File.Exists(Path.Combine(StudentDir, Checkpoint.WeightsFile))) models.Add(("student", StudentDir));
-        return new EvaluationStage(evaluator, models, EvalDir, device: Device).Run(progress, ct);
+        var models = ModelLineup.Existing(TeacherDir, _paths.Checkpoints).Select(m => (m.Name, m.Checkpoint)).ToList();
+        var final = ModelLineup.FinalStudent(_paths.Checkpoints);
+        return new EvaluationStage(evaluator, models, EvalDir, device: Device)
+        {
+            Speed = _s.Eval.SpeedPrompts == 0 ? null
+                : new SpeedMeasurement(_data, _s.Eval.SpeedPrompts, _s.Eval.SpeedRepeats, _s.Eval.MaxNewTokens, _s.Eval.BatchSize),
+            Export = final is null ? null : new ExportPlan(final, ExportDir, _data.Tokenizer),
+        }.Run(progress, ct);
     }
 
     public static ShapesOptions ShapesOptionsOf(DistillSettings s) => new()
