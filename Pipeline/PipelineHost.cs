@@ -68,7 +68,9 @@ public static class PipelineHost
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
+                .. ExportLine(catalog.ExportDir),
             ],
+            Metrics = MetricsCsv.Read(paths.Metrics),
         };
         ReportWriter.Write(paths.Report, report);
         Console.Out.WriteLine(result.Succeeded
@@ -76,6 +78,10 @@ public static class PipelineHost
             : $"Pipeline failed in stage {result.FailedStage}: {result.Error}\nLedger: {paths.Ledger}");
         return result.Succeeded ? 0 : 1;
     }
+
+    /// <summary>"Export: ..." when the eval stage exported the final student.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> ExportLine(string exportDir) =>
+        StudentExport.Describe(exportDir) is { } line ? [new("Export", $"{Path.GetFileName(exportDir)}/ in the run directory. {line}")] : [];
 
     /// <summary>Single-process ActorSystem: no remoting; warnings and errors go to the console.</summary>
     private static Config ActorSystemConfig() => ConfigurationFactory.ParseString("""

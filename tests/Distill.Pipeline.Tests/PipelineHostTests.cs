@@ -46,6 +46,16 @@ public class PipelineHostTests
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| teacher |", report);
         Assert.Contains("| student |", report);
+        Assert.All(results, r => Assert.True(r.Speed!.PrefillMs > 0 && r.FlopsPerToken > 0));
+        Assert.Contains("](report/accuracy.png)", report);
+        Assert.True(File.Exists(Path.Combine(paths.Root, "report", "accuracy.png")));
+        Assert.True(File.Exists(Path.Combine(paths.Root, "report", "latency-vs-flops.png")));
+        // The final student is exported, loadable, next to its tokenizer.
+        var export = Path.Combine(paths.Root, "export");
+        using (var exported = Checkpoint.Load(export))
+            Assert.Equal(results[1].Parameters, exported.ParameterCount());
+        Assert.True(File.Exists(Path.Combine(export, "tokenizer.json")));
+        Assert.Contains("Export: export/ in the run directory.", report);
 
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
