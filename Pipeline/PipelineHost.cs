@@ -56,6 +56,16 @@ public static class PipelineHost
             await system.Terminate();
         }
 
+        IReadOnlyList<MetricPoint> metrics = [];
+        string? metricsError = null;
+        try
+        {
+            metrics = MetricsCsv.Read(paths.Metrics);
+        }
+        catch (InvalidDataException e)
+        {
+            metricsError = e.Message; // the report is still written, without loss curves, and says why
+        }
         var report = new ReportInput(
             Path.GetFileName(paths.Root), started, clock.Elapsed,
             EvaluationStage.ReadResults(catalog.EvalDir),
@@ -69,8 +79,9 @@ public static class PipelineHost
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
                 .. ExportLine(catalog.ExportDir),
+                .. (metricsError is null ? [] : new KeyValuePair<string, string>[] { new("Loss curves", $"not drawn: {metricsError}") }),
             ],
-            Metrics = MetricsCsv.Read(paths.Metrics),
+            Metrics = metrics,
         };
         ReportWriter.Write(paths.Report, report);
         Console.Out.WriteLine(result.Succeeded

@@ -123,7 +123,11 @@ public static partial class ReportWriter
     private static void AppendPlots(StringBuilder sb, IReadOnlyList<ReportPlot> plots, string kind)
     {
         var ofKind = plots.Where(p => p.Kind == kind).ToList();
-        foreach (var p in ofKind) sb.Append("![").Append(Escape(p.Title)).Append("](").Append(p.RelativePath).AppendLine(")");
+        foreach (var p in ofKind)
+        {
+            if (p.Error is null) sb.Append("![").Append(Escape(p.Title)).Append("](").Append(p.RelativePath).AppendLine(")");
+            else sb.Append("_Plot not drawn (").Append(Escape(p.Title)).Append("): ").Append(Escape(p.Error)).AppendLine("_");
+        }
         if (ofKind.Count > 0) sb.AppendLine();
     }
 

@@ -5,13 +5,17 @@ using ScottPlot;
 namespace Distill.Pipeline.Reporting;
 
 /// <summary>A PNG drawn for the report. <see cref="Kind"/> says which section links it: <c>loss</c>, <c>arank</c>,
-/// <c>accuracy</c>, <c>latency</c>. <see cref="RelativePath"/> is relative to report.md (forward slashes).</summary>
-public sealed record ReportPlot(string Kind, string Title, string RelativePath);
+/// <c>accuracy</c>, <c>latency</c>. <see cref="RelativePath"/> is relative to report.md (forward slashes).
+/// <see cref="Error"/>: why the plot could not be drawn (the report says so instead of linking it); null when drawn.</summary>
+public sealed record ReportPlot(string Kind, string Title, string RelativePath)
+{
+    public string? Error { get; init; }
+}
 
 /// <summary>The report's plots, drawn with ScottPlot into <c>&lt;run&gt;/report/</c>: loss curves per stage (from
 /// metrics.csv), ARank per decoder layer (from the <c>arank.layerN</c> figures), accuracy per family and model
 /// (bars, chance marked), and prefill latency against FLOPs per token (one labelled point per model). A plot whose
-/// data is missing is not drawn.</summary>
+/// data is missing is not drawn; one that fails to draw is reported with its error (the report is still written).</summary>
 public static partial class ReportPlots
 {
     public const string Folder = "report";
@@ -23,12 +27,27 @@ public static partial class ReportPlots
         Directory.CreateDirectory(dir);
         var plots = new List<ReportPlot>();
         foreach (var curves in LossCurves.From(input.Metrics))
-            plots.Add(Loss(curves, dir));
-        if (ARank(input.Stages) is { } arank) plots.Add(ARankPlot(arank, dir));
-        if (input.Results.Count > 0) plots.Add(Accuracy(input.Results, dir));
+            plots.Add(Try("loss", $"Loss curves of stage {curves.Stage}", $"loss-{FileSafe(curves.Stage)}.png", () => Loss(curves, dir)));
+        if (ARank(input.Stages) is { } arank)
+            plots.Add(Try("arank", "ARank per decoder layer", "arank.png", () => ARankPlot(arank, dir)));
+        if (input.Results.Count > 0)
+            plots.Add(Try("accuracy", "Accuracy per family and model", "accuracy.png", () => Accuracy(input.Results, dir)));
         var timed = input.Results.Where(r => r.Speed is not null && r.FlopsPerToken > 0).ToList();
-        if (timed.Count > 0) plots.Add(Latency(timed, dir));
+        if (timed.Count > 0)
+            plots.Add(Try("latency", "Prefill latency vs FLOPs per token", "latency-vs-flops.png", () => Latency(timed, dir)));
         return plots;
+    }
+
+    private static ReportPlot Try(string kind, string title, string file, Func<ReportPlot> draw)
+    {
+        try
+        {
+            return draw();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new ReportPlot(kind, title, $"{Folder}/{file}") { Error = $"{e.GetType().Name}: {e.Message}" };
+        }
     }
 
     private static ReportPlot Loss(StageLossCurves curves, string dir)

@@ -138,6 +138,19 @@ public class ReportEvaluationTests
     }
 
     [Fact]
+    public void A_plot_that_cannot_be_written_is_reported_and_the_rest_still_drawn()
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(Path.Combine(t.Path, "report", "accuracy.png")); // a folder where the PNG goes
+        ReportWriter.Write(Path.Combine(t.Path, "report.md"), Input());
+        var text = File.ReadAllText(Path.Combine(t.Path, "report.md"));
+        Assert.Contains("_Plot not drawn (Accuracy per family and model): ", text);
+        Assert.DoesNotContain("](report/accuracy.png)", text);
+        Assert.Contains("](report/latency-vs-flops.png)", text);
+        Assert.True(File.Exists(Path.Combine(t.Path, "report", "arank.png")));
+    }
+
+    [Fact]
     public void Without_results_or_metrics_no_plot_is_drawn()
     {
         using var t = new TempDir();
