@@ -81,7 +81,7 @@ public static partial class ReportWriter
             sb.Append("Speed is measured: the first ").Append(speed.Prompts.ToString(Inv)).Append(" test prompts, ")
               .Append(speed.NewTokens.ToString(Inv)).Append(" greedy tokens each (eos does not stop a row, so every model does the same work), one warm-up round, then the median of ")
               .Append(speed.Repeats.ToString(Inv)).Append(" timed round(s). Batch 1: each prompt alone; batch ").Append(batch.ToString(Inv))
-              .Append(": the prompts repeated to the eval batch size in one left-padded batch. Tokens/s = generated tokens / (prefill + decode time); prefill = image encoding + LM prefill until the first token is known.")
+              .Append(": the prompts repeated to the eval batch size in one left-padded batch. Tokens/s = generated tokens / (prefill + decode time); prefill = image encoding + LM prefill until the first token is known. Models are measured one after another, so load from other processes on the machine can slow one row more than another.")
               .AppendLine();
         foreach (var r in accounted.Where(r => r.Speed?.ModKeepRatio is not null))
             sb.Append(Escape(r.Model)).Append(": the MoD layers processed ").Append(Percent(r.Speed!.ModKeepRatio!.Value))
