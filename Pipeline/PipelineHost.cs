@@ -56,6 +56,16 @@ public static class PipelineHost
             await system.Terminate();
         }
 
+        IReadOnlyList<MetricPoint> metrics = [];
+        string? metricsError = null;
+        try
+        {
+            metrics = MetricsCsv.Read(paths.Metrics);
+        }
+        catch (InvalidDataException e)
+        {
+            metricsError = e.Message; // the report is still written, without loss curves, and says why
+        }
         var report = new ReportInput(
             Path.GetFileName(paths.Root), started, clock.Elapsed,
             EvaluationStage.ReadResults(catalog.EvalDir),
@@ -68,7 +78,10 @@ public static class PipelineHost
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
+                .. ExportLine(catalog.ExportDir),
+                .. (metricsError is null ? [] : new KeyValuePair<string, string>[] { new("Loss curves", $"not drawn: {metricsError}") }),
             ],
+            Metrics = metrics,
         };
         ReportWriter.Write(paths.Report, report);
         Console.Out.WriteLine(result.Succeeded
@@ -76,6 +89,10 @@ public static class PipelineHost
             : $"Pipeline failed in stage {result.FailedStage}: {result.Error}\nLedger: {paths.Ledger}");
         return result.Succeeded ? 0 : 1;
     }
+
+    /// <summary>"Export: ..." when the eval stage exported the final student.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> ExportLine(string exportDir) =>
+        StudentExport.Describe(exportDir) is { } line ? [new("Export", $"{Path.GetFileName(exportDir)}/ in the run directory. {line}")] : [];
 
     /// <summary>Single-process ActorSystem: no remoting; warnings and errors go to the console.</summary>
     private static Config ActorSystemConfig() => ConfigurationFactory.ParseString("""

@@ -42,9 +42,8 @@ public sealed class StageCatalog
     public string StudentDenseDir => Path.Combine(_paths.Checkpoints, "student-dense");
     public string StudentMoeDir => Path.Combine(_paths.Checkpoints, "student-moe");
 
-    /// <summary>Student checkpoint directories under <c>checkpoints/</c>, in the order eval reports them.</summary>
-    public static readonly IReadOnlyList<string> StudentCheckpointNames = ["sft", "student-dense", "student-moe", "student-pref", "student-mod"];
     public string EvalDir => Path.Combine(_paths.Root, "eval");
+    public string ExportDir => Path.Combine(_paths.Root, "export");
 
     public TeacherPretraining Pretraining => new(_data,
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
@@ -119,13 +118,14 @@ public sealed class StageCatalog
         var shapes = ShapesOptionsOf(_s);
         var evaluator = new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
             family => ShapesChance.ChanceLevel(family, shapes));
-        var models = new List<(string, string)> { ("teacher", TeacherDir) };
-        foreach (var student in StudentCheckpointNames)
+        var models = ModelLineup.Existing(TeacherDir, _paths.Checkpoints).Select(m => (m.Name, m.Checkpoint)).ToList();
+        var final = ModelLineup.FinalStudent(_paths.Checkpoints);
+        return new EvaluationStage(evaluator, models, EvalDir, device: Device)
         {
-            var dir = Path.Combine(_paths.Checkpoints, student);
-            if (File.Exists(Path.Combine(dir, Checkpoint.WeightsFile))) models.Add((student, dir));
-        }
-        return new EvaluationStage(evaluator, models, EvalDir, device: Device).Run(progress, ct);
+            Speed = _s.Eval.SpeedPrompts == 0 ? null
+                : new SpeedMeasurement(_data, _s.Eval.SpeedPrompts, _s.Eval.SpeedRepeats, _s.Eval.MaxNewTokens, _s.Eval.BatchSize),
+            Export = final is null ? null : new ExportPlan(final, ExportDir, _data.Tokenizer),
+        }.Run(progress, ct);
     }
 
     public static ShapesOptions ShapesOptionsOf(DistillSettings s) => new()

@@ -68,6 +68,8 @@ public static class ConfigSchema
         new IntKey("distill.eval.batch-size", 1, 65536),
         new IntKey("distill.eval.max-new-tokens", 1, 4096),
         new IntKey("distill.eval.max-per-family", 0, Big, "0 = all"),
+        new IntKey("distill.eval.speed-prompts", 0, 4096, "0 = no speed measurement"),
+        new IntKey("distill.eval.speed-repeats", 1, 1000),
 
         new IntKey("distill.parallelism.loaders", 1, 256),
         new IntKey("distill.parallelism.teacher-workers", 1, 256),

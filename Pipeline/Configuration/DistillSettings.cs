@@ -81,7 +81,14 @@ public sealed record MimicSettings(
     bool TeacherGeneratedResponses);
 
 /// <summary><c>distill.eval</c>: <see cref="MaxPerFamily"/> 0 = all test samples.</summary>
-public sealed record EvalSettings(int BatchSize, int MaxNewTokens, int MaxPerFamily);
+public sealed record EvalSettings(int BatchSize, int MaxNewTokens, int MaxPerFamily)
+{
+    /// <summary>Test prompts the speed of each model is measured on; 0 = no speed measurement.</summary>
+    public int SpeedPrompts { get; init; } = 8;
+
+    /// <summary>Timed rounds of the speed measurement (after one warm-up round).</summary>
+    public int SpeedRepeats { get; init; } = 3;
+}
 
 /// <summary><c>distill.parallelism</c>.</summary>
 public sealed record ParallelismSettings(int Loaders, int TeacherWorkers, int CreditWindow, int ShardSize);

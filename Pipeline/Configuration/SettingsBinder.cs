@@ -87,7 +87,11 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
         Eval: new EvalSettings(
             BatchSize: I("distill.eval.batch-size"),
             MaxNewTokens: I("distill.eval.max-new-tokens"),
-            MaxPerFamily: I("distill.eval.max-per-family")),
+            MaxPerFamily: I("distill.eval.max-per-family"))
+        {
+            SpeedPrompts = I("distill.eval.speed-prompts"),
+            SpeedRepeats = I("distill.eval.speed-repeats"),
+        },
         Parallelism: new ParallelismSettings(
             Loaders: I("distill.parallelism.loaders"),
             TeacherWorkers: I("distill.parallelism.teacher-workers"),

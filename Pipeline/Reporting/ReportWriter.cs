@@ -17,10 +17,14 @@ public sealed record ReportInput(
     IReadOnlyList<StageSummary> Stages)
 {
     public IReadOnlyList<KeyValuePair<string, string>> Summary { get; init; } = [];
+
+    /// <summary>The rows of the run's metrics.csv (loss curves are drawn from them).</summary>
+    public IReadOnlyList<MetricPoint> Metrics { get; init; } = [];
 }
 
-/// <summary>Writes <c>report.md</c>: run summary, accuracy per family of teacher vs student(s) next to chance
-/// level, overall accuracy and parameter counts, then a table of stages with wall times and key figures.</summary>
+/// <summary>Writes <c>report.md</c>: run summary, accuracy per family of every evaluated model next to chance
+/// level, POPE and CHAIR, size and measured speed, learning curves, the MoD ARank table, then a table of stages with
+/// wall times and key figures; the PNG plots (<see cref="ReportPlots"/>) go to <c>report/</c> beside it.</summary>
 public static partial class ReportWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
@@ -29,13 +33,16 @@ public static partial class ReportWriter
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        var plots = ReportPlots.Draw(input, dir ?? ".");
         var tmp = path + ".tmp";
-        File.WriteAllText(tmp, Render(input), new UTF8Encoding(false));
+        File.WriteAllText(tmp, Render(input, plots), new UTF8Encoding(false));
         File.Move(tmp, path, overwrite: true);
     }
 
-    public static string Render(ReportInput input)
+    /// <summary>The Markdown text; <paramref name="plots"/> are linked in their sections.</summary>
+    public static string Render(ReportInput input, IReadOnlyList<ReportPlot>? plots = null)
     {
+        plots ??= [];
         var sb = new StringBuilder();
         sb.Append("# Distill report: ").AppendLine(Escape(input.RunName)).AppendLine();
 
@@ -90,10 +97,18 @@ public static partial class ReportWriter
             sb.AppendLine();
             var counts = input.Results[0].Families.Select(f => $"{f.Family} {f.Total.ToString(Inv)}");
             sb.Append("Test questions per family (").Append(Escape(input.Results[0].Model)).Append("): ").Append(string.Join(", ", counts)).AppendLine(".").AppendLine();
+            AppendPlots(sb, plots, "accuracy");
         }
 
+        AppendPope(sb, input.Results);
+        AppendChair(sb, input.Results);
         AppendCost(sb, input.Results);
+        AppendPlots(sb, plots, "latency");
         AppendCurves(sb, input.Stages);
+        if (plots.Any(p => p.Kind == "loss") && !input.Stages.Any(s => s.Figures.Keys.Any(k => EpochFigure().IsMatch(k))))
+            sb.AppendLine("## Learning curves").AppendLine();
+        AppendPlots(sb, plots, "loss");
+        AppendARank(sb, input.Stages, plots);
 
         sb.AppendLine("## Stages").AppendLine();
         if (input.Stages.Count == 0)
@@ -106,26 +121,12 @@ public static partial class ReportWriter
             Row(sb, ["---", "---:", "---"]);
             foreach (var s in input.Stages)
             {
-                var figures = string.Join(", ", s.Figures.Where(kv => !EpochFigure().IsMatch(kv.Key)).Select(kv => $"{kv.Key} {Number(kv.Value)}"));
+                var figures = string.Join(", ", s.Figures.Where(kv => !EpochFigure().IsMatch(kv.Key) && !(s.Stage == "eval" && IsModelFigure(kv.Key, input.Results)))
+                    .Select(kv => $"{kv.Key} {Number(kv.Value)}"));
                 Row(sb, [s.Stage, Duration(s.WallTime), figures]);
             }
         }
         return sb.ToString();
-    }
-
-    /// <summary>Size and cost of each evaluated model, from the parameter/FLOP accounting: total and activated
-    /// (per token) parameters, forward FLOPs per test sample (mean length) and the decoder's share.</summary>
-    private static void AppendCost(StringBuilder sb, IReadOnlyList<EvaluationResult> results)
-    {
-        var accounted = results.Where(r => r.FlopsPerSample > 0).ToList();
-        if (accounted.Count == 0) return;
-        sb.AppendLine("## Size and cost").AppendLine();
-        Row(sb, ["Model", "Params", "Activated / token", "Forward FLOPs / sample", "Decoder FLOPs / sample"]);
-        Row(sb, ["---", "---:", "---:", "---:", "---:"]);
-        foreach (var r in accounted)
-            Row(sb, [r.Model, Params(r.Parameters), Params(r.ActivatedParameters),
-                Distill.Models.Accounting.FlopBreakdown.Human(r.FlopsPerSample), Distill.Models.Accounting.FlopBreakdown.Human(r.DecoderFlopsPerSample)]);
-        sb.AppendLine();
     }
 
     /// <summary>Figures named <c>metric_epochN</c> (validation loss, held-out distillation loss, ...), one row per

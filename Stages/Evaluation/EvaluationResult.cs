@@ -14,6 +14,19 @@ public sealed record EvaluationResult(string Model, long Parameters, IReadOnlyLi
     public long FlopsPerSample { get; init; }
     public long DecoderFlopsPerSample { get; init; }
 
+    /// <summary>Forward FLOPs per token: <see cref="FlopsPerSample"/> / tokens of the mean sample (MoD models: with
+    /// the keep ratio measured in <see cref="Speed"/> when there is one); 0 when unknown.</summary>
+    public double FlopsPerToken { get; init; }
+
+    /// <summary>POPE scores of the existence probes, one per setting; empty when the split has none.</summary>
+    public IReadOnlyList<PopeScore> Pope { get; init; } = [];
+
+    /// <summary>CHAIR of the caption family; null when the split has no captions.</summary>
+    public ChairScore? Chair { get; init; }
+
+    /// <summary>Measured speed; null when it was not measured.</summary>
+    public SpeedScore? Speed { get; init; }
+
     /// <summary>Micro-averaged exact-match accuracy over all families.</summary>
     public double Overall => Families.Sum(f => f.Total) == 0 ? 0 : (double)Families.Sum(f => f.Correct) / Families.Sum(f => f.Total);
 }

@@ -2,7 +2,6 @@ using System.Text.Json;
 using Distill.Models;
 using Distill.Models.Accounting;
 using Distill.Models.Config;
-using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Flow;
 using Distill.Stages.Text;
@@ -12,7 +11,10 @@ using static TorchSharp.torch;
 namespace Distill.Stages.Evaluation;
 
 /// <summary>Stage <c>eval</c>: greedy answers on a split, exact-match accuracy per question family next to the
-/// family's chance level. Samples are batched by family so that short-answer batches stop early.</summary>
+/// family's chance level, POPE scores of the existence probes per setting and CHAIR of the captions against the
+/// scenes. Samples are batched by family so that short-answer batches stop early.
+/// <para>Token budget: a family gets <c>maxNewTokens</c>, or more when one of its reference answers is longer (plus
+/// eos), so a long caption is never cut short by a budget sized for one-word answers.</para></summary>
 public sealed class VqaEvaluator
 {
     private readonly PreparedData _data;
@@ -45,11 +47,14 @@ public sealed class VqaEvaluator
         var predictions = new List<Prediction>(total);
         var scores = new List<FamilyScore>();
         var tokenizer = _data.Tokenizer;
+        var scenes = new Lazy<IReadOnlyDictionary<string, ShapesScene>>(() => ScenesByImage(split));
+        var captions = new List<CaptionJudgement>();
         int done = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         foreach (var (family, items) in byFamily)
         {
             int correct = 0;
+            int budget = Math.Max(_maxNewTokens, items.Max(x => tokenizer.Encode(x.Sample.Answer).Length + 1));
             foreach (var chunk in items.Chunk(_batchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -57,35 +62,64 @@ public sealed class VqaEvaluator
                 var pixels = ImageTensors.FromRgb(chunk.Select(x => rows[x.Index].Image).ToList(), _data.ImageSize);
                 var prompts = chunk.Select(x => ChatTemplate.EncodePrompt(tokenizer, x.Sample.Question, _data.ImageTokens)).ToList();
                 IReadOnlyList<int[]> outputs;
-                using (no_grad()) outputs = model.GenerateGreedy(pixels, prompts, _maxNewTokens, tokenizer.EosId, tokenizer.PadId);
+                using (no_grad()) outputs = model.GenerateGreedy(pixels, prompts, budget, tokenizer.EosId, tokenizer.PadId);
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var sample = chunk[i].Sample;
                     string generated = tokenizer.Decode(outputs[i]);
                     bool ok = AnswerMatch.IsExact(tokenizer, generated, sample.Answer);
                     if (ok) correct++;
-                    predictions.Add(new Prediction(sample.Id, family, sample.Question, sample.Answer, generated, ok));
+                    var prediction = new Prediction(sample.Id, family, sample.Question, sample.Answer, generated, ok) { Probe = sample.Probe };
+                    if (family == ShapesVocabulary.Caption)
+                    {
+                        var judged = ChairMetrics.Judge(generated, SceneOf(scenes.Value, sample, split).Objects);
+                        captions.Add(judged);
+                        prediction = prediction with { Hallucinated = judged.Hallucinated.Select(m => m.ToString()).ToList() };
+                    }
+                    predictions.Add(prediction);
                 }
                 done += chunk.Length;
                 progress.Report(new StageProgress("eval", modelName, done, total, done / clock.Elapsed.TotalSeconds, double.NaN));
             }
             scores.Add(new FamilyScore(family, correct, items.Count, _chance(family)));
         }
-        return (Accounted(new EvaluationResult(modelName, model.ParameterCount(), scores), model.Config, rows), predictions);
+        var result = new EvaluationResult(modelName, model.ParameterCount(), scores)
+        {
+            Pope = PopeMetrics.Compute(predictions.Where(p => p.Task == ShapesVocabulary.Existence)),
+            Chair = captions.Count == 0 ? null : ChairMetrics.Compute(captions),
+        };
+        return (Accounted(result, model.Config, split, null), predictions);
     }
 
-    /// <summary>Adds activated parameters and forward FLOPs for the split's mean text length.</summary>
-    private EvaluationResult Accounted(EvaluationResult result, VlmConfig config, IReadOnlyList<SampleRow> rows)
+    /// <summary>Adds activated parameters and forward FLOPs (per sample and per token) for the split's mean text
+    /// length; <paramref name="modKeepRatio"/> is the share of image tokens the MoD layers process (null = the
+    /// config's 1 - skip ratio; ignored without MoD layers).</summary>
+    public EvaluationResult Accounted(EvaluationResult result, VlmConfig config, string split, double? modKeepRatio)
     {
+        var rows = _data.Rows(split);
         int textTokens = rows.Count == 0 ? 0 : (int)Math.Round(rows.Average(r => r.InputIds.Length - _data.ImageTokens));
-        var flops = FlopAccounting.Forward(config, SequenceShape.ForImage(config, textTokens));
+        var flops = FlopAccounting.Forward(config, SequenceShape.ForImage(config, textTokens, modKeepRatio));
         return result with
         {
             ActivatedParameters = ParameterAccounting.Activated(config),
             FlopsPerSample = flops.Total,
             DecoderFlopsPerSample = flops.Decoder,
+            FlopsPerToken = flops.PerToken,
         };
     }
+
+    private IReadOnlyDictionary<string, ShapesScene> ScenesByImage(string split)
+    {
+        var byImage = new Dictionary<string, ShapesScene>(StringComparer.Ordinal);
+        foreach (var scene in ShapesDataset.ReadScenes(_data.DatasetDir, split)) byImage[scene.Image] = scene;
+        return byImage;
+    }
+
+    private ShapesScene SceneOf(IReadOnlyDictionary<string, ShapesScene> scenes, ShapesSample sample, string split) =>
+        scenes.TryGetValue(sample.Image, out var scene)
+            ? scene
+            : throw new InvalidDataException(
+                $"{Path.Combine(_data.DatasetDir, ShapesGenerator.ScenesFile(split))}: no scene for image '{sample.Image}' of caption sample '{sample.Id}'");
 
     /// <summary>Writes predictions as JSON lines (one object per sample) for inspection.</summary>
     public static void WritePredictions(string path, IEnumerable<Prediction> predictions)

@@ -44,7 +44,7 @@ public class PipelineHostTests
         Assert.Equal(mimic.Figures["d2s_steps"], sft.Figures!["moe_steps"]);
 
         var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
-        Assert.Equal(["teacher", "sft", "student-dense", "student-moe"], results.Select(r => r.Model));
+        Assert.Equal(["teacher", "sft", "dense", "moe"], results.Select(r => r.Model));
         using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
         {
             Assert.NotNull(student.Config.Text.Moe);
@@ -54,8 +54,18 @@ public class PipelineHostTests
         Assert.False(Directory.Exists(Path.Combine(paths.Checkpoints, "student")));
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| teacher |", report);
-        Assert.Contains("| student-moe |", report);
+        Assert.Contains("| moe |", report);
         Assert.Contains("| sft |", report);
+        Assert.All(results, r => Assert.True(r.Speed!.PrefillMs > 0 && r.FlopsPerToken > 0));
+        Assert.Contains("](report/accuracy.png)", report);
+        Assert.True(File.Exists(Path.Combine(paths.Root, "report", "accuracy.png")));
+        Assert.True(File.Exists(Path.Combine(paths.Root, "report", "latency-vs-flops.png")));
+        // The final student is exported, loadable, next to its tokenizer.
+        var export = Path.Combine(paths.Root, "export");
+        using (var exported = Checkpoint.Load(export))
+            Assert.Equal(results[3].Parameters, exported.ParameterCount());
+        Assert.True(File.Exists(Path.Combine(export, "tokenizer.json")));
+        Assert.Contains("Export: export/ in the run directory.", report);
 
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);

@@ -91,9 +91,9 @@ public class ReportWriterTests
             ],
         };
         var lines = ReportWriter.Render(input).Split('\n').Select(l => l.TrimEnd('\r')).ToArray();
-        var at = Array.IndexOf(lines, "| Model | Params | Activated / token | Forward FLOPs / sample | Decoder FLOPs / sample |");
+        var at = Array.IndexOf(lines, "| Model | Params | Activated / token | FLOPs / token | Forward FLOPs / sample | Decoder FLOPs / sample |");
         Assert.True(at > 0, string.Join("\n", lines));
-        Assert.Equal("| teacher | 1.50M | 1.50M | 45.60 M | 40.00 M |", lines[at + 2]);
+        Assert.Equal("| teacher | 1.50M | 1.50M | – | 45.60 M | 40.00 M |", lines[at + 2]);
         Assert.Equal("", lines[at + 3]); // the unaccounted student has no row
     }
 }
