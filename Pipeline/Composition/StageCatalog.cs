@@ -6,6 +6,7 @@ using Distill.Stages.Data;
 using Distill.Stages.Distillation;
 using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
+using Distill.Stages.Preference;
 using Distill.Stages.Sources;
 using Distill.Stages.Training;
 using Distill.Stages.Workspace;
@@ -38,6 +39,12 @@ public sealed class StageCatalog
     public string StudentDir => Path.Combine(_paths.Checkpoints, "student");
     public string EvalDir => Path.Combine(_paths.Root, "eval");
 
+    /// <summary>Where a dataflow stage's student side reports work it does before the dataflow (pair mining).</summary>
+    public IStageProgress Progress { get; init; } = NullStageProgress.Instance;
+
+    /// <summary>Cancels work a stage does before its dataflow (pair mining).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     public TeacherPretraining Pretraining => new(_data,
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
@@ -57,8 +64,9 @@ public sealed class StageCatalog
     {
         "teacher" => new ComputeStage(name, ExternalTeacher ? CheckExternalTeacher : Pretraining.Run),
         "mimic" => Mimic(name),
+        "preference" => Preference(name),
         "eval" => new ComputeStage(name, Evaluate),
-        _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: teacher, mimic, eval"),
+        _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: {string.Join(", ", ConfigSchema.StageNames)}"),
     };
 
     private StageOutcome CheckExternalTeacher(IStageProgress progress, CancellationToken ct)
@@ -86,6 +94,40 @@ public sealed class StageCatalog
                 options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, StudentDir, _data.ImageSize, _data.Tokenizer, Device));
     }
 
+    /// <summary>Output of the preference stage.</summary>
+    public string PreferenceDir => Path.Combine(_paths.Checkpoints, "student-pref");
+
+    /// <summary>The student the preference stage continues: the newest of student-moe &gt; student-dense (the mimic
+    /// stage's D2S and D2D outputs), else <see cref="StudentDir"/>.</summary>
+    public string PreferenceInput()
+    {
+        string[] candidates = [Path.Combine(_paths.Checkpoints, "student-moe"), Path.Combine(_paths.Checkpoints, "student-dense"), StudentDir];
+        return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, Checkpoint.WeightsFile)))
+            ?? throw new InvalidOperationException(
+                $"preference: no student to continue: none of {string.Join(", ", candidates)} holds a {Checkpoint.WeightsFile}; run 'mimic' before 'preference'");
+    }
+
+    /// <summary>Stage <c>preference</c> (DESIGN 5.3): pairs are collected (dataset file, student mining) when the
+    /// stage starts, the teacher workers score them into preference/v1 batches, the trainer runs the DPO-family loss.</summary>
+    private DistillStage Preference(string name)
+    {
+        var p = _s.Preference;
+        var options = new PreferenceOptions(
+            new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta);
+        var mining = new MiningOptions(p.SamplesPerPrompt, p.Temperature, p.TopP, p.MaxNewTokens, p.Prompts, p.HeldOutPrompts,
+            BatchSize: p.BatchSize, StudentSampled: p.Uses("student-sampled"), Hallucination: p.Uses("hallucination"), Seed: _s.Seed);
+        string? datasetFile = p.Uses("dataset") ? Path.GetFullPath(p.DatasetFile) : null;
+        var input = new Lazy<string>(PreferenceInput);
+        var source = new Lazy<CandidateShardSource>(() => PreferencePairCollection.Collect(_data, input.Value, datasetFile, mining,
+            _s.Parallelism.ShardSize, name, Progress, Cancellation, Device));
+        return new DistillStage(name,
+            CreateSource: () => source.Value,
+            CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageSize,
+                _data.Tokenizer.PadId, device: Device),
+            CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
+                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Device));
+    }
+
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
     {
         var shapes = ShapesOptionsOf(_s);
@@ -93,6 +135,7 @@ public sealed class StageCatalog
             family => ShapesChance.ChanceLevel(family, shapes));
         var models = new List<(string, string)> { ("teacher", TeacherDir) };
         if (File.Exists(Path.Combine(StudentDir, Checkpoint.WeightsFile))) models.Add(("student", StudentDir));
+        if (File.Exists(Path.Combine(PreferenceDir, Checkpoint.WeightsFile))) models.Add(("student-pref", PreferenceDir));
         return new EvaluationStage(evaluator, models, EvalDir, device: Device).Run(progress, ct);
     }
 
