@@ -3,12 +3,6 @@ using Distill.Stages.Text;
 
 namespace Distill.Stages.Preference;
 
-/// <summary>A Shapes object as a caption names it: colour and shape ("blue square").</summary>
-public readonly record struct ObjectName(string Colour, string Shape)
-{
-    public override string ToString() => $"{Colour} {Shape}";
-}
-
 /// <summary>The objects a text names: every colour word directly followed by a shape word, as in the captions'
 /// "a small red circle" (size words come before the colour).</summary>
 public static class ObjectMentions

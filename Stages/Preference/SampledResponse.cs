@@ -3,6 +3,3 @@ namespace Distill.Stages.Preference;
 /// <summary>One response sampled for a prompt: its ids as a training response (the generated tokens plus the closing
 /// eos, as <see cref="Text.ChatTemplate"/> ends an answer) and the decoded text.</summary>
 public sealed record SampledResponse(int[] Ids, string Text);
-
-/// <summary>A judge's decision for one prompt: chosen beats rejected because of <paramref name="Judge"/>.</summary>
-public sealed record Verdict(int[] Chosen, int[] Rejected, string Judge);
