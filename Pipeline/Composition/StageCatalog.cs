@@ -2,6 +2,7 @@ using Distill.Models.Checkpoints;
 using Distill.Models.Devices;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
+using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Distillation;
 using Distill.Stages.Evaluation;
@@ -115,8 +116,9 @@ public sealed class StageCatalog
         var options = new PreferenceOptions(
             new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta);
         var mining = new MiningOptions(p.SamplesPerPrompt, p.Temperature, p.TopP, p.MaxNewTokens, p.Prompts, p.HeldOutPrompts,
-            BatchSize: p.BatchSize, StudentSampled: p.Uses("student-sampled"), Hallucination: p.Uses("hallucination"), Seed: _s.Seed);
-        string? datasetFile = p.Uses("dataset") ? Path.GetFullPath(p.DatasetFile) : null;
+            BatchSize: p.BatchSize, StudentSampled: p.Uses(PreferenceSources.StudentSampled),
+            Hallucination: p.Uses(PreferenceSources.Hallucination), Seed: _s.Seed);
+        string? datasetFile = p.Uses(PreferenceSources.Dataset) ? Path.GetFullPath(p.DatasetFile) : null;
         var input = new Lazy<string>(PreferenceInput);
         var source = new Lazy<CandidateShardSource>(() => PreferencePairCollection.Collect(_data, input.Value, datasetFile, mining,
             _s.Parallelism.ShardSize, name, Progress, Cancellation, Device));
