@@ -37,7 +37,7 @@ public static class PipelineHost
             ModelConfigs.Vision(settings).NumPatches);
         progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
 
-        var catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint);
+        var catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = ct };
         var flow = new FlowSettings
         {
             Loaders = settings.Parallelism.Loaders,

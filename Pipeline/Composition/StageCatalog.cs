@@ -3,11 +3,13 @@ using Distill.Models.Config;
 using Distill.Models.Devices;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
+using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Distillation;
 using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
 using Distill.Stages.Losses;
+using Distill.Stages.Preference;
 using Distill.Stages.Sources;
 using Distill.Stages.Students;
 using Distill.Stages.Training;
@@ -45,6 +47,12 @@ public sealed class StageCatalog
     public string EvalDir => Path.Combine(_paths.Root, "eval");
     public string ExportDir => Path.Combine(_paths.Root, "export");
 
+    /// <summary>Where a dataflow stage's student side reports work it does before the dataflow (pair mining).</summary>
+    public IStageProgress Progress { get; init; } = NullStageProgress.Instance;
+
+    /// <summary>Cancels work a stage does before its dataflow (pair mining).</summary>
+    public CancellationToken Cancellation { get; init; }
+
     public TeacherPretraining Pretraining => new(_data,
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
@@ -65,6 +73,7 @@ public sealed class StageCatalog
         "teacher" => new ComputeStage(name, ExternalTeacher ? CheckExternalTeacher : Pretraining.Run),
         "sft" => new ComputeStage(name, (progress, ct) => Sft(name).Run(progress, ct)),
         "mimic" => Mimic(name),
+        "preference" => Preference(name),
         "eval" => new ComputeStage(name, Evaluate),
         _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: {string.Join(", ", ConfigSchema.StageNames)}"),
     };
@@ -112,6 +121,42 @@ public sealed class StageCatalog
 
     private TrainOptions StudentTrain => new(_s.Mimic.D2dEpochs + _s.Mimic.D2sEpochs, _s.Mimic.BatchSize, _s.Mimic.LearningRate,
         _s.Mimic.WeightDecay, _s.Mimic.WarmupSteps, _s.Seed);
+
+    /// <summary>Output of the preference stage.</summary>
+    public string PreferenceDir => Path.Combine(_paths.Checkpoints, "student-pref");
+
+    /// <summary>The student the preference stage continues: the newest of student-moe &gt; student-dense (the mimic
+    /// stage's D2S and D2D outputs).</summary>
+    public string PreferenceInput() => NewestStudent("preference", "mimic", StudentMoeDir, StudentDenseDir);
+
+    /// <summary>The first of <paramref name="candidates"/> that holds a checkpoint; the error names them all and the
+    /// stage that writes them.</summary>
+    private static string NewestStudent(string stage, string producers, params string[] candidates) =>
+        candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, Checkpoint.WeightsFile)))
+        ?? throw new InvalidOperationException(
+            $"{stage}: no student to continue: none of {string.Join(", ", candidates)} holds a {Checkpoint.WeightsFile}; run '{producers}' before '{stage}'");
+
+    /// <summary>Stage <c>preference</c> (DESIGN 5.3): pairs are collected (dataset file, student mining) when the
+    /// stage starts, the teacher workers score them into preference/v1 batches, the trainer runs the DPO-family loss.</summary>
+    private DistillStage Preference(string name)
+    {
+        var p = _s.Preference;
+        var options = new PreferenceOptions(
+            new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta);
+        var mining = new MiningOptions(p.SamplesPerPrompt, p.Temperature, p.TopP, p.MaxNewTokens, p.Prompts, p.HeldOutPrompts,
+            BatchSize: p.BatchSize, StudentSampled: p.Uses(PreferenceSources.StudentSampled),
+            Hallucination: p.Uses(PreferenceSources.Hallucination), Seed: _s.Seed);
+        string? datasetFile = p.Uses(PreferenceSources.Dataset) ? Path.GetFullPath(p.DatasetFile) : null;
+        var input = new Lazy<string>(PreferenceInput);
+        var source = new Lazy<CandidateShardSource>(() => PreferencePairCollection.Collect(_data, input.Value, datasetFile, mining,
+            _s.Parallelism.ShardSize, name, Progress, Cancellation, Device));
+        return new DistillStage(name,
+            CreateSource: () => source.Value,
+            CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageSize,
+                _data.Tokenizer.PadId, device: Device),
+            CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
+                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Device));
+    }
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
     {

@@ -1,4 +1,6 @@
 using Distill.Models.Devices;
+using Distill.Stages.Arrow;
+using Distill.Stages.Losses;
 
 namespace Distill.Pipeline.Configuration;
 
@@ -8,10 +10,12 @@ public static class ConfigSchema
 {
     public const string RootKey = "distill";
 
-    public static readonly IReadOnlyList<string> StageNames = ["teacher", "sft", "mimic", "eval"];
+    public static readonly IReadOnlyList<string> StageNames = ["teacher", "sft", "mimic", "preference", "eval"];
     public static readonly IReadOnlyList<string> FamilyNames = Distill.Stages.Data.ShapesVocabulary.Families;
     public static readonly IReadOnlyList<string> ScopeNames = ["response", "all"];
     public static readonly IReadOnlyList<string> LossNames = Distill.Stages.Losses.Divergences.Names;
+    public static readonly IReadOnlyList<string> PreferenceSourceNames =
+        [PreferenceSources.Dataset, PreferenceSources.StudentSampled, PreferenceSources.Hallucination];
 
     private const long Big = 100_000_000;
 
@@ -64,6 +68,19 @@ public static class ConfigSchema
         new DoubleKey("distill.mimic.temperature", 0, 100, MinExclusive: true),
         new DoubleKey("distill.mimic.aux-weight", 0, double.PositiveInfinity, MinExclusive: false),
         new BoolKey("distill.mimic.teacher-generated-responses"),
+
+        new EnumKey("distill.preference.loss", PreferenceLossKinds.Names),
+        new DoubleKey("distill.preference.beta", 0, 100, MinExclusive: true),
+        new IntKey("distill.preference.epochs", 1, 100_000),
+        .. Optimiser("preference"),
+        new EnumListKey("distill.preference.sources", PreferenceSourceNames),
+        new StringKey("distill.preference.dataset-file", Description: "RLAIF-V style JSON / JSON lines; empty = none"),
+        new IntKey("distill.preference.prompts", 0, Big),
+        new IntKey("distill.preference.heldout-prompts", 0, Big),
+        new IntKey("distill.preference.samples-per-prompt", 2, 64),
+        new DoubleKey("distill.preference.temperature", 0, 10, MinExclusive: true),
+        new DoubleKey("distill.preference.top-p", 0, 1, MinExclusive: true),
+        new IntKey("distill.preference.max-new-tokens", 1, 4096),
 
         new IntKey("distill.eval.batch-size", 1, 65536),
         new IntKey("distill.eval.max-new-tokens", 1, 4096),
@@ -209,6 +226,7 @@ public static class ConfigSchema
             yield return "distill.mimic.kd-weight and distill.mimic.ce-weight are both 0: the student would learn nothing";
 
         foreach (var error in StudentScheduleChecks(get)) yield return error;
+        foreach (var error in PreferenceChecks(get, stages)) yield return error;
     }
 
     /// <summary>The student's MoE and the mimic/sft schedule: top-k within the experts, MoE layers inside the student,
@@ -236,5 +254,28 @@ public static class ConfigSchema
         if (get("distill.mimic.projector-warmup-epochs") is long warmup && warmup > 0
             && get("distill.data.families") is IReadOnlyList<string> families && !families.Contains("caption"))
             yield return $"distill.mimic.projector-warmup-epochs ({warmup}) trains the projector on captions, but distill.data.families has no 'caption'; add it or set the warm-up to 0";
+    }
+
+    /// <summary>distill.preference: a teacher for the reference log-probs, a dataset file exactly when the dataset
+    /// source is listed, and something to mine when only mining sources are listed.</summary>
+    private static IEnumerable<string> PreferenceChecks(Func<string, object?> get, IReadOnlyList<string>? stages)
+    {
+        if (stages is not null && stages.Contains("preference") && !stages.Contains("teacher")
+            && get("distill.teacher.checkpoint") is string { Length: 0 })
+            yield return "distill.stages: 'preference' needs a teacher: add 'teacher' before it or set distill.teacher.checkpoint";
+        var sources = get("distill.preference.sources") as IReadOnlyList<string>;
+        var file = get("distill.preference.dataset-file") as string;
+        if (sources is not null && file is not null)
+        {
+            bool dataset = sources.Contains(PreferenceSources.Dataset);
+            if (dataset && file.Length == 0)
+                yield return "distill.preference.sources: 'dataset' needs distill.preference.dataset-file (an RLAIF-V style JSON or JSON-lines file)";
+            if (!dataset && file.Length > 0)
+                yield return $"distill.preference.dataset-file is set ('{file}') but distill.preference.sources does not list 'dataset'";
+            if (!dataset && get("distill.preference.prompts") is 0L)
+                yield return $"distill.preference.prompts is 0: the sources [{string.Join(", ", sources)}] would mine no pair";
+        }
+        if (file is { Length: > 0 } && !File.Exists(file))
+            yield return $"distill.preference.dataset-file: file '{file}' does not exist";
     }
 }

@@ -19,7 +19,8 @@ public sealed record DistillSettings(
     MimicSettings Mimic,
     EvalSettings Eval,
     ParallelismSettings Parallelism,
-    TransportSettings Transport)
+    TransportSettings Transport,
+    PreferenceSettings Preference)
 {
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
@@ -95,3 +96,25 @@ public sealed record ParallelismSettings(int Loaders, int TeacherWorkers, int Cr
 
 /// <summary><c>distill.transport</c>.</summary>
 public sealed record TransportSettings(long MaxBatchBytes);
+
+/// <summary><c>distill.preference</c>: <see cref="Sources"/> are <c>dataset</c>, <c>student-sampled</c>,
+/// <c>hallucination</c>; <see cref="DatasetFile"/> empty = none.</summary>
+public sealed record PreferenceSettings(
+    PreferenceLossKind Loss,
+    double Beta,
+    int Epochs,
+    int BatchSize,
+    double LearningRate,
+    double WeightDecay,
+    int WarmupSteps,
+    IReadOnlyList<string> Sources,
+    string DatasetFile,
+    int Prompts,
+    int HeldOutPrompts,
+    int SamplesPerPrompt,
+    double Temperature,
+    double TopP,
+    int MaxNewTokens)
+{
+    public bool Uses(string source) => Sources.Contains(source, StringComparer.Ordinal);
+}

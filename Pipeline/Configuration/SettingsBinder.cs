@@ -98,7 +98,23 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             CreditWindow: I("distill.parallelism.credit-window"),
             ShardSize: I("distill.parallelism.shard-size")),
         Transport: new TransportSettings(
-            MaxBatchBytes: L("distill.transport.max-batch-bytes")));
+            MaxBatchBytes: L("distill.transport.max-batch-bytes")),
+        Preference: new PreferenceSettings(
+            Loss: PreferenceLossKinds.Parse(S("distill.preference.loss")),
+            Beta: D("distill.preference.beta"),
+            Epochs: I("distill.preference.epochs"),
+            BatchSize: I("distill.preference.batch-size"),
+            LearningRate: D("distill.preference.learning-rate"),
+            WeightDecay: D("distill.preference.weight-decay"),
+            WarmupSteps: I("distill.preference.warmup-steps"),
+            Sources: List("distill.preference.sources"),
+            DatasetFile: S("distill.preference.dataset-file"),
+            Prompts: I("distill.preference.prompts"),
+            HeldOutPrompts: I("distill.preference.heldout-prompts"),
+            SamplesPerPrompt: I("distill.preference.samples-per-prompt"),
+            Temperature: D("distill.preference.temperature"),
+            TopP: D("distill.preference.top-p"),
+            MaxNewTokens: I("distill.preference.max-new-tokens")));
 
     private DecoderSettings Decoder(string p) => new(
         HiddenSize: I($"{p}.hidden-size"),

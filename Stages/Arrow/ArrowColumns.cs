@@ -41,6 +41,18 @@ internal static class ArrowColumns
             return b.Build();
         });
 
+    public static DoubleArray Float64(IEnumerable<double> values) => new DoubleArray.Builder().AppendRange(values).Build();
+
+    /// <summary>list&lt;list&lt;int32&gt;&gt;: per row, a list of int32 lists (e.g. several responses to one prompt).</summary>
+    public static ListArray Int32ListLists(IReadOnlyList<int[][]> rows)
+    {
+        var offsets = new int[rows.Count + 1];
+        for (int i = 0; i < rows.Count; i++) offsets[i + 1] = checked(offsets[i] + rows[i].Length);
+        var inner = Int32Lists(rows.SelectMany(r => r).ToList());
+        var offsetBuffer = new ArrowBuffer(MemoryMarshal.AsBytes(offsets.AsSpan()).ToArray());
+        return new ListArray(ListOf(ListOf(Int32Type.Default)), rows.Count, offsetBuffer, inner, ArrowBuffer.Empty, 0, 0);
+    }
+
     public static ListType ListOf(IArrowType element) => new(new Field("item", element, nullable: false));
 
     private delegate IArrowArray ValuesOf<T>(ReadOnlySpan<T> flat);
@@ -58,6 +70,15 @@ internal static class ArrowColumns
     public static int[] Int32List(ListArray list, int row) => Slice<int>(list, row, ((Int32Array)list.Values).Values);
     public static float[] FloatList(ListArray list, int row) => Slice<float>(list, row, ((FloatArray)list.Values).Values);
     public static Half[] HalfList(ListArray list, int row) => Slice<Half>(list, row, ((HalfFloatArray)list.Values).Values);
+
+    public static int[][] Int32ListList(ListArray list, int row)
+    {
+        var inner = (ListArray)list.Values;
+        int start = list.ValueOffsets[row], n = list.GetValueLength(row);
+        var result = new int[n][];
+        for (int i = 0; i < n; i++) result[i] = Int32List(inner, start + i);
+        return result;
+    }
 
     public static bool[] BoolList(ListArray list, int row)
     {

@@ -43,20 +43,24 @@ public static class ShapesDataset
     }
 
     /// <summary>Decodes the sample's PNG to packed RGB (size*size*3, row-major HWC), resizing if needed.</summary>
-    public static byte[] LoadRgb(string datasetDir, ShapesSample sample, int size)
+    public static byte[] LoadRgb(string datasetDir, ShapesSample sample, int size) =>
+        LoadRgb(Path.Combine(datasetDir, sample.Image), size, $"sample '{sample.Id}'");
+
+    /// <summary>Decodes an image file to packed RGB (size*size*3, row-major HWC), resizing if needed;
+    /// <paramref name="owner"/> names what the image belongs to in errors (e.g. "sample 'x'").</summary>
+    public static byte[] LoadRgb(string path, int size, string owner)
     {
         if (size <= 0) throw new ArgumentOutOfRangeException(nameof(size), size, "image size must be > 0");
-        string path = Path.Combine(datasetDir, sample.Image);
-        if (!File.Exists(path)) throw new FileNotFoundException($"Image of sample '{sample.Id}' not found: {path}", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Image of {owner} not found: {path}", path);
         using var image = SKImage.FromEncodedData(File.ReadAllBytes(path))
-            ?? throw new InvalidDataException($"Image of sample '{sample.Id}' cannot be decoded: {path}");
+            ?? throw new InvalidDataException($"Image of {owner} cannot be decoded: {path}");
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
         using var pixmap = bitmap.PeekPixels();
         bool ok = image.Width == size && image.Height == size
             ? image.ReadPixels(pixmap)
             : image.ScalePixels(pixmap, new SKSamplingOptions(SKCubicResampler.Mitchell));
-        if (!ok) throw new InvalidDataException($"Image of sample '{sample.Id}' could not be converted to {size}x{size} RGB: {path}");
+        if (!ok) throw new InvalidDataException($"Image of {owner} could not be converted to {size}x{size} RGB: {path}");
         return RgbaToRgb(bitmap.GetPixelSpan());
     }
 

@@ -111,7 +111,7 @@ public class ConfigLoaderTests
         var errors = Cfg.Errors("demo", null, "distill.data.families=[colour, colour, size]", "distill.stages=[teacher, train]");
         Assert.Equal(2, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("distill.data.families:") && e.Contains("'colour' appears twice") && e.Contains("'size' is not allowed") && e.Contains("colour, shape, count, position, relation, existence, caption"));
-        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, sft, mimic, eval"));
+        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, sft, mimic, preference, eval"));
     }
 
     [Fact]

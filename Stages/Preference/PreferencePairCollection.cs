@@ -1,0 +1,64 @@
+using Distill.Models.Checkpoints;
+using Distill.Stages.Arrow;
+using Distill.Stages.Data;
+using Distill.Stages.Flow;
+using Distill.Stages.Workspace;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Preference;
+
+/// <summary>Collects the candidates of the preference stage, on the student side before the dataflow starts: pairs
+/// of a dataset file (all for training) and pairs mined from the student (<see cref="StudentPairMiner"/>) on
+/// <see cref="MiningOptions.Prompts"/> training prompts and <see cref="MiningOptions.HeldOutPrompts"/> validation
+/// prompts (the held-out pairs). The student is loaded for mining and freed before this returns.</summary>
+public static class PreferencePairCollection
+{
+    /// <param name="datasetFile">an RLAIF-V style file (<see cref="PreferenceDatasetFile"/>), or null for none.</param>
+    public static CandidateShardSource Collect(PreparedData data, string studentCheckpoint, string? datasetFile,
+        MiningOptions mining, int shardSize, string stage, IStageProgress progress, CancellationToken cancellation,
+        Device? device = null)
+    {
+        var figures = new Dictionary<string, double>();
+        var train = new List<CandidateRow>();
+        var heldOut = new List<CandidateRow>();
+        if (datasetFile is not null)
+        {
+            var pairs = PreferenceDatasetFile.Read(datasetFile, data.Tokenizer, data.ImageSize, data.ImageTokens);
+            train.AddRange(pairs);
+            figures["dataset_pairs_read"] = pairs.Count;
+        }
+        if (mining.StudentSampled || mining.Hallucination)
+        {
+            using var student = Checkpoint.Load(studentCheckpoint).OnDevice(device);
+            var miner = new StudentPairMiner(student, data.Tokenizer, data.ImageSize, data.ImageTokens, mining, SceneLookup(data));
+            var mined = miner.Mine("train", data.Samples("train"), data.Rows("train"), mining.Prompts, stage, progress, cancellation);
+            var minedHeldOut = miner.Mine("val", data.Samples("val"), data.Rows("val"), mining.HeldOutPrompts, stage, progress, cancellation);
+            train.AddRange(mined.Rows);
+            heldOut.AddRange(minedHeldOut.Rows);
+            figures["mined_prompts"] = mined.Prompts;
+            figures["mined_prompts_skipped"] = mined.Skipped;
+            figures["mined_teacher_judged"] = mined.TeacherJudged;
+            figures["mined_responses_with_image_token"] = mined.ResponsesWithImageToken + minedHeldOut.ResponsesWithImageToken;
+            figures["heldout_prompts"] = minedHeldOut.Prompts;
+            figures["heldout_prompts_skipped"] = minedHeldOut.Skipped;
+        }
+        if (train.Count == 0)
+            throw new InvalidOperationException(
+                $"{stage}: no training pair was collected ({Describe(figures)}); mine more prompts (distill.preference.prompts, " +
+                "samples-per-prompt, temperature) or add a dataset file");
+        return new CandidateShardSource(train, heldOut, shardSize, new CandidateBatchMeta(data.Tokenizer.Hash), data.ImageBytes, figures);
+    }
+
+    /// <summary>The scene of a train or val sample, by its image path.</summary>
+    private static Func<ShapesSample, ShapesScene?> SceneLookup(PreparedData data)
+    {
+        var scenes = new Lazy<Dictionary<string, ShapesScene>>(() =>
+            new[] { "train", "val" }.SelectMany(split => ShapesDataset.ReadScenes(data.DatasetDir, split))
+                .ToDictionary(s => s.Image, StringComparer.Ordinal));
+        return sample => scenes.Value.GetValueOrDefault(sample.Image);
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, double> figures) => figures.Count == 0
+        ? "no source is enabled"
+        : string.Join(", ", figures.Select(kv => $"{kv.Key} {kv.Value}"));
+}

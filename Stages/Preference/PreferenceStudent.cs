@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using Distill.Models;
+using Distill.Models.Checkpoints;
+using Distill.Stages.Arrow;
+using Distill.Stages.Flow;
+using Distill.Stages.Losses;
+using Distill.Stages.Text;
+using Distill.Stages.Training;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Preference;
+
+/// <summary>Stage <c>preference</c>, student side (LLaVA-MoD preference distillation): the student continues from its
+/// checkpoint and learns from <c>preference/v1</c> batches with the DPO-family loss (<see cref="PreferenceLoss"/>),
+/// plus the MoE aux loss (times its coefficient, 0.01 by default) for an MoE student. The reference log-probs are the
+/// teacher's, cached in the batches, so no teacher model is ever loaded here. The vision tower stays frozen. As in
+/// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
+/// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
+/// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.</summary>
+public sealed class PreferenceStudent : IStudentStep
+{
+    private readonly string _stage;
+    private readonly string _inputCheckpoint;
+    private readonly PreferenceOptions _options;
+    private readonly Func<int, bool> _isHeldOut;
+    private readonly string _outputDir;
+    private readonly int _imageSize;
+    private readonly WordTokenizer _tokenizer;
+    private readonly IReadOnlyDictionary<string, double> _sourceFigures;
+    private readonly Device? _device;
+    private readonly VisionLanguageModel _student;
+    private readonly Optimization _optimization;
+    private readonly long _totalSteps;
+    private readonly List<PreferenceRow> _train = new();
+    private readonly List<PreferenceRow> _heldOut = new();
+    private readonly Stopwatch _clock = new();
+    private PreferenceBatchMeta? _meta;
+    private long _pairsTrained;
+    private double _firstLoss = double.NaN, _lastLoss = double.NaN;
+
+    /// <param name="inputCheckpoint">the student to continue (never the teacher).</param>
+    /// <param name="trainPairs">training pairs the stage will deliver (sets the learning-rate schedule).</param>
+    /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
+    public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
+        Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer,
+        IReadOnlyDictionary<string, double>? sourceFigures = null, Device? device = null)
+    {
+        _stage = stage;
+        _inputCheckpoint = inputCheckpoint;
+        _options = options;
+        _isHeldOut = isHeldOut;
+        _outputDir = outputDir;
+        _imageSize = imageSize;
+        _tokenizer = tokenizer;
+        _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
+        _device = device;
+        manual_seed(options.Train.Seed);
+        _student = LoadStudent();
+        long stepsPerEpoch = (trainPairs + options.Train.BatchSize - 1) / options.Train.BatchSize;
+        _totalSteps = Math.Max(1, stepsPerEpoch * options.Train.Epochs);
+        _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps);
+    }
+
+    public VisionLanguageModel Student => _student;
+
+    /// <summary>The input student, vision tower frozen.</summary>
+    private VisionLanguageModel LoadStudent()
+    {
+        var student = Checkpoint.Load(_inputCheckpoint);
+        if (student.Config.Text.VocabSize != _tokenizer.VocabSize)
+            throw new InvalidDataException($"{_inputCheckpoint}: vocab_size {student.Config.Text.VocabSize} differs from the tokenizer's {_tokenizer.VocabSize}");
+        student.FreezeVisionTower();
+        return student.OnDevice(_device);
+    }
+
+    public StepReport Consume(int shardId, byte[] preferenceV1)
+    {
+        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        CheckMeta(shardId, meta, imageBytes);
+        if (_isHeldOut(shardId))
+        {
+            _heldOut.AddRange(rows);
+            return new StepReport(shardId, rows.Count, double.NaN);
+        }
+        _train.AddRange(rows);
+        _clock.Start();
+        double sum = 0;
+        int batches = 0;
+        foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
+        {
+            sum += TrainStep(chunk);
+            batches++;
+        }
+        return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+    }
+
+    private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
+    {
+        if (meta.TokenizerHash != _tokenizer.Hash)
+            throw new InvalidDataException($"shard {shardId}: {PreferenceV1.SchemaName} tokenizer hash {meta.TokenizerHash} differs from the student's {_tokenizer.Hash}");
+        if (imageBytes != _imageSize * _imageSize * 3)
+            throw new InvalidDataException($"shard {shardId}: images of {imageBytes} bytes, the student expects {_imageSize}x{_imageSize}x3");
+        if (_meta is not null && _meta.TeacherFingerprint != meta.TeacherFingerprint)
+            throw new InvalidDataException($"shard {shardId}: reference log-probs of teacher {meta.TeacherFingerprint}, earlier shards had {_meta.TeacherFingerprint}");
+        _meta ??= meta;
+    }
+
+    private double TrainStep(IReadOnlyList<PreferenceRow> rows)
+    {
+        _student.train();
+        using var scope = NewDisposeScope();
+        var (chosen, rejected, refChosen, refRejected) = PolicyLogProbs.Of(_student, rows, _imageSize, _tokenizer.PadId);
+        var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
+        if (_student.Config.Text.Moe is { } moe)
+            loss = loss.add(_student.MoeAuxLoss().mul(Scalars.Of(moe.AuxLossCoefficient)));
+        _optimization.Step(loss);
+        _pairsTrained += rows.Count;
+        _lastLoss = loss.item<float>();
+        if (double.IsNaN(_firstLoss)) _firstLoss = _lastLoss;
+        return _lastLoss;
+    }
+
+    public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
+    {
+        if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training pair was consumed");
+        var figures = new Dictionary<string, double>(_sourceFigures);
+        foreach (var group in _train.GroupBy(r => r.Source).OrderBy(g => g.Key, StringComparer.Ordinal))
+            figures[$"pairs_{group.Key.Replace('-', '_')}"] = group.Count();
+        figures["train_pairs"] = _train.Count;
+        figures["heldout_pairs"] = _heldOut.Count;
+
+        using (var initial = LoadStudent()) Measure(initial, "before", figures);
+        progress.Report(new StageProgress(_stage, "before", 0, _options.Train.Epochs, 0, figures["train_loss_before"]));
+        for (int epoch = 2; epoch <= _options.Train.Epochs; epoch++) // epoch 1 ran while the teacher batches streamed in
+        {
+            foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
+            {
+                cancellation.ThrowIfCancellationRequested();
+                TrainStep(chunk);
+                progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
+                    _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds), _lastLoss));
+            }
+        }
+        _clock.Stop();
+        Measure(_student, "after", figures);
+        progress.Report(new StageProgress(_stage, "after", _options.Train.Epochs, _options.Train.Epochs, 0, figures["train_loss_after"]));
+        figures["loss_first"] = _firstLoss;
+        figures["loss_last"] = _lastLoss;
+        figures["params"] = _student.ParameterCount();
+        figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+
+        Directory.CreateDirectory(_outputDir);
+        Checkpoint.Save(_student, _outputDir);
+        _tokenizer.Save(Path.Combine(_outputDir, TeacherPretraining.TokenizerFile));
+        return new StageOutcome(_outputDir, figures);
+    }
+
+    /// <summary>reward_margin_{when}, accuracy_{when} and train_loss_{when} on the training pairs, and the heldout_
+    /// ones when there are held-out pairs.</summary>
+    private void Measure(VisionLanguageModel model, string when, Dictionary<string, double> figures)
+    {
+        var train = Evaluate(model, _train);
+        figures[$"reward_margin_{when}"] = train.Margin;
+        figures[$"accuracy_{when}"] = train.Accuracy;
+        figures[$"train_loss_{when}"] = train.Loss;
+        if (_heldOut.Count == 0) return;
+        var heldOut = Evaluate(model, _heldOut);
+        figures[$"heldout_reward_margin_{when}"] = heldOut.Margin;
+        figures[$"heldout_accuracy_{when}"] = heldOut.Accuracy;
+        figures[$"heldout_loss_{when}"] = heldOut.Loss;
+    }
+
+    /// <summary>The preference metrics of <paramref name="model"/> on <paramref name="rows"/> (eval mode, no grad).</summary>
+    public PreferenceMetrics Evaluate(VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows)
+    {
+        model.eval();
+        using var noGrad = no_grad();
+        var margins = new List<double>(rows.Count);
+        double lossSum = 0;
+        foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
+        {
+            using var scope = NewDisposeScope();
+            var (chosen, rejected, refChosen, refRejected) = PolicyLogProbs.Of(model, chunk, _imageSize, _tokenizer.PadId);
+            var (rw, rl) = PreferenceLoss.LogRatios(chosen, rejected, refChosen, refRejected);
+            margins.AddRange((rw - rl).cpu().data<float>().ToArray().Select(m => _options.Beta * m));
+            lossSum += PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected).item<float>() * chunk.Length;
+        }
+        return PreferenceMetrics.From(margins, lossSum);
+    }
+
+    public void Dispose()
+    {
+        _optimization.Dispose();
+        _student.Dispose();
+    }
+}

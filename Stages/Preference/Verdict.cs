@@ -1,0 +1,4 @@
+namespace Distill.Stages.Preference;
+
+/// <summary>A judge's decision for one prompt: chosen beats rejected because of <paramref name="Judge"/>.</summary>
+public sealed record Verdict(int[] Chosen, int[] Rejected, string Judge);
