@@ -11,7 +11,7 @@ public class ConfigLoaderTests
         var c = ConfigLoader.Load(new ConfigSources());
         var s = c.Settings;
         Assert.Equal("demo", c.Preset);
-        Assert.Equal(["teacher", "sft", "mimic", "eval"], s.Stages);
+        Assert.Equal(["teacher", "sft", "mimic", "preference", "eval"], s.Stages);
         Assert.Equal(48, s.Data.ImageSize);
         Assert.Equal(["colour", "shape", "count", "position", "relation", "existence", "caption"], s.Data.Families);
         Assert.Equal(2, s.Data.ExistenceWeight);

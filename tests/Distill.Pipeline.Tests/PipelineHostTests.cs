@@ -33,7 +33,8 @@ public class PipelineHostTests
         Assert.Equal(0, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(
-            ["teacher:started", "teacher:completed", "sft:started", "sft:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
+            ["teacher:started", "teacher:completed", "sft:started", "sft:completed", "mimic:started", "mimic:completed",
+             "preference:started", "preference:completed", "eval:started", "eval:completed"],
             entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
@@ -44,7 +45,7 @@ public class PipelineHostTests
         Assert.Equal(mimic.Figures["d2s_steps"], sft.Figures!["moe_steps"]);
 
         var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
-        Assert.Equal(["teacher", "sft", "dense", "moe"], results.Select(r => r.Model));
+        Assert.Equal(["teacher", "sft", "dense", "moe", "preference"], results.Select(r => r.Model));
         using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
         {
             Assert.NotNull(student.Config.Text.Moe);
@@ -70,8 +71,8 @@ public class PipelineHostTests
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
         Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
-        Assert.Equal(4, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
-        Assert.Contains("| student-moe |", File.ReadAllText(paths.Report));
+        Assert.Equal(5, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
+        Assert.Contains("| moe |", File.ReadAllText(paths.Report));
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public class PreferenceConfigTests
     }
 
     [Fact]
-    public void The_stage_continues_student_moe_else_student_dense_else_student()
+    public void The_stage_continues_student_moe_else_student_dense()
     {
         using var t = new TempDir();
         var (loaded, paths) = RunDirectory.Create(Cfg.Load("tiny", null, $"distill.run-dir=\"{Path.Combine(t.Path, "run")}\""), DateTimeOffset.UtcNow);
@@ -98,7 +98,7 @@ public class PreferenceConfigTests
         Assert.Contains(Path.Combine(paths.Checkpoints, "student-dense"), error.Message);
         Assert.Contains("run 'mimic' before 'preference'", error.Message);
 
-        foreach (var dir in new[] { "student", "student-dense", "student-moe" })
+        foreach (var dir in new[] { "student-dense", "student-moe" })
         {
             Directory.CreateDirectory(Path.Combine(paths.Checkpoints, dir));
             File.WriteAllText(Path.Combine(paths.Checkpoints, dir, Checkpoint.WeightsFile), "");

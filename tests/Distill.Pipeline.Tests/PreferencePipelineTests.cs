@@ -57,9 +57,9 @@ public class PreferencePipelineTests
         string studentPref = Path.Combine(paths.Checkpoints, "student-pref");
         Assert.Equal(studentPref, preference.Checkpoint);
         using (var reloaded = Checkpoint.Load(studentPref))
-        using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student")))
+        using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
             Assert.Equal(student.ParameterCount(), reloaded.ParameterCount());
-        Assert.Equal(["teacher", "student", "student-pref"], EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval")).Select(r => r.Model));
-        Assert.Contains("| student-pref |", File.ReadAllText(paths.Report));
+        Assert.Equal(["teacher", "dense", "moe", "preference"], EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval")).Select(r => r.Model));
+        Assert.Contains("| preference |", File.ReadAllText(paths.Report));
     }
 }
