@@ -25,13 +25,11 @@ public sealed class TeacherNodeRegistry : ReceiveActor
         _runDir = runDir;
         Receive<RegisterTeacherNode>(register =>
         {
-            if (_nodes.Add(register.Node))
-            {
-                Context.Watch(register.Node);
-                _log.Info("Teacher node {0} registered ({1} now)", register.Node.Path.Address, _nodes.Count);
-                foreach (var subscriber in _subscribers) subscriber.Tell(new TeacherNodeAvailable(register.Node));
-            }
             register.Node.Tell(new TeacherNodeRegistered(_runDir));
+            if (!_nodes.Add(register.Node)) return; // a repeated registration
+            Context.Watch(register.Node);
+            _log.Info("Teacher node {0} registered ({1} now)", register.Node.Path.Address, _nodes.Count);
+            foreach (var subscriber in _subscribers) subscriber.Tell(new TeacherNodeAvailable(register.Node));
         });
         Receive<SubscribeTeacherNodes>(subscribe =>
         {

@@ -45,7 +45,7 @@ public sealed partial class StageCoordinator
         Receive<TeacherWaitExpired>(_ =>
         {
             if (_workers.Count > 0 || _book.AllConsumed) return;
-            FailStage($"no teacher worker for {_settings.TeacherWait.TotalSeconds:0} s ({_openedOn.Count} teacher node(s) " +
+            FailStage($"no teacher worker for {_settings.TeacherWait.TotalSeconds:0.#} s ({_openedOn.Count} teacher node(s) " +
                       "were opened): start teacher nodes that join this cluster (distill node --role teacher --seed <address>)");
         });
     }
