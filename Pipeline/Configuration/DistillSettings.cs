@@ -18,7 +18,8 @@ public sealed record DistillSettings(
     MimicSettings Mimic,
     EvalSettings Eval,
     ParallelismSettings Parallelism,
-    TransportSettings Transport)
+    TransportSettings Transport,
+    ClusterSettings Cluster)
 {
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
@@ -73,3 +74,20 @@ public sealed record ParallelismSettings(int Loaders, int TeacherWorkers, int Cr
 
 /// <summary><c>distill.transport</c>.</summary>
 public sealed record TransportSettings(long MaxBatchBytes);
+
+/// <summary><c>distill.cluster</c>: the Akka cluster of <c>./run.sh cluster</c> and <c>distill node</c>. The coordinator
+/// node (supervisor, stage coordinators, trainer, compute stages) listens on <see cref="Host"/>:<see cref="CoordinatorPort"/>
+/// and is the seed; each teacher node runs <see cref="TeacherLoaders"/> loaders and <see cref="TeacherWorkers"/>
+/// teacher workers per distillation stage. <see cref="Seed"/> empty = teacher nodes get it from <c>--seed</c>.</summary>
+public sealed record ClusterSettings(
+    string Host,
+    string Seed,
+    int CoordinatorPort,
+    int CreditWindow,
+    int TeacherBasePort,
+    int TeacherLoaders,
+    int TeacherWorkers,
+    TimeSpan TeacherWait,
+    TimeSpan JoinTimeout,
+    TimeSpan HeartbeatPause,
+    TimeSpan DownAfter);
