@@ -133,6 +133,7 @@ Runs the pipeline as a local Akka cluster on 127.0.0.1: one coordinator process 
 The run directory (default runs/<yyyyMMdd-HHmmss>-cluster-<preset>) gets logs/node-coordinator-0.log and
 logs/node-teacher-<i>.log, and cluster/seed (the coordinator's address) and cluster/node-<role>-<i>.pid.
 Ports, roles and per-node parallelism come from hocon/cluster.conf (override with -D distill.cluster.<key>=...).
+Each process gets cores / (N + 1) torch threads (at least 1) unless -D distill.torch-threads=... is given.
 USAGE
 }
 
@@ -186,6 +187,13 @@ run_cluster() {
     exit 2
   fi
   build_app
+
+  # The nodes share this machine's cores: each process gets its share of torch threads unless -D sets them.
+  local cores share
+  cores=$(nproc 2>/dev/null || echo 1)
+  share=$((cores / (teachers + 1)))
+  [ "$share" -ge 1 ] || share=1
+  args=(-D "distill.torch-threads=$share" "${args[@]}")
 
   [ -n "$run_dir" ] || run_dir="runs/$(date +%Y%m%d-%H%M%S)-cluster-$preset"
   mkdir -p "$run_dir/logs" "$run_dir/cluster"

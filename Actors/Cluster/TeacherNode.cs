@@ -21,6 +21,7 @@ public sealed class TeacherNode : ReceiveActor, IWithTimers
     private readonly TeacherNodeOptions _options;
     private readonly Func<StageRequest, DistillStage> _resolve;
     private readonly List<IActorRef> _awaiting = new();
+    private readonly List<OpenStage> _early = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Address? _coordinator;
     private IActorRef? _registry;
@@ -57,16 +58,14 @@ public sealed class TeacherNode : ReceiveActor, IWithTimers
             _runDir = _options.RunDir ?? registered.RunDir;
             Timers.CancelAll();
             _log.Info("Registered with the coordinator at {0}; run directory {1}", _registry.Path.Address, _runDir);
+            foreach (var open in _early) Open(open);
+            _early.Clear();
         });
         Receive<OpenStage>(open =>
         {
-            if (_runDir is null || _ended is not null)
-            {
-                _log.Warning("Stage {0} opened before this node registered; ignored", open.Stage);
-                return;
-            }
-            var name = $"stage-{++_stageSeq}-{Uri.EscapeDataString(open.Stage)}";
-            Context.ActorOf(TeacherNodeStage.Props(open, _runDir, _options, _resolve), name);
+            if (_ended is not null) return;
+            if (_runDir is null) _early.Add(open); // overtook the registration's answer
+            else Open(open);
         });
         Receive<Terminated>(t =>
         {
@@ -98,6 +97,12 @@ public sealed class TeacherNode : ReceiveActor, IWithTimers
     private void Register() =>
         Context.ActorSelection(new RootActorPath(_coordinator!) / "user" / TeacherNodeRegistry.Name)
             .Tell(new RegisterTeacherNode(Self));
+
+    private void Open(OpenStage open)
+    {
+        var name = $"stage-{++_stageSeq}-{Uri.EscapeDataString(open.Stage)}";
+        Context.ActorOf(TeacherNodeStage.Props(open, _runDir!, _options, _resolve), name);
+    }
 
     private void End(bool normal, string reason)
     {

@@ -18,7 +18,7 @@ public class ClusterConfigTests
         var overlay = Cluster();
         var c = overlay.Settings.Cluster;
         Assert.Equal(("127.0.0.1", "", 4053, 4, 0, 1, 1), (c.Host, c.Seed, c.CoordinatorPort, c.CreditWindow, c.TeacherBasePort, c.TeacherLoaders, c.TeacherWorkers));
-        Assert.Equal((TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)),
+        Assert.Equal((TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(5)),
             (c.TeacherWait, c.JoinTimeout, c.HeartbeatPause, c.DownAfter));
         Assert.StartsWith("cluster ", overlay.SourceOf("distill.cluster.teacher.loaders"));
         Assert.Contains(overlay.Layers, l => l.StartsWith("cluster ", StringComparison.Ordinal));

@@ -21,7 +21,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
 
     /// <summary>run.sh cluster with its output collected; the tiny preset on a smaller dataset, shards of 4 samples
     /// (many shards, so a teacher node always holds leases while it works), a credit window above the shard count,
-    /// and fast failure detection.</summary>
+    /// and faster downing (a heartbeat pause of 5 s, not less: this machine is often loaded far beyond its cores).</summary>
     private sealed class ClusterRun : IDisposable
     {
         private readonly Process _process;
@@ -120,7 +120,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
             "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
             "-D", "distill.parallelism.shard-size=4", "-D", "distill.cluster.coordinator.credit-window=64",
-            "-D", "distill.cluster.heartbeat-pause=3", "-D", "distill.cluster.down-after=2");
+            "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2");
 
         // Teacher node 0 works on the distillation stage: it holds a lease (one shard inferring, one prefetched).
         run.WaitFor("teacher node 0 inferring a shard", () => ReadShared(run.Log("teacher-0")).Contains("Inferring shard"));
@@ -144,7 +144,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
 
         // Nothing is left behind.
         Assert.Equal(3, run.NodePids().Count);
-        Assert.Empty(run.NodePids().Where(Running));
+        Assert.DoesNotContain(run.NodePids(), Running);
     }
 
     [Fact]
@@ -164,7 +164,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         Assert.True(exit == 130, $"run.sh exited {exit}:\n{run.Output}");
         Assert.Contains("interrupted; stopping the cluster", run.Output);
         Assert.Equal(3, run.NodePids().Count);
-        Assert.Empty(run.NodePids().Where(Running));
+        Assert.DoesNotContain(run.NodePids(), Running);
     }
 
     [Fact]
@@ -178,7 +178,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         Assert.Contains("distill.cluster.teacher.workers", run.Output);
         Assert.Contains("the coordinator exited (2) before the cluster was up", run.Output);
         Assert.Equal(["node-coordinator-0.pid"], Directory.GetFiles(Path.Combine(run.RunDir, "cluster"), "*.pid").Select(Path.GetFileName));
-        Assert.Empty(run.NodePids().Where(Running));
+        Assert.DoesNotContain(run.NodePids(), Running);
     }
 
     [Fact]
