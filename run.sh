@@ -22,14 +22,26 @@ Verbs:
                     params, FLOPs; writes bench-models.csv/.md to runs/<stamp>-bench-<preset>:
                       --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
                       --repeats N  --batch N  --decode-steps N
+  cluster --teachers N [options]
+                    build if needed, then the same run as a local Akka cluster on 127.0.0.1: one
+                    coordinator process (supervisor, trainer, teacher and eval stages) and N teacher
+                    node processes (loaders and teacher workers); hocon/cluster.conf is layered over
+                    the preset. Options: --run DIR --preset P --config FILE -D key=value ...
+                    Logs: <run>/logs/node-<role>-<i>.log, process ids: <run>/cluster/*.pid.
+                    Ctrl-C, a failure or the end of the run stops every node; the exit code is the
+                    coordinator's.
+  node --role teacher --seed ADDRESS [options]
+                    build if needed, then join a running cluster as a teacher node (from another
+                    machine: -D distill.cluster.host=<this machine's address>, and the run directory
+                    at the same path or --run DIR); '--role coordinator' runs the coordinator alone
   test              restore, build (Release) and run every test project; prints
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
 
+Environment: DISTILL_NO_BUILD=1 uses the existing Release build as it is (tests that drive run.sh set it).
+
 Planned verbs (not built yet; passed to the binary, which will refuse them until then):
   replay --run DIR          train students again from cached teacher outputs
-  cluster --teachers N      the same run as a local Akka cluster
-  node --role R --seed URI  join an existing cluster from another machine
   cache verify              checksums and schema of every cached part
   bench pipeline|replay|cache  pipeline vs trainer alone, replay vs live, bytes per cached token
 USAGE
@@ -42,9 +54,16 @@ need_dotnet() {
   fi
 }
 
-# Incremental Release build of the executable; quiet unless it fails.
+# Incremental Release build of the executable; quiet unless it fails. DISTILL_NO_BUILD=1 skips it.
 build_app() {
   need_dotnet
+  if [ "${DISTILL_NO_BUILD:-}" = 1 ]; then
+    if [ ! -f "$APP_DLL" ]; then
+      echo "run.sh: DISTILL_NO_BUILD=1 but $APP_DLL does not exist; build first (./run.sh test or dotnet build)" >&2
+      exit 1
+    fi
+    return
+  fi
   local log
   log=$(mktemp)
   if ! dotnet build "$APP_PROJECT" -c "$CONFIGURATION" -nologo -v quiet >"$log" 2>&1; then
@@ -97,9 +116,141 @@ run_tests() {
   [ "$failed" -eq 0 ]
 }
 
+# ---------------------------------------------------------------------------------------------------------------
+# ./run.sh cluster --teachers N: a coordinator and N teacher nodes as separate processes on this machine. Each node
+# runs in a process group of its own; whatever ends the script (the coordinator's exit, a failure, Ctrl-C, SIGTERM)
+# stops every node that is still running: SIGTERM first (a node leaves the cluster and exits), SIGKILL after
+# CLUSTER_STOP_SECONDS.
+
+CLUSTER_PIDS=()
+CLUSTER_STOP_SECONDS=20
+
+cluster_usage() {
+  cat <<'USAGE'
+Usage: ./run.sh cluster --teachers N [--run DIR] [--preset P] [--config FILE] [-D key=value ...]
+
+Runs the pipeline as a local Akka cluster on 127.0.0.1: one coordinator process and N teacher node processes.
+The run directory (default runs/<yyyyMMdd-HHmmss>-cluster-<preset>) gets logs/node-coordinator-0.log and
+logs/node-teacher-<i>.log, and cluster/seed (the coordinator's address) and cluster/node-<role>-<i>.pid.
+Ports, roles and per-node parallelism come from hocon/cluster.conf (override with -D distill.cluster.<key>=...).
+Each process gets cores / (N + 1) torch threads (at least 1) unless -D distill.torch-threads=... is given.
+USAGE
+}
+
+# Is any of the given process ids still running?
+any_alive() {
+  local pid
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then return 0; fi
+  done
+  return 1
+}
+
+# Stops every node process group: SIGTERM (or the given signal), then SIGKILL for those still running.
+stop_cluster() {
+  local signal=${1:-TERM} pid waited=0
+  [ "${#CLUSTER_PIDS[@]}" -gt 0 ] || return 0
+  for pid in "${CLUSTER_PIDS[@]}"; do kill "-$signal" -- "-$pid" 2>/dev/null || true; done
+  while any_alive "${CLUSTER_PIDS[@]}" && [ "$waited" -lt $((CLUSTER_STOP_SECONDS * 5)) ]; do
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  for pid in "${CLUSTER_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  CLUSTER_PIDS=()
+}
+
+cluster_interrupted() {
+  trap - INT TERM
+  echo "run.sh: interrupted; stopping the cluster" >&2
+  stop_cluster INT
+  exit 130
+}
+
+run_cluster() {
+  local teachers="" run_dir="" preset=demo args=() arg
+  while [ $# -gt 0 ]; do
+    arg=$1
+    case "$arg" in
+      --teachers) teachers=${2:-}; shift 2 || { echo "run.sh: --teachers needs a number" >&2; exit 2; } ;;
+      --teachers=*) teachers=${arg#*=}; shift ;;
+      --run) run_dir=${2:-}; shift 2 || { echo "run.sh: --run needs a directory" >&2; exit 2; } ;;
+      --run=*) run_dir=${arg#*=}; shift ;;
+      --preset|-p) preset=${2:-}; args+=("$arg" "$preset"); shift 2 || { echo "run.sh: $arg needs a name" >&2; exit 2; } ;;
+      --preset=*) preset=${arg#*=}; args+=("$arg"); shift ;;
+      -h|--help) cluster_usage; return 0 ;;
+      *) args+=("$arg"); shift ;;
+    esac
+  done
+  if ! [[ "$teachers" =~ ^[1-9][0-9]*$ ]]; then
+    echo "run.sh: cluster needs --teachers N with N >= 1 (got '${teachers}'); see ./run.sh cluster --help" >&2
+    exit 2
+  fi
+  build_app
+
+  # The nodes share this machine's cores: each process gets its share of torch threads unless -D sets them.
+  local cores share
+  cores=$(nproc 2>/dev/null || echo 1)
+  share=$((cores / (teachers + 1)))
+  [ "$share" -ge 1 ] || share=1
+  args=(-D "distill.torch-threads=$share" "${args[@]}")
+
+  [ -n "$run_dir" ] || run_dir="runs/$(date +%Y%m%d-%H%M%S)-cluster-$preset"
+  mkdir -p "$run_dir/logs" "$run_dir/cluster"
+  run_dir=$(cd "$run_dir" && pwd)
+  rm -f "$run_dir/cluster/seed" "$run_dir"/cluster/node-*.pid
+
+  trap cluster_interrupted INT TERM
+  trap 'stop_cluster TERM' EXIT
+
+  local coordinator_log="$run_dir/logs/node-coordinator-0.log"
+  # Job control on while a node starts: it gets a process group of its own (stop_cluster signals the group). The
+  # coordinator's output goes to the console and its log; tee ignores Ctrl-C so the coordinator can stop cleanly.
+  set -m
+  dotnet "$APP_DLL" node --role coordinator --run "$run_dir" "${args[@]}" \
+    > >(trap '' INT TERM; exec tee "$coordinator_log") 2>&1 &
+  local coordinator=$!
+  set +m
+  CLUSTER_PIDS+=("$coordinator")
+  echo "$coordinator" >"$run_dir/cluster/node-coordinator-0.pid"
+
+  # The coordinator writes its address once it is up (after preparing the data).
+  while [ ! -s "$run_dir/cluster/seed" ]; do
+    if ! kill -0 "$coordinator" 2>/dev/null; then
+      local status=0
+      wait "$coordinator" || status=$?
+      echo "run.sh: the coordinator exited ($status) before the cluster was up; see $coordinator_log" >&2
+      exit "$status"
+    fi
+    sleep 0.2
+  done
+  local seed i pid
+  seed=$(cat "$run_dir/cluster/seed")
+  for ((i = 0; i < teachers; i++)); do
+    set -m
+    dotnet "$APP_DLL" node --role teacher --seed "$seed" --index "$i" --run "$run_dir" "${args[@]}" \
+      >"$run_dir/logs/node-teacher-$i.log" 2>&1 &
+    pid=$!
+    set +m
+    CLUSTER_PIDS+=("$pid")
+    echo "$pid" >"$run_dir/cluster/node-teacher-$i.pid"
+  done
+  echo "run.sh: $teachers teacher node(s) joining $seed; logs in $run_dir/logs"
+
+  local status=0 waited=0
+  wait "$coordinator" || status=$?
+  # Teacher nodes end by themselves once the coordinator has left the cluster; the EXIT trap stops any that do not.
+  while any_alive "${CLUSTER_PIDS[@]}" && [ "$waited" -lt $((CLUSTER_STOP_SECONDS * 5)) ]; do
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  exit "$status"
+}
+
 case "${1:-}" in
   "")               run_app ;;
   -h|--help|help)   usage ;;
   test)             shift; run_tests "$@" ;;
+  cluster)          shift; run_cluster "$@" ;;
   *)                run_app "$@" ;;
 esac

@@ -1,6 +1,8 @@
+using Akka.Actor;
+
 namespace Distill.Actors;
 
-/// <summary>Parallelism and fault limits of a distillation stage.</summary>
+/// <summary>Parallelism, transport and fault limits of a distillation stage, and where its teachers run.</summary>
 public sealed record FlowSettings
 {
     public static FlowSettings Default { get; } = new();
@@ -24,6 +26,19 @@ public sealed record FlowSettings
     /// <summary>Shards a teacher worker asks for at once (one in inference, the others loading meanwhile).</summary>
     public int TeacherPrefetch { get; init; } = 2;
 
+    /// <summary>Most bytes of one Arrow batch in a message: a larger teacher batch is sent in parts of whole rows
+    /// (<see cref="Messages.TeacherBatchPart"/>) that the trainer joins. Akka.Remote's frame size is set above it.</summary>
+    public long MaxBatchBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Cluster mode: the <see cref="Cluster.TeacherNodeRegistry"/> on this node. When set, a stage starts no
+    /// loaders or teacher workers of its own: it opens itself on every teacher node the registry announces and works
+    /// with the loaders and teacher workers they start. Null: everything runs in this ActorSystem.</summary>
+    public IActorRef? TeacherNodes { get; init; }
+
+    /// <summary>Cluster mode: how long a stage waits with no teacher worker (at its start, or after every teacher node
+    /// left) before it fails.</summary>
+    public TimeSpan TeacherWait { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting; returns this otherwise.</summary>
     public FlowSettings Validate()
     {
@@ -38,6 +53,10 @@ public sealed record FlowSettings
             throw new ArgumentException($"FlowSettings.MaxShardAttempts must be at least 1 (got {MaxShardAttempts}).");
         if (TeacherPrefetch < 1)
             throw new ArgumentException($"FlowSettings.TeacherPrefetch must be at least 1 (got {TeacherPrefetch}).");
+        if (MaxBatchBytes < 1)
+            throw new ArgumentException($"FlowSettings.MaxBatchBytes must be at least 1 (got {MaxBatchBytes}).");
+        if (TeacherWait <= TimeSpan.Zero)
+            throw new ArgumentException($"FlowSettings.TeacherWait must be positive (got {TeacherWait}).");
         return this;
     }
 }

@@ -21,7 +21,13 @@ public static class PipelineHost
     /// checkpoints/ and logs/ created and config.resolved.conf written; <see cref="DistillSettings.RunDir"/> and
     /// <see cref="DataSettings.Dir"/> are absolute. <paramref name="progress"/> is thread-safe and already forwards
     /// every update to <see cref="RunPaths.Metrics"/>. Returns the exit code: 0 ok, 1 failure.</summary>
-    public static async Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct)
+    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct) =>
+        RunAsync(settings, paths, progress, ct, ActorHosting.SingleProcess);
+
+    /// <summary>Runs the pipeline on the actors <paramref name="hosting"/> starts (one process, or the coordinator
+    /// node of a cluster).</summary>
+    public static async Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
+        CancellationToken ct, ActorHosting hosting)
     {
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
@@ -43,13 +49,15 @@ public static class PipelineHost
             Loaders = settings.Parallelism.Loaders,
             TeacherWorkers = settings.Parallelism.TeacherWorkers,
             CreditWindow = settings.Parallelism.CreditWindow,
+            MaxBatchBytes = settings.Transport.MaxBatchBytes,
         }.Validate();
 
-        using var system = ActorSystem.Create("distill", ActorSystemConfig().WithFallback(DistillActorsConfig.Config));
+        var (system, hostedFlow) = await hosting.StartAsync(settings, paths, flow, ct);
+        using var _ = system;
         Distill.Actors.PipelineResult result;
         try
         {
-            result = await Distill.Actors.PipelineRunner.RunAsync(system, catalog.Build(), flow, paths.Ledger, progress, ct);
+            result = await Distill.Actors.PipelineRunner.RunAsync(system, catalog.Build(), hostedFlow, paths.Ledger, progress, ct);
         }
         finally
         {
@@ -77,6 +85,7 @@ public static class PipelineHost
                 new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Manifest.Fingerprint[..12]})"),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
+                new("Actors", hosting.Describe()),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
                 .. ExportLine(catalog.ExportDir),
                 .. (metricsError is null ? [] : new KeyValuePair<string, string>[] { new("Loss curves", $"not drawn: {metricsError}") }),
@@ -93,15 +102,4 @@ public static class PipelineHost
     /// <summary>"Export: ..." when the eval stage exported the final student.</summary>
     private static IEnumerable<KeyValuePair<string, string>> ExportLine(string exportDir) =>
         StudentExport.Describe(exportDir) is { } line ? [new("Export", $"{Path.GetFileName(exportDir)}/ in the run directory. {line}")] : [];
-
-    /// <summary>Single-process ActorSystem: no remoting; warnings and errors go to the console.</summary>
-    private static Config ActorSystemConfig() => ConfigurationFactory.ParseString("""
-        akka {
-          loglevel = WARNING
-          stdout-loglevel = WARNING
-          log-dead-letters = off
-          log-dead-letters-during-shutdown = off
-          actor.ask-timeout = infinite
-        }
-        """);
 }

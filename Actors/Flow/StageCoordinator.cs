@@ -10,8 +10,10 @@ namespace Distill.Actors.Flow;
 /// starts the trainer, loaders and teacher workers as children, hands out leases to workers that ask while the
 /// credit window has room, takes leases back when they expire or their worker dies, retries failed shards up to
 /// <see cref="FlowSettings.MaxShardAttempts"/>, and when every shard is consumed has the trainer complete the
-/// student. Reports <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent.</summary>
-public sealed class StageCoordinator : ReceiveActor, IWithTimers
+/// student. Reports <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent. In cluster mode
+/// (<see cref="FlowSettings.TeacherNodes"/>) the loaders and teacher workers run on teacher nodes instead of as
+/// children (see StageCoordinator.Remote.cs).</summary>
+public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
 {
     private const string LeaseTimer = "leases";
 
@@ -61,8 +63,15 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     {
         _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation), "trainer");
         Context.Watch(_trainer);
-        for (var i = 0; i < _settings.Loaders; i++) SpawnLoader();
-        for (var i = 0; i < _settings.TeacherWorkers; i++) SpawnWorker();
+        if (RemoteMode)
+        {
+            StartRemote();
+        }
+        else
+        {
+            for (var i = 0; i < _settings.Loaders; i++) SpawnLoader();
+            for (var i = 0; i < _settings.TeacherWorkers; i++) SpawnWorker();
+        }
         var tick = TimeSpan.FromTicks(Math.Clamp(_settings.LeaseTimeout.Ticks / 4,
             TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
         Timers.StartPeriodicTimer(LeaseTimer, CheckLeases.Instance, tick);
@@ -89,7 +98,13 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     {
         Receive<SourceReady>(ready =>
         {
-            if (_book.Initialized) return;
+            if (_book.Initialized)
+            {
+                if (ready.ShardCount != _book.Total)
+                    FailStage($"{Describe(Sender)} sees {ready.ShardCount} shards, but the stage has {_book.Total}: " +
+                              "every node must run the same configuration and data");
+                return;
+            }
             _book.Initialize(ready.ShardCount);
             _log.Info("Stage {0}: {1} shards", _stage.Name, ready.ShardCount);
             Report(double.NaN);
@@ -98,7 +113,11 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
         });
         Receive<RequestWork>(request =>
         {
-            if (!_workers.Contains(Sender)) return;
+            if (!_workers.Contains(Sender))
+            {
+                EarlyDemand(Sender, request.Count);
+                return;
+            }
             _demand[Sender] = _demand.GetValueOrDefault(Sender) + Math.Max(0, request.Count);
             TryLease();
         });
@@ -126,7 +145,11 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
             Finish(new StageSucceeded(_stage.Name, done.Outcome, Counts));
         });
         Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}"));
-        Receive<Terminated>(t => ChildTerminated(t.ActorRef));
+        Receive<Terminated>(t =>
+        {
+            if (!RemoteMemberTerminated(t)) ChildTerminated(t.ActorRef);
+        });
+        RemoteReceives();
     }
 
     private void Consumed(ShardConsumed consumed)
@@ -146,7 +169,7 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
         {
             var worker = PickWorker();
             if (worker is null) return;
-            var loader = _loaders[_nextLoader++ % _loaders.Count];
+            var loader = PickLoader(worker)!;
             var lease = _book.Lease(worker, loader, Now + _settings.LeaseTimeout);
             _demand[worker]--;
             loader.Tell(new LoadShard(lease.ShardId, lease.Attempt, worker));
@@ -160,7 +183,7 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
         var bestLeases = int.MaxValue;
         foreach (var (worker, demand) in _demand)
         {
-            if (demand <= 0) continue;
+            if (demand <= 0 || PickLoader(worker, advance: false) is null) continue;
             var leases = _book.Leases.Count(l => l.Worker.Equals(worker));
             if (leases < bestLeases) (best, bestLeases) = (worker, leases);
         }
@@ -228,7 +251,8 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     private void SpawnWorker()
     {
         var worker = Context.ActorOf(
-            TeacherWorker.Props(_stage.CreateTeacher, Self, _trainer, _settings.TeacherPrefetch), $"teacher-{_workerSeq++}");
+            TeacherWorker.Props(_stage.CreateTeacher, Self, _trainer, _settings.TeacherPrefetch, _settings.MaxBatchBytes),
+            $"teacher-{_workerSeq++}");
         Context.Watch(worker);
         _workers.Add(worker);
     }

@@ -1,12 +1,13 @@
 using Akka.Actor;
 using Akka.Event;
 using Distill.Actors.Messages;
+using Distill.Stages.Arrow;
 using Distill.Stages.Flow;
 
 namespace Distill.Actors.Flow;
 
-/// <summary>The student's front: takes teacher batches, drops any shard it has already taken (exactly-once
-/// consumption), hands the rest to its <see cref="StudentHost"/> child in arrival order, and acks every consumed
+/// <summary>The student's front: takes teacher batches (joining a batch that came in parts), drops any shard it has
+/// already taken (exactly-once consumption), hands the rest to its <see cref="StudentHost"/> child in arrival order, and acks every consumed
 /// shard to the coordinator, which then grants more credit. Stays responsive while the host computes.</summary>
 public sealed class Trainer : ReceiveActor
 {
@@ -15,6 +16,7 @@ public sealed class Trainer : ReceiveActor
     private readonly IStageProgress _progress;
     private readonly CancellationToken _cancellation;
     private readonly HashSet<int> _taken = new();
+    private readonly Dictionary<(int Shard, int Attempt), byte[]?[]> _parts = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef _host = ActorRefs.Nobody;
     private string? _hostError;
@@ -34,6 +36,7 @@ public sealed class Trainer : ReceiveActor
         _cancellation = cancellation;
 
         Receive<TeacherBatch>(Take);
+        Receive<TeacherBatchPart>(TakePart);
         Receive<ShardTrained>(t => _coordinator.Tell(new ShardConsumed(t.ShardId, t.Samples, t.Loss)));
         Receive<CompleteTraining>(_ => _host.Tell(CompleteStudent.Instance));
         Receive<StudentCompleted>(done =>
@@ -62,6 +65,7 @@ public sealed class Trainer : ReceiveActor
     private void Take(TeacherBatch batch)
     {
         if (_finished) return;
+        foreach (var stale in _parts.Keys.Where(k => k.Shard == batch.ShardId).ToList()) _parts.Remove(stale);
         if (!_taken.Add(batch.ShardId))
         {
             _duplicates++;
@@ -70,6 +74,37 @@ public sealed class Trainer : ReceiveActor
             return;
         }
         _host.Tell(new ConsumeShard(batch.ShardId, batch.TeacherV1));
+    }
+
+    /// <summary>Collects the parts of one attempt's batch; with the last one, joins them and takes the batch. A part
+    /// that does not fit (bad index or count) or a join that fails fails that attempt, so the shard is re-leased.</summary>
+    private void TakePart(TeacherBatchPart part)
+    {
+        if (_finished || _taken.Contains(part.ShardId)) return;
+        var key = (part.ShardId, part.Attempt);
+        if (!_parts.TryGetValue(key, out var slots)) _parts[key] = slots = new byte[]?[Math.Max(part.Parts, 1)];
+        if (part.Parts != slots.Length || part.Part < 0 || part.Part >= part.Parts || slots[part.Part] is not null)
+        {
+            _parts.Remove(key);
+            _coordinator.Tell(new ShardFailed(part.ShardId, part.Attempt,
+                $"teacher batch part {part.Part + 1} of {part.Parts} does not fit the {slots.Length} parts received so far"));
+            return;
+        }
+        slots[part.Part] = part.Bytes;
+        if (slots.Any(s => s is null)) return;
+
+        _parts.Remove(key);
+        byte[] joined;
+        try
+        {
+            joined = ArrowBatchSplitter.Join(slots!);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
+        {
+            _coordinator.Tell(new ShardFailed(part.ShardId, part.Attempt, $"joining the {slots.Length} parts of its teacher batch failed: {ex.Message}"));
+            return;
+        }
+        Take(new TeacherBatch(part.ShardId, part.Attempt, joined));
     }
 
     private void Fail(string error)

@@ -17,5 +17,8 @@ public sealed record CliEnvironment(TextWriter Out, TextWriter Error, PipelineRu
     /// <summary>Where progress lines go; null = the console.</summary>
     public TextWriter? ProgressOutput { get; init; }
 
+    /// <summary>The pipeline on the coordinator node of a cluster (<c>distill node --role coordinator</c>).</summary>
+    public PipelineRunner ClusterRunner { get; init; } = Cluster.CoordinatorHosting.RunAsync;
+
     public static CliEnvironment FromConsole() => new(Console.Out, Console.Error, PipelineHost.RunAsync);
 }

@@ -14,6 +14,9 @@ public sealed record RunOptions
     public string? ConfigFile { get; init; }
     public IReadOnlyList<string> Defines { get; init; } = [];
     public string? RunDir { get; init; }
+
+    /// <summary>Layer hocon/cluster.conf over the preset (the coordinator of a cluster run).</summary>
+    public bool ClusterOverlay { get; init; }
 }
 
 /// <summary><c>distill run</c>: load and validate the configuration, create the run directory, run the pipeline.</summary>
@@ -49,6 +52,7 @@ public static class RunVerb
                 ConfigFile = options.ConfigFile,
                 Overrides = options.Defines,
                 RunDir = options.RunDir,
+                ClusterOverlay = options.ClusterOverlay,
             });
         }
         catch (ConfigurationErrorException e)

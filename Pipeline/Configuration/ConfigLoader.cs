@@ -41,6 +41,13 @@ public static partial class ConfigLoader
             AddFile(presetPath, $"preset {sources.Preset}", mustExist: true);
         }
 
+        // 2b. cluster overlay
+        if (sources.ClusterOverlay)
+        {
+            var clusterPath = Path.Combine(hoconDir, HoconLocator.ClusterFile);
+            AddFile(clusterPath, "cluster " + clusterPath, mustExist: true);
+        }
+
         // 3. user file
         if (sources.ConfigFile is not null) AddFile(sources.ConfigFile, "file " + sources.ConfigFile, mustExist: true);
 

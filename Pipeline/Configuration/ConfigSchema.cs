@@ -94,7 +94,32 @@ public static class ConfigSchema
         new IntKey("distill.parallelism.shard-size", 1, 65536),
 
         new IntKey("distill.transport.max-batch-bytes", 64 * 1024, 1L << 30),
+
+        new StringKey("distill.cluster.host", AllowEmpty: false, Description: "address this node binds to and other nodes reach it at"),
+        new StringKey("distill.cluster.seed", Description: "coordinator address teacher nodes join (akka.tcp://distill@host:port); empty = give --seed"),
+        new IntKey("distill.cluster.coordinator.port", 0, 65535, "0 = any free port"),
+        new IntKey("distill.cluster.coordinator.credit-window", 1, 4096),
+        new IntKey("distill.cluster.teacher.base-port", 0, 65535, "teacher node i listens on base-port + i; 0 = any free port"),
+        new IntKey("distill.cluster.teacher.loaders", 1, 256),
+        new IntKey("distill.cluster.teacher.workers", 1, 256),
+        new IntKey("distill.cluster.teacher-wait", 1, 86400, "seconds"),
+        new IntKey("distill.cluster.join-timeout", 1, 86400, "seconds"),
+        new IntKey("distill.cluster.heartbeat-pause", 1, 600, "seconds"),
+        new IntKey("distill.cluster.down-after", 1, 600, "seconds"),
     ];
+
+    /// <summary>The cluster's host must be reachable by other nodes; a seed must be a Distill node's address.</summary>
+    private static IEnumerable<string> ClusterChecks(Func<string, long?> number, Func<string, string?> text)
+    {
+        if (text("distill.cluster.host") is { } host && host.Trim() is "0.0.0.0" or "::" or "*")
+            yield return $"distill.cluster.host: '{host}' binds every interface but is no address other nodes can reach; give this machine's address (127.0.0.1 for one machine)";
+        if (text("distill.cluster.seed") is { Length: > 0 } seed && Cluster.ClusterAddress.Check(seed) is { } problem)
+            yield return $"distill.cluster.seed: {problem}";
+        var basePort = number("distill.cluster.teacher.base-port");
+        var coordinatorPort = number("distill.cluster.coordinator.port");
+        if (basePort is > 0 && coordinatorPort is > 0 && basePort == coordinatorPort)
+            yield return $"distill.cluster.teacher.base-port ({basePort}) must differ from distill.cluster.coordinator.port ({coordinatorPort})";
+    }
 
     private static IEnumerable<SchemaKey> Decoder(string which) =>
     [
@@ -221,6 +246,8 @@ public static class ConfigSchema
             if (heads is not null && kv is not null && (kv > heads || heads % kv != 0))
                 yield return $"{p}.kv-heads ({kv}) must divide {p}.heads ({heads})";
         }
+
+        foreach (var error in ClusterChecks(I, S)) yield return error;
 
         if (get("distill.mimic.kd-weight") is double kd && get("distill.mimic.ce-weight") is double ce && kd == 0 && ce == 0)
             yield return "distill.mimic.kd-weight and distill.mimic.ce-weight are both 0: the student would learn nothing";

@@ -20,7 +20,8 @@ public sealed record DistillSettings(
     EvalSettings Eval,
     ParallelismSettings Parallelism,
     TransportSettings Transport,
-    PreferenceSettings Preference)
+    PreferenceSettings Preference,
+    ClusterSettings Cluster)
 {
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
@@ -118,3 +119,20 @@ public sealed record PreferenceSettings(
 {
     public bool Uses(string source) => Sources.Contains(source, StringComparer.Ordinal);
 }
+
+/// <summary><c>distill.cluster</c>: the Akka cluster of <c>./run.sh cluster</c> and <c>distill node</c>. The coordinator
+/// node (supervisor, stage coordinators, trainer, compute stages) listens on <see cref="Host"/>:<see cref="CoordinatorPort"/>
+/// and is the seed; each teacher node runs <see cref="TeacherLoaders"/> loaders and <see cref="TeacherWorkers"/>
+/// teacher workers per distillation stage. <see cref="Seed"/> empty = teacher nodes get it from <c>--seed</c>.</summary>
+public sealed record ClusterSettings(
+    string Host,
+    string Seed,
+    int CoordinatorPort,
+    int CreditWindow,
+    int TeacherBasePort,
+    int TeacherLoaders,
+    int TeacherWorkers,
+    TimeSpan TeacherWait,
+    TimeSpan JoinTimeout,
+    TimeSpan HeartbeatPause,
+    TimeSpan DownAfter);

@@ -6,6 +6,9 @@ public static class HoconLocator
 {
     public const string DefaultFile = "pipeline.conf";
 
+    /// <summary>The overlay of a cluster run (<see cref="ConfigSources.ClusterOverlay"/>).</summary>
+    public const string ClusterFile = "cluster.conf";
+
     public static string? TryFind()
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })

@@ -114,7 +114,19 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             SamplesPerPrompt: I("distill.preference.samples-per-prompt"),
             Temperature: D("distill.preference.temperature"),
             TopP: D("distill.preference.top-p"),
-            MaxNewTokens: I("distill.preference.max-new-tokens")));
+            MaxNewTokens: I("distill.preference.max-new-tokens")),
+        Cluster: new ClusterSettings(
+            Host: S("distill.cluster.host"),
+            Seed: S("distill.cluster.seed"),
+            CoordinatorPort: I("distill.cluster.coordinator.port"),
+            CreditWindow: I("distill.cluster.coordinator.credit-window"),
+            TeacherBasePort: I("distill.cluster.teacher.base-port"),
+            TeacherLoaders: I("distill.cluster.teacher.loaders"),
+            TeacherWorkers: I("distill.cluster.teacher.workers"),
+            TeacherWait: TimeSpan.FromSeconds(I("distill.cluster.teacher-wait")),
+            JoinTimeout: TimeSpan.FromSeconds(I("distill.cluster.join-timeout")),
+            HeartbeatPause: TimeSpan.FromSeconds(I("distill.cluster.heartbeat-pause")),
+            DownAfter: TimeSpan.FromSeconds(I("distill.cluster.down-after"))));
 
     private DecoderSettings Decoder(string p) => new(
         HiddenSize: I($"{p}.hidden-size"),

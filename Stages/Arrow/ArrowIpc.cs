@@ -18,6 +18,18 @@ internal static class ArrowIpc
         return ms.ToArray();
     }
 
+    /// <summary>One stream of <paramref name="schema"/> holding <paramref name="batches"/> in order.</summary>
+    public static byte[] Write(Schema schema, IEnumerable<RecordBatch> batches)
+    {
+        using var ms = new MemoryStream();
+        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true))
+        {
+            foreach (var batch in batches) writer.WriteRecordBatch(batch);
+            writer.WriteEnd();
+        }
+        return ms.ToArray();
+    }
+
     /// <summary>The schema and every record batch of a stream; the caller disposes the batches.</summary>
     public static (Schema Schema, List<RecordBatch> Batches) Read(byte[] ipc, string expectedSchema)
     {

@@ -43,6 +43,18 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
         CompleteStudent.Instance,
         new StudentCompleted(StageOutcome.Empty),
         new StudentFailed("bad"),
+        new TeacherBatchPart(3, 2, 1, 4, [5, 6, 7]),
+        new RegisterTeacherNode(TestActor),
+        new TeacherNodeRegistered("/runs/x"),
+        new SubscribeTeacherNodes(TestActor),
+        new TeacherNodeAvailable(TestActor),
+        new OpenStage("mimic", TestActor, TestActor),
+        new StageMembers([TestActor, TestActor], [TestActor]),
+        TeacherWaitExpired.Instance,
+        RetryRegistration.Instance,
+        RegistrationTimedOut.Instance,
+        AwaitNodeEnd.Instance,
+        new TeacherNodeEnded(true, "the coordinator left"),
     ];
 
     [Fact]
@@ -62,7 +74,8 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
         {
             var serializer = Sys.Serialization.FindSerializerFor(message);
             var bytes = serializer.ToBinary(message);
-            var back = serializer.FromBinary(bytes, message.GetType());
+            var manifest = Akka.Serialization.Serialization.ManifestFor(serializer, message);
+            var back = Sys.Serialization.Deserialize(bytes, serializer.Identifier, manifest);
 
             Assert.IsType(message.GetType(), back);
             // Same bytes again: nothing was lost or changed on the way.
@@ -82,6 +95,14 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
             case (TeacherBatch e, TeacherBatch a):
                 Assert.Equal((e.ShardId, e.Attempt), (a.ShardId, a.Attempt));
                 Assert.Equal(e.TeacherV1, a.TeacherV1);
+                break;
+            case (TeacherBatchPart e, TeacherBatchPart a):
+                Assert.Equal((e.ShardId, e.Attempt, e.Part, e.Parts), (a.ShardId, a.Attempt, a.Part, a.Parts));
+                Assert.Equal(e.Bytes, a.Bytes);
+                break;
+            case (StageMembers e, StageMembers a):
+                Assert.Equal(e.Workers, a.Workers);
+                Assert.Equal(e.Loaders, a.Loaders);
                 break;
             case (ConsumeShard e, ConsumeShard a):
                 Assert.Equal(e.ShardId, a.ShardId);

@@ -1,0 +1,92 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Distill.Actors.Messages;
+using Distill.Actors.Serialization;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Distill.Actors.Tests;
+
+public sealed class WireSerializerTests(ITestOutputHelper output) : ActorTestBase(output)
+{
+    private static readonly Type[] WireTypes = typeof(IWireMessage).Assembly.GetTypes()
+        .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IWireMessage).IsAssignableFrom(t))
+        .ToArray();
+
+    private static byte[] Payload(int n)
+    {
+        var bytes = new byte[n];
+        new Random(7).NextBytes(bytes);
+        return bytes;
+    }
+
+    private WireSerializer Wire => Assert.IsType<WireSerializer>(Sys.Serialization.FindSerializerForType(typeof(TeacherBatch)));
+
+    [Fact]
+    public void Every_flow_and_cluster_message_is_bound_to_the_wire_serializer_with_a_manifest_of_its_own()
+    {
+        Assert.Contains(typeof(TeacherBatch), WireTypes);
+        Assert.Contains(typeof(StageMembers), WireTypes);
+        Assert.Contains(typeof(LoadShard), WireTypes);
+        foreach (var type in WireTypes)
+            Assert.IsType<WireSerializer>(Sys.Serialization.FindSerializerForType(type));
+        Assert.Equal(WireTypes.Length, WireTypes.Select(t => t.Name).Distinct().Count());
+        Assert.Equal("TeacherBatch", Wire.Manifest(new TeacherBatch(1, 1, [])));
+    }
+
+    [Fact]
+    public void Arrow_payloads_are_copied_raw_behind_a_few_header_bytes()
+    {
+        var payload = Payload(1 << 20);
+        var cases = new (object Message, int Header)[]
+        {
+            (new TeacherBatch(41, 2, payload), 8),       // shard, attempt
+            (new ShardLoaded(41, 2, payload), 8),
+            (new TeacherBatchPart(41, 2, 3, 5, payload), 16), // + part, parts
+        };
+        foreach (var (message, header) in cases)
+        {
+            var bytes = Wire.ToBinary(message);
+            Assert.Equal(payload.Length + header, bytes.Length);
+            Assert.True(bytes.AsSpan(header).SequenceEqual(payload), $"{message.GetType().Name}: payload not verbatim");
+            // The header is the ints themselves, little-endian: shard 41, attempt 2.
+            Assert.Equal([41, 0, 0, 0, 2, 0, 0, 0], bytes[..8]);
+        }
+        Assert.Equal(8, Wire.ToBinary(new ShardStarted(1, 1)).Length);
+        Assert.Empty(Wire.ToBinary(CompleteTraining.Instance));
+    }
+
+    [Fact]
+    public void Actor_references_come_back_as_the_same_actor()
+    {
+        var message = new OpenStage("mimic", TestActor, Sys.DeadLetters);
+        var back = Assert.IsType<OpenStage>(Wire.FromBinary(Wire.ToBinary(message), Wire.Manifest(message)));
+        Assert.Equal("mimic", back.Stage);
+        Assert.Equal(TestActor, back.Coordinator);
+        back.Coordinator.Tell("hello");
+        ExpectMsg("hello");
+    }
+
+    [Fact]
+    public void Unknown_manifests_short_messages_and_leftover_bytes_are_errors_naming_the_manifest()
+    {
+        var unknown = Assert.Throws<SerializationException>(() => Wire.FromBinary([1, 2, 3, 4], "Gossip"));
+        Assert.Contains("'Gossip'", unknown.Message);
+
+        var shortOne = Assert.Throws<SerializationException>(() => Wire.FromBinary([1, 0, 0, 0], nameof(ShardStarted)));
+        Assert.Contains("'ShardStarted'", shortOne.Message);
+
+        var leftover = Assert.Throws<SerializationException>(() => Wire.FromBinary([1, 0, 0, 0, 9], nameof(RequestWork)));
+        Assert.Contains("1 bytes left over", leftover.Message);
+
+        var badString = Assert.Throws<SerializationException>(() => Wire.FromBinary([1, 0, 0, 0, 1, 0, 0, 0, 100, 0, 0, 0], nameof(ShardFailed)));
+        Assert.Contains("needs 100 more bytes", badString.Message);
+    }
+
+    [Fact]
+    public void A_message_that_is_not_a_wire_message_is_refused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Wire.ToBinary(new RunPipeline()));
+        Assert.Contains(typeof(RunPipeline).FullName!, e.Message);
+    }
+}

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Text;
+using Distill.Stages.Runs;
+using Xunit.Abstractions;
+
+namespace Distill.Pipeline.Tests;
+
+/// <summary><c>./run.sh cluster</c> end to end: a coordinator and teacher node processes on loopback ports, driven
+/// through run.sh with the existing Release build (DISTILL_NO_BUILD=1).</summary>
+public sealed class ClusterRunTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(4);
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "run.sh")) && File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException($"run.sh not found above {AppContext.BaseDirectory}");
+    }
+
+    /// <summary>run.sh cluster with its output collected; the tiny preset on a smaller dataset, shards of 4 samples
+    /// (many shards, so a teacher node always holds leases while it works), a credit window above the shard count,
+    /// and faster downing (a heartbeat pause of 5 s, not less: this machine is often loaded far beyond its cores).</summary>
+    private sealed class ClusterRun : IDisposable
+    {
+        private readonly Process _process;
+        private readonly StringBuilder _output = new();
+
+        public ClusterRun(string runDir, int teachers, params string[] extra)
+        {
+            RunDir = runDir;
+            var start = new ProcessStartInfo("bash")
+            {
+                WorkingDirectory = RepoRoot(),
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            foreach (var arg in (string[])[Path.Combine(RepoRoot(), "run.sh"), "cluster", "--teachers", teachers.ToString(), "--preset", "tiny",
+                         "--run", runDir, "-D", "distill.cluster.coordinator.port=0", .. extra])
+                start.ArgumentList.Add(arg);
+            start.Environment["DISTILL_NO_BUILD"] = "1";
+            _process = new Process { StartInfo = start };
+            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+            _process.Start();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public string RunDir { get; }
+        public int Pid => _process.Id;
+        public bool HasExited => _process.HasExited;
+
+        public string Output
+        {
+            get { lock (_output) return _output.ToString(); }
+        }
+
+        public string Log(string node) => Path.Combine(RunDir, "logs", $"node-{node}.log");
+        public string PidFile(string node) => Path.Combine(RunDir, "cluster", $"node-{node}.pid");
+
+        /// <summary>Waits until <paramref name="condition"/> holds; fails with run.sh's output when run.sh ends first.</summary>
+        public void WaitFor(string what, Func<bool> condition)
+        {
+            var clock = Stopwatch.StartNew();
+            while (!condition())
+            {
+                if (_process.HasExited) throw new Xunit.Sdk.XunitException($"run.sh exited ({_process.ExitCode}) before {what}:\n{Output}");
+                if (clock.Elapsed > RunLimit) throw new Xunit.Sdk.XunitException($"timed out waiting for {what}:\n{Output}");
+                Thread.Sleep(50);
+            }
+        }
+
+        public int WaitForExit()
+        {
+            if (!_process.WaitForExit(RunLimit))
+                throw new Xunit.Sdk.XunitException($"run.sh did not end within {RunLimit}:\n{Output}");
+            // Drains the output; bounded, should anything still hold run.sh's stdout open.
+            if (!Task.Run(_process.WaitForExit).Wait(TimeSpan.FromSeconds(30)))
+                throw new Xunit.Sdk.XunitException($"run.sh's output stayed open after it exited:\n{Output}");
+            return _process.ExitCode;
+        }
+
+        /// <summary>Process ids of every node run.sh started.</summary>
+        public IReadOnlyList<int> NodePids() =>
+            Directory.GetFiles(Path.Combine(RunDir, "cluster"), "node-*.pid").Select(f => int.Parse(File.ReadAllText(f).Trim())).ToList();
+
+        public void Dispose()
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+            _process.Dispose();
+        }
+    }
+
+    private static bool Running(int pid)
+    {
+        try
+        {
+            using var p = Process.GetProcessById(pid);
+            return !p.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string ReadShared(string path)
+    {
+        if (!File.Exists(path)) return "";
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    [Fact]
+    public void A_cluster_run_completes_with_a_teacher_node_killed_mid_stage_and_every_shard_consumed_once()
+    {
+        using var dir = new TempDir();
+        using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
+            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
+            "-D", "distill.parallelism.shard-size=4", "-D", "distill.cluster.coordinator.credit-window=64",
+            "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2");
+
+        // Teacher node 0 works on the distillation stage: it holds a lease (one shard inferring, one prefetched).
+        run.WaitFor("teacher node 0 inferring a shard", () => ReadShared(run.Log("teacher-0")).Contains("Inferring shard"));
+        var killed = int.Parse(File.ReadAllText(run.PidFile("teacher-0")).Trim());
+        using (var node = Process.GetProcessById(killed)) node.Kill(); // SIGKILL
+        var exit = run.WaitForExit();
+        output.WriteLine(run.Output);
+
+        Assert.True(exit == 0, $"run.sh exited {exit}:\n{run.Output}");
+        var mimic = new RunLedger(Path.Combine(run.RunDir, "ledger.jsonl")).ReadAll()
+            .Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
+        // 96 training and 16 held-out samples in shards of 4.
+        var shards = (int)(Math.Ceiling(mimic.Figures!["train_samples"] / 4) + Math.Ceiling(mimic.Figures["heldout_samples"] / 4));
+        Assert.Equal(28, shards);
+        Assert.Equal(shards, mimic.ShardsConsumed);
+        Assert.True(mimic.ShardsReissued >= 1, $"no shard was re-issued: {mimic}");
+        Assert.Equal(shards + mimic.ShardsReissued, mimic.ShardsIssued); // each shard issued once plus its re-issues
+        Assert.Contains("go back to the queue", ReadShared(run.Log("coordinator-0")));
+        Assert.Contains("Inferring shard", ReadShared(run.Log("teacher-1")));
+        Assert.True(File.Exists(Path.Combine(run.RunDir, "report.md")));
+
+        // Nothing is left behind.
+        Assert.Equal(3, run.NodePids().Count);
+        Assert.DoesNotContain(run.NodePids(), Running);
+    }
+
+    [Fact]
+    public void Ctrl_c_stops_the_coordinator_and_every_teacher_node()
+    {
+        using var dir = new TempDir();
+        using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
+            "-D", "distill.data.train-scenes=24", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8");
+
+        run.WaitFor("both teacher nodes registered", () =>
+            ReadShared(run.Log("teacher-0")).Contains("Registered with the coordinator") &&
+            ReadShared(run.Log("teacher-1")).Contains("Registered with the coordinator"));
+        using (var kill = Process.Start("kill", ["-INT", run.Pid.ToString()])) kill.WaitForExit();
+        var exit = run.WaitForExit();
+        output.WriteLine(run.Output);
+
+        Assert.True(exit == 130, $"run.sh exited {exit}:\n{run.Output}");
+        Assert.Contains("interrupted; stopping the cluster", run.Output);
+        Assert.Equal(3, run.NodePids().Count);
+        Assert.DoesNotContain(run.NodePids(), Running);
+    }
+
+    [Fact]
+    public void A_coordinator_that_fails_at_start_ends_the_run_with_its_exit_code_and_no_teacher_node_is_left()
+    {
+        using var dir = new TempDir();
+        using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2, "-D", "distill.cluster.teacher.workers=0");
+        var exit = run.WaitForExit();
+
+        Assert.Equal(2, exit);
+        Assert.Contains("distill.cluster.teacher.workers", run.Output);
+        Assert.Contains("the coordinator exited (2) before the cluster was up", run.Output);
+        Assert.Equal(["node-coordinator-0.pid"], Directory.GetFiles(Path.Combine(run.RunDir, "cluster"), "*.pid").Select(Path.GetFileName));
+        Assert.DoesNotContain(run.NodePids(), Running);
+    }
+
+    [Fact]
+    public void Cluster_needs_a_teacher_count()
+    {
+        using var dir = new TempDir();
+        using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 0);
+        Assert.Equal(2, run.WaitForExit());
+        Assert.Contains("cluster needs --teachers N with N >= 1 (got '0')", run.Output);
+    }
+}
