@@ -24,6 +24,11 @@ public sealed record FlowSettings
     /// <summary>Shards a teacher worker asks for at once (one in inference, the others loading meanwhile).</summary>
     public int TeacherPrefetch { get; init; } = 2;
 
+    /// <summary>The trainer consumes shards in id order (holding back ones that arrive early), so the student sees
+    /// the same sequence whether its batches come from teachers or from the cache: live and replayed runs end with
+    /// bit-identical weights on CPU. Off: arrival order (no waiting on a slow shard).</summary>
+    public bool StrictOrder { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting; returns this otherwise.</summary>
     public FlowSettings Validate()
     {
