@@ -22,15 +22,19 @@ Verbs:
                     params, FLOPs; writes bench-models.csv/.md to runs/<stamp>-bench-<preset>:
                       --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
                       --repeats N  --batch N  --decode-steps N
+  replay --run DIR [--into DIR] [-D key=value ...]
+                    train the student stages of run DIR again from its teacher-output cache, with no
+                    teacher loaded, into a new run directory (default runs/<stamp>-replay-<preset>)
+  cache ls|verify [--run DIR | --dir CACHE]
+                    list the cached teacher outputs (teacher, stage, key, parts, rows, bytes,
+                    complete), or verify every part's checksum and schema (exit 1 naming a bad part)
   test              restore, build (Release) and run every test project; prints
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
 
 Planned verbs (not built yet; passed to the binary, which will refuse them until then):
-  replay --run DIR          train students again from cached teacher outputs
   cluster --teachers N      the same run as a local Akka cluster
   node --role R --seed URI  join an existing cluster from another machine
-  cache verify              checksums and schema of every cached part
   bench pipeline|replay|cache  pipeline vs trainer alone, replay vs live, bytes per cached token
 USAGE
 }

@@ -43,13 +43,16 @@ public static class PipelineHost
             Loaders = settings.Parallelism.Loaders,
             TeacherWorkers = settings.Parallelism.TeacherWorkers,
             CreditWindow = settings.Parallelism.CreditWindow,
+            StrictOrder = settings.Cache.StrictOrder,
         }.Validate();
+        var stages = StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
+            prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint);
 
         using var system = ActorSystem.Create("distill", ActorSystemConfig().WithFallback(DistillActorsConfig.Config));
         Distill.Actors.PipelineResult result;
         try
         {
-            result = await Distill.Actors.PipelineRunner.RunAsync(system, catalog.Build(), flow, paths.Ledger, progress, ct);
+            result = await Distill.Actors.PipelineRunner.RunAsync(system, stages, flow, paths.Ledger, progress, ct);
         }
         finally
         {
@@ -67,6 +70,9 @@ public static class PipelineHost
                 new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Manifest.Fingerprint[..12]})"),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
+                new("Teacher-output cache", settings.Cache.Mode == Distill.Stages.Cache.CacheMode.Off ? "off"
+                    : $"{Distill.Stages.Cache.CacheModes.Name(settings.Cache.Mode)}, {StageCaches.RootOf(settings, paths.Root)}" +
+                      (settings.Cache.StrictOrder ? ", strict shard order" : "")),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
             ],
         };

@@ -9,7 +9,7 @@ namespace Distill.Pipeline.Cli;
 public static class DistillCli
 {
     /// <summary>Verbs that are designed but not built yet, for help texts.</summary>
-    public static readonly IReadOnlyList<string> PlannedVerbs = ["replay", "cluster", "node", "cache"];
+    public static readonly IReadOnlyList<string> PlannedVerbs = ["cluster", "node"];
 
     public static RootCommand Build(CliEnvironment env)
     {
@@ -19,6 +19,8 @@ public static class DistillCli
             $"Planned verbs: {string.Join(", ", PlannedVerbs)}.");
         root.Add(RunVerb.Create(env));
         root.Add(BenchVerb.Create(env));
+        root.Add(ReplayVerb.Create(env));
+        root.Add(CacheVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

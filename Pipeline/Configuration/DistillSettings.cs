@@ -18,7 +18,8 @@ public sealed record DistillSettings(
     MimicSettings Mimic,
     EvalSettings Eval,
     ParallelismSettings Parallelism,
-    TransportSettings Transport)
+    TransportSettings Transport,
+    CacheSettings Cache)
 {
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
@@ -73,3 +74,7 @@ public sealed record ParallelismSettings(int Loaders, int TeacherWorkers, int Cr
 
 /// <summary><c>distill.transport</c>.</summary>
 public sealed record TransportSettings(long MaxBatchBytes);
+
+/// <summary><c>distill.cache</c>: the teacher-output cache. <see cref="Dir"/> empty = <c>&lt;run-dir&gt;/cache</c>
+/// (absolute after <see cref="Runs.RunDirectory.Create"/> when set).</summary>
+public sealed record CacheSettings(string Dir, Distill.Stages.Cache.CacheMode Mode, bool StrictOrder);

@@ -77,7 +77,11 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             CreditWindow: I("distill.parallelism.credit-window"),
             ShardSize: I("distill.parallelism.shard-size")),
         Transport: new TransportSettings(
-            MaxBatchBytes: L("distill.transport.max-batch-bytes")));
+            MaxBatchBytes: L("distill.transport.max-batch-bytes")),
+        Cache: new CacheSettings(
+            Dir: S("distill.cache.dir"),
+            Mode: Distill.Stages.Cache.CacheModes.Parse(S("distill.cache.mode")),
+            StrictOrder: S("distill.cache.strict-order") == "on"));
 
     private DecoderSettings Decoder(string p) => new(
         HiddenSize: I($"{p}.hidden-size"),
