@@ -73,7 +73,7 @@ public static class CachePartCheck
         }
         if (bytes.LongLength != part.Bytes)
         {
-            problem = $"{bytes.LongLength} bytes, the manifest records {part.Bytes} (truncated or overwritten)";
+            problem = $"{bytes.LongLength} bytes, the manifest records {part.Bytes} (truncated or changed)";
             return null;
         }
         var sha = Sha256(bytes);

@@ -79,7 +79,7 @@ public sealed class StageCacheTests : IDisposable
         Assert.Equal([0, 2], cache.Available);
         var repair = Assert.Single(cache.Repairs);
         Assert.Contains(Part(1), repair);
-        Assert.Contains($"{good.Length - 7} bytes, the manifest records {good.Length} (truncated or overwritten)", repair);
+        Assert.Contains($"{good.Length - 7} bytes, the manifest records {good.Length} (truncated or changed)", repair);
         Assert.Equal(1, cache.PartsRemoved);
         Assert.False(File.Exists(Part(1)));
         Assert.False(CacheManifest.TryRead(Dir)!.Complete);
