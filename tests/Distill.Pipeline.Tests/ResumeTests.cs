@@ -10,12 +10,17 @@ namespace Distill.Pipeline.Tests;
 /// finished teacher stage and takes every complete cache part instead of running the teacher for it.</summary>
 public class ResumeTests
 {
-    /// <summary>Cancels the run once the mimic stage has consumed a few shards.</summary>
-    private sealed class CancelAfter(int shards, CancellationTokenSource cts) : IStageProgress
+    /// <summary>Cancels the run in the middle of the mimic stage, once its cache lists at least
+    /// <paramref name="parts"/> parts (the cache keeper writes on its own thread, a little behind the trainer).</summary>
+    private sealed class CancelWhenCached(string cacheRoot, int parts, CancellationTokenSource cts) : IStageProgress
     {
         public void Report(StageProgress p)
         {
-            if (p is { Stage: "mimic", Phase: "distill" } && p.Step >= shards) cts.Cancel();
+            if (p is not { Stage: "mimic", Phase: "distill" } || p.Step >= p.TotalSteps || cts.IsCancellationRequested) return;
+            var written = Directory.Exists(cacheRoot)
+                ? CacheInventory.List(cacheRoot).Sum(e => e.Manifest?.Parts.Count ?? 0)
+                : 0;
+            if (written >= parts) cts.Cancel();
         }
     }
 
@@ -30,7 +35,7 @@ public class ResumeTests
             Overrides =
             [
                 "distill.data.train-scenes = 48", "distill.data.val-scenes = 8", "distill.data.test-scenes = 8",
-                "distill.stages = [teacher, mimic]", "distill.parallelism.credit-window = 2",
+                "distill.stages = [teacher, mimic]", "distill.parallelism.credit-window = 2", "distill.parallelism.shard-size = 4",
             ],
         });
         var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
@@ -39,7 +44,7 @@ public class ResumeTests
         using (var cts = new CancellationTokenSource())
         {
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-                PipelineHost.RunAsync(settings, paths, new CancelAfter(3, cts), cts.Token));
+                PipelineHost.RunAsync(settings, paths, new CancelWhenCached(Path.Combine(paths.Root, "cache"), 3, cts), cts.Token));
         }
         var entry = Assert.Single(CacheInventory.List(Path.Combine(paths.Root, "cache")));
         Assert.Equal("mimic", entry.Manifest!.Stage);
