@@ -22,8 +22,8 @@ internal readonly record struct Requeued(int ShardId, ShardLease Lease, bool Exh
 /// state; the coordinator actor does the messaging. Queues hand out the lowest shard id first.
 /// In flight = leased + delivered-unconsumed (cache reads count as delivered); a lease or cache read is granted only
 /// while in flight &lt; credit window. With strict ordering the trainer consumes shards in id order, holding back
-/// later ones, so the lowest unconsumed shard may always go out even when the window is full (otherwise a window
-/// filled with held-back shards would wait forever for it).</summary>
+/// later ones, so the lowest unconsumed shard may always go out even when the window is full: otherwise cached
+/// shards read ahead of it would fill the window, held back, waiting forever for it (at most window + 1 in flight).</summary>
 internal sealed class ShardBook
 {
     private readonly int _creditWindow;

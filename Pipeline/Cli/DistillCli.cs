@@ -4,8 +4,8 @@ namespace Distill.Pipeline.Cli;
 
 /// <summary>The command line: <c>distill</c> (= run with the demo preset), <c>distill run ...</c>,
 /// <c>distill bench models ...</c>. Each verb is a <see cref="Command"/> built by its own class (see
-/// <see cref="RunVerb"/>, <see cref="BenchVerb"/>); later verbs (replay, cluster, node, cache) are added in
-/// <see cref="Build"/>.</summary>
+/// <see cref="RunVerb"/>, <see cref="BenchVerb"/>, <see cref="ReplayVerb"/>, <see cref="CacheVerb"/>); later verbs
+/// (cluster, node) are added in <see cref="Build"/>.</summary>
 public static class DistillCli
 {
     /// <summary>Verbs that are designed but not built yet, for help texts.</summary>

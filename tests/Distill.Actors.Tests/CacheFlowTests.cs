@@ -253,4 +253,19 @@ public sealed class CacheFlowTests(ITestOutputHelper output) : ActorTestBase(out
         RunOk(replay, CacheMode.Replay, new FlowSettings { CreditWindow = 2, StrictOrder = true });
         Assert.Equal(Enumerable.Range(0, 10), replay.Consumed);
     }
+
+    [Fact]
+    public void Strict_order_mixes_cached_and_teacher_shards_without_stalling_on_a_full_window()
+    {
+        // Shards 0 and 3 need a teacher; the cached ones behind them fill the window first and must wait for them.
+        Prepopulate(8, [1, 2, 4, 5, 6, 7]);
+        var run = Arrow(8);
+
+        var result = RunOk(run, CacheMode.Reuse, new FlowSettings { TeacherWorkers = 1, CreditWindow = 2, StrictOrder = true });
+
+        Assert.Equal(Enumerable.Range(0, 8), run.Consumed);
+        Assert.Equal((1, 1), (run.InferCalls(0), run.InferCalls(3)));
+        Assert.Equal(6, result.Outcome.Figures["shards_from_cache"]);
+        Assert.Equal(2, result.Outcome.Figures["shards_from_teacher"]);
+    }
 }
