@@ -14,7 +14,7 @@ namespace Distill.Pipeline.Cli;
 /// teacher to score it), the cache directory set to the source run's cache, and the mode set to replay. The source
 /// run's teacher checkpoint is copied into the replay: its <c>teacher</c> stage then finds it by fingerprint and
 /// loads nothing, and the students take their frozen vision tower from it. <c>-D</c> overrides are applied on top
-/// (e.g. <c>-D distill.mimic.epochs=2</c>), except the cache mode, cache directory and run directory.</summary>
+/// (e.g. <c>-D distill.mimic.learning-rate=1e-3</c>), except the cache mode, cache directory and run directory.</summary>
 public static partial class ReplayVerb
 {
     /// <summary>Label of the default replay directory: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-replay-&lt;preset&gt;</c>.</summary>
@@ -35,7 +35,7 @@ public static partial class ReplayVerb
         };
         var define = new Option<string[]>("--define", "-D")
         {
-            Description = "override one key of the replayed configuration (-D distill.mimic.epochs=2); repeatable",
+            Description = "override one key of the replayed configuration (-D distill.mimic.learning-rate=1e-3); repeatable",
             HelpName = "key=value",
             AllowMultipleArgumentsPerToken = false,
         };

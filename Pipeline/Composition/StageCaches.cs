@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.RegularExpressions;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
 using Distill.Stages.Arrow;
@@ -45,28 +48,53 @@ public static class StageCaches
         _ => null,
     };
 
-    /// <summary>Hash of everything that may shape a stage's teacher batches: the whole configuration except what
-    /// only the student, the run's place, or the flow's parallelism decide (student sizes, the mimic optimiser and
-    /// loss weights, evaluation, loaders/workers/credits, devices, the cache settings themselves). Conservative on
-    /// purpose: a section it does not know (a new stage's) counts, so a stale cache is never reused; the price is a
-    /// recomputation when such a setting changes.</summary>
-    public static string ConfigHash(string stage, DistillSettings settings)
+    /// <summary>Hash of everything that may shape a stage's teacher batches: every setting (walked by name, see
+    /// <see cref="TeacherSideSettings"/>) except those only the student, the run's place or the flow's parallelism
+    /// decide. Conservative on purpose: a setting it does not know (a new stage's) counts, so a stale cache is never
+    /// reused; the price is a recomputation when such a setting changes.</summary>
+    public static string ConfigHash(string stage, DistillSettings settings) =>
+        Fingerprint.Of("distill-cache/v1", stage, SchemaOf(stage), TeacherSideSettings(settings));
+
+    /// <summary>Settings that never change a teacher batch, by property path: where the run lives, which stages run,
+    /// threads and devices, the student's sizes, the mimic/sft optimiser, schedule and loss, evaluation, loaders /
+    /// workers / credits, transport, and the cache settings themselves.</summary>
+    private static readonly Regex StudentOnly = new(
+        @"^(RunDir|Stages|TorchThreads|Device|Data\.Dir|Model\.Student\w*(\..*)?|" +
+        @"Mimic\.(\w*Epochs|BatchSize|LearningRate|WeightDecay|WarmupSteps|KdWeight|CeWeight|Loss|JsdBeta|Temperature|AuxWeight)|" +
+        @"Eval(\..*)?|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",
+        RegexOptions.CultureInvariant);
+
+    /// <summary>"Path=value" lines of every setting that may shape teacher batches, culture-invariant, in
+    /// declaration order. Walks the settings records by reflection so that sections added later are covered.</summary>
+    public static string TeacherSideSettings(DistillSettings settings)
     {
-        var s = settings;
-        var teacherSide = s with
+        var lines = new List<string>();
+        Walk(settings, "", lines);
+        return string.Join("\n", lines);
+    }
+
+    private static void Walk(object? value, string path, List<string> lines)
+    {
+        if (path.Length > 0 && StudentOnly.IsMatch(path)) return;
+        switch (value)
         {
-            RunDir = "",
-            Stages = [],
-            TorchThreads = 0,
-            Device = default,
-            Data = s.Data with { Dir = "", Families = [] }, // the data fingerprint covers the dataset
-            Model = s.Model with { Student = new DecoderSettings(0, 0, 0, 0, 0) },
-            Mimic = s.Mimic with { Epochs = 0, BatchSize = 0, LearningRate = 0, WeightDecay = 0, WarmupSteps = 0, KdWeight = 0, CeWeight = 0 },
-            Eval = new EvalSettings(0, 0, 0),
-            Parallelism = new ParallelismSettings(0, 0, 0, s.Parallelism.ShardSize),
-            Transport = new TransportSettings(0),
-            Cache = new CacheSettings("", CacheMode.Off, false),
-        };
-        return Fingerprint.Of("distill-cache/v1", stage, SchemaOf(stage), teacherSide);
+            case null:
+                lines.Add($"{path}=null");
+                return;
+            case string or bool or Enum:
+                lines.Add($"{path}={value}");
+                return;
+            case IFormattable number:
+                lines.Add($"{path}={number.ToString(value is double or float ? "R" : null, CultureInfo.InvariantCulture)}");
+                return;
+            case System.Collections.IEnumerable items:
+                lines.Add($"{path}=[{string.Join(", ", items.Cast<object?>().Select(i => Convert.ToString(i, CultureInfo.InvariantCulture)))}]");
+                return;
+        }
+        foreach (var property in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetIndexParameters().Length > 0) continue;
+            Walk(property.GetValue(value), path.Length == 0 ? property.Name : $"{path}.{property.Name}", lines);
+        }
     }
 }

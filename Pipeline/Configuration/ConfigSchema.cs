@@ -11,7 +11,6 @@ public static class ConfigSchema
     public static readonly IReadOnlyList<string> StageNames = ["teacher", "mimic", "eval"];
     public static readonly IReadOnlyList<string> FamilyNames = ["colour", "shape", "count", "existence", "caption"];
     public static readonly IReadOnlyList<string> ScopeNames = ["response", "all"];
-    public static readonly IReadOnlyList<string> OnOff = ["on", "off"];
 
     private const long Big = 100_000_000;
 
@@ -70,7 +69,7 @@ public static class ConfigSchema
         new StringKey("distill.cache.dir", Description: "teacher-output cache directory; empty = <run-dir>/cache"),
         new EnumKey("distill.cache.mode", Distill.Stages.Cache.CacheModes.Names,
             "off = no cache; reuse = use complete parts, teacher for the rest; write = recompute all; replay = cache only, no teacher"),
-        new EnumKey("distill.cache.strict-order", OnOff, "on = the trainer consumes shards in id order (live = replay, bit for bit)"),
+        new EnumKey("distill.cache.strict-order", ["on", "off"], "on = the trainer consumes shards in id order (live = replay, bit for bit)"),
     ];
 
     private static IEnumerable<SchemaKey> Decoder(string which) =>

@@ -52,13 +52,21 @@ public class CacheConfigTests
         var hash = StageCaches.ConfigHash("mimic", s);
         Assert.Equal(16, hash.Length);
         Assert.Equal(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null,
-            "distill.mimic.epochs=9", "distill.mimic.learning-rate=0.1", "distill.model.student.layers=3",
+            "distill.mimic.batch-size=7", "distill.mimic.learning-rate=0.1", "distill.model.student.layers=3",
             "distill.parallelism.teacher-workers=5", "distill.cache.mode=replay", "distill.eval.batch-size=3",
             "distill.run-dir=elsewhere", "distill.stages=[teacher, mimic]").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.teacher.top-k=4").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.mimic.scope=all").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.parallelism.shard-size=8").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("preference", s)); // keyed by the stage's name
+
+        var lines = StageCaches.TeacherSideSettings(s).Split('\n');
+        Assert.Contains("Teacher.TopK=8", lines);
+        Assert.Contains("Parallelism.ShardSize=16", lines);
+        Assert.Contains("Model.RopeTheta=10000", lines);
+        Assert.Contains("Seed=17", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("RunDir=") || l.StartsWith("Eval.") || l.StartsWith("Cache.")
+            || l.StartsWith("Model.Student.") || l.StartsWith("Mimic.LearningRate=") || l.StartsWith("Parallelism.Loaders="));
     }
 
     [Fact]
