@@ -57,11 +57,12 @@ public static class StageCaches
 
     /// <summary>Settings that never change a teacher batch, by property path: where the run lives, which stages run,
     /// threads and devices, the student's sizes, the mimic/sft optimiser, schedule and loss, evaluation, loaders /
-    /// workers / credits, transport, and the cache settings themselves.</summary>
+    /// workers / credits, transport, and the cache settings themselves. (Not eval's max-new-tokens: teacher-generated
+    /// responses are as long as it allows.)</summary>
     private static readonly Regex StudentOnly = new(
         @"^(RunDir|Stages|TorchThreads|Device|Data\.Dir|Model\.Student\w*(\..*)?|" +
         @"Mimic\.(\w*Epochs|BatchSize|LearningRate|WeightDecay|WarmupSteps|KdWeight|CeWeight|Loss|JsdBeta|Temperature|AuxWeight)|" +
-        @"Eval(\..*)?|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",
+        @"Eval\.(BatchSize|MaxPerFamily)|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",
         RegexOptions.CultureInvariant);
 
     /// <summary>"Path=value" lines of every setting that may shape teacher batches, culture-invariant, in

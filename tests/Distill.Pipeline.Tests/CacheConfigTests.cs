@@ -65,7 +65,7 @@ public class CacheConfigTests
         Assert.Contains("Parallelism.ShardSize=16", lines);
         Assert.Contains("Model.RopeTheta=10000", lines);
         Assert.Contains("Seed=17", lines);
-        Assert.DoesNotContain(lines, l => l.StartsWith("RunDir=") || l.StartsWith("Eval.") || l.StartsWith("Cache.")
+        Assert.DoesNotContain(lines, l => l.StartsWith("RunDir=") || l.StartsWith("Eval.BatchSize=") || l.StartsWith("Cache.")
             || l.StartsWith("Model.Student.") || l.StartsWith("Mimic.LearningRate=") || l.StartsWith("Parallelism.Loaders="));
     }
 
