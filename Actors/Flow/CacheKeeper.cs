@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Distill.Actors.Messages;
 using Distill.Stages.Cache;
+using Distill.Stages.Flow;
 
 namespace Distill.Actors.Flow;
 
@@ -9,27 +10,34 @@ namespace Distill.Actors.Flow;
 /// since it reads, hashes and writes files: the cache writer and the cache replay of DESIGN 7 in one actor,
 /// because both change the same manifest. Opens (and verifies) the cache when asked, sends cached batches to the
 /// trainer, writes the teacher batches the trainer forwards, and confirms at the end that every shard has a part.
-/// A bad part is reported to the coordinator (<see cref="CachedShardBad"/>), never delivered. Any other failure
-/// (a refused cache, a write error) is a <see cref="ComponentFailed"/> of component "cache".</summary>
+/// Each part records the sha256 of the shard's input (loaded from the stage's source, as the teacher saw it) and
+/// is delivered only for the same input, so a part is never used for shards that changed (a preference stage's
+/// pairs mined from another student, other shard boundaries). A bad part is reported to the coordinator
+/// (<see cref="CachedShardBad"/>), never delivered. Any other failure (a refused cache, a write error) is a
+/// <see cref="ComponentFailed"/> of component "cache".</summary>
 public sealed class CacheKeeper : ReceiveActor
 {
     private readonly StageCacheSpec _spec;
     private readonly string _stage;
     private readonly IActorRef _coordinator;
+    private readonly Lazy<IShardSource>? _source;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private StageCache? _cache;
     private IActorRef _trainer = ActorRefs.Nobody;
     private bool _failed;
 
-    public static Props Props(StageCacheSpec spec, string stage, IActorRef coordinator) =>
-        Akka.Actor.Props.Create(() => new CacheKeeper(spec, stage, coordinator))
+    /// <param name="source">the stage's shard source (shared with the loaders), for the input checksums; null =
+    /// parts are not tied to their input.</param>
+    public static Props Props(StageCacheSpec spec, string stage, IActorRef coordinator, Lazy<IShardSource>? source = null) =>
+        Akka.Actor.Props.Create(() => new CacheKeeper(spec, stage, coordinator, source))
             .WithDispatcher(DistillActorsConfig.ComputeDispatcher);
 
-    public CacheKeeper(StageCacheSpec spec, string stage, IActorRef coordinator)
+    public CacheKeeper(StageCacheSpec spec, string stage, IActorRef coordinator, Lazy<IShardSource>? source)
     {
         _spec = spec;
         _stage = stage;
         _coordinator = coordinator;
+        _source = source;
         Receive<OpenCache>(Open);
         Receive<ReadCachedShard>(Read);
         Receive<WriteCachedShard>(Write);
@@ -60,7 +68,7 @@ public sealed class CacheKeeper : ReceiveActor
         byte[] bytes;
         try
         {
-            bytes = _cache.Read(read.ShardId);
+            bytes = _cache.Read(read.ShardId, InputSha256(read.ShardId));
         }
         catch (CachePartException ex)
         {
@@ -82,7 +90,7 @@ public sealed class CacheKeeper : ReceiveActor
         if (_cache is null || _failed || !_spec.Mode.Writes()) return;
         try
         {
-            _cache.Write(write.ShardId, write.Batch);
+            _cache.Write(write.ShardId, write.Batch, InputSha256(write.ShardId));
         }
         catch (Exception ex)
         {
@@ -103,6 +111,8 @@ public sealed class CacheKeeper : ReceiveActor
         }
         _coordinator.Tell(new CacheFinished(_cache.PartsRead, _cache.PartsWritten, _cache.PartsRemoved));
     }
+
+    private string? InputSha256(int shard) => _source is null ? null : CachePartCheck.Sha256(_source.Value.LoadShard(shard));
 
     private void Fail(string error)
     {

@@ -77,7 +77,7 @@ public sealed class StageCoordinator : ReceiveActor, IWithTimers
     {
         if (_cacheSpec is not null)
         {
-            _cacheKeeper = Context.ActorOf(CacheKeeper.Props(_cacheSpec, _stage.Name, Self), "cache");
+            _cacheKeeper = Context.ActorOf(CacheKeeper.Props(_cacheSpec, _stage.Name, Self, _source), "cache");
             Context.Watch(_cacheKeeper);
         }
         _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation,

@@ -11,7 +11,9 @@ namespace Distill.Stages.Cache;
 /// <param name="Bytes">file size.</param>
 /// <param name="Sha256">lowercase hex sha256 of the file.</param>
 /// <param name="Schema">the batch's <c>distill.schema</c>.</param>
-public sealed record CachePart(int Shard, string File, long Rows, long Bytes, string Sha256, string Schema);
+/// <param name="InputSha256">sha256 of the shard's input (the <c>samples/v1</c> or candidate batch the teacher
+/// turned into this part); null when not recorded. A part is used only for the same input.</param>
+public sealed record CachePart(int Shard, string File, long Rows, long Bytes, string Sha256, string Schema, string? InputSha256 = null);
 
 /// <summary><c>manifest.json</c> of one stage's cache directory: whose teacher batches these are and every part
 /// written so far. <see cref="Complete"/> is true once every shard has a part. Written atomically after each part,

@@ -125,13 +125,19 @@ public sealed class StageCache
         return cache;
     }
 
-    /// <summary>The verified bytes of <paramref name="shard"/>'s part. A bad part throws
-    /// <see cref="CachePartException"/>; unless replaying it is deleted first (so the teacher computes it again).</summary>
-    public byte[] Read(int shard)
+    /// <summary>The verified bytes of <paramref name="shard"/>'s part. A bad part, or one computed from another
+    /// input than <paramref name="inputSha256"/> (when both are known), throws <see cref="CachePartException"/>;
+    /// unless replaying it is deleted first (so the teacher computes it again).</summary>
+    public byte[] Read(int shard, string? inputSha256 = null)
     {
         var part = _manifest.Parts.FirstOrDefault(p => p.Shard == shard)
             ?? throw new CachePartException(Path.Combine(Directory, CacheManifest.PartFile(shard)), shard, "not in the manifest", removed: false);
         var bytes = CachePartCheck.Verify(Directory, part, _manifest, out var problem);
+        if (bytes is not null && inputSha256 is not null && part.InputSha256 is not null && part.InputSha256 != inputSha256)
+        {
+            bytes = null;
+            problem = $"computed from another input (sha256 {part.InputSha256}); the shard's input now has sha256 {inputSha256}";
+        }
         if (bytes is null)
         {
             var removed = Mode != CacheMode.Replay;
@@ -147,9 +153,10 @@ public sealed class StageCache
     }
 
     /// <summary>Writes <paramref name="shard"/>'s teacher batch as its part (replacing any earlier one) and then the
-    /// manifest. Throws <see cref="InvalidDataException"/> when the bytes are not a batch of this cache's schema,
-    /// teacher and tokenizer.</summary>
-    public void Write(int shard, byte[] batch)
+    /// manifest, with the sha256 of the input it was computed from (<paramref name="inputSha256"/>, when known).
+    /// Throws <see cref="InvalidDataException"/> when the bytes are not a batch of this cache's schema, teacher and
+    /// tokenizer.</summary>
+    public void Write(int shard, byte[] batch, string? inputSha256 = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         if (Mode == CacheMode.Replay) throw new InvalidOperationException($"cache {Directory} is open for replay: nothing is written");
@@ -168,7 +175,8 @@ public sealed class StageCache
             throw new InvalidDataException($"shard {shard}: the teacher batch does not belong in cache {Directory}: {mismatch}");
         var file = CacheManifest.PartFile(shard);
         AtomicFile.WriteAllBytes(Path.Combine(Directory, file), batch);
-        _manifest = _manifest.WithPart(new CachePart(shard, file, contents.Rows, batch.LongLength, CachePartCheck.Sha256(batch), contents.Schema));
+        _manifest = _manifest.WithPart(new CachePart(shard, file, contents.Rows, batch.LongLength, CachePartCheck.Sha256(batch),
+            contents.Schema, inputSha256));
         _manifest.Write(Directory);
         PartsWritten++;
     }

@@ -268,4 +268,22 @@ public sealed class CacheFlowTests(ITestOutputHelper output) : ActorTestBase(out
         Assert.Equal(6, result.Outcome.Figures["shards_from_cache"]);
         Assert.Equal(2, result.Outcome.Figures["shards_from_teacher"]);
     }
+
+    [Fact]
+    public void A_part_computed_from_another_input_is_not_used_and_is_computed_again()
+    {
+        // The fake source's shard s is the 4 bytes of s; part 2 records the input of another shard.
+        static string Input(int shard) => CachePartCheck.Sha256(BitConverter.GetBytes(shard));
+        var cache = StageCache.Open(CacheRoot, "mimic", Key, 5, CacheMode.Reuse);
+        for (var shard = 0; shard < 5; shard++) cache.Write(shard, TestBatches.Teacher(shard), Input(shard == 2 ? 7 : shard));
+
+        var run = Arrow(5);
+        var result = RunOk(run, CacheMode.Reuse);
+
+        AssertEachShardConsumedOnce(run);
+        Assert.Equal([0, 0, 1, 0, 0], Enumerable.Range(0, 5).Select(run.InferCalls));
+        Assert.Equal(1, result.Outcome.Figures["cache_parts_removed"]);
+        Assert.Equal(Input(2), Manifest.Parts.Single(p => p.Shard == 2).InputSha256);
+        Assert.All(Manifest.Parts, p => Assert.Equal(Input(p.Shard), p.InputSha256));
+    }
 }

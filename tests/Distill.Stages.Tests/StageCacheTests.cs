@@ -104,6 +104,27 @@ public sealed class StageCacheTests : IDisposable
     }
 
     [Fact]
+    public void A_part_is_read_only_for_the_input_it_was_computed_from()
+    {
+        var cache = StageCache.Open(Root, "mimic", Key, 2, CacheMode.Reuse);
+        cache.Write(0, Batch(0), inputSha256: "aaaa");
+        cache.Write(1, Batch(1)); // no input recorded: not tied to one
+        Assert.Equal(Batch(0), cache.Read(0, inputSha256: "aaaa"));
+        Assert.Equal(Batch(1), cache.Read(1, inputSha256: "cccc"));
+
+        var replay = StageCache.Open(Root, "mimic", Key, 2, CacheMode.Replay);
+        var kept = Assert.Throws<CachePartException>(() => replay.Read(0, inputSha256: "bbbb"));
+        Assert.False(kept.Removed);
+        Assert.True(File.Exists(Part(0)));
+
+        var error = Assert.Throws<CachePartException>(() => cache.Read(0, inputSha256: "bbbb"));
+        Assert.Contains("computed from another input (sha256 aaaa); the shard's input now has sha256 bbbb", error.Message);
+        Assert.True(error.Removed);
+        Assert.False(File.Exists(Part(0)));
+        Assert.Equal([1], CacheManifest.TryRead(Dir)!.Parts.Select(p => p.Shard));
+    }
+
+    [Fact]
     public void Replay_refuses_a_bad_part_naming_it_and_leaves_the_cache_alone()
     {
         Filled(2);
