@@ -34,6 +34,12 @@ Verbs:
                     build if needed, then join a running cluster as a teacher node (from another
                     machine: -D distill.cluster.host=<this machine's address>, and the run directory
                     at the same path or --run DIR); '--role coordinator' runs the coordinator alone
+  replay --run DIR [--into DIR] [-D key=value ...]
+                    train the student stages of run DIR again from its teacher-output cache, with no
+                    teacher loaded, into a new run directory (default runs/<stamp>-replay-<preset>)
+  cache ls|verify [--run DIR | --dir CACHE]
+                    list the cached teacher outputs (teacher, stage, key, parts, rows, bytes,
+                    complete), or verify every part's checksum and schema (exit 1 naming a bad part)
   test              restore, build (Release) and run every test project; prints
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
@@ -43,6 +49,8 @@ Environment: DISTILL_NO_BUILD=1 uses the existing Release build as it is (tests 
 Planned verbs (not built yet; passed to the binary, which will refuse them until then):
   replay --run DIR          train students again from cached teacher outputs
   cache verify              checksums and schema of every cached part
+  cluster --teachers N      the same run as a local Akka cluster
+  node --role R --seed URI  join an existing cluster from another machine
   bench pipeline|replay|cache  pipeline vs trainer alone, replay vs live, bytes per cached token
 USAGE
 }

@@ -39,6 +39,11 @@ public sealed record FlowSettings
     /// left) before it fails.</summary>
     public TimeSpan TeacherWait { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>The trainer consumes shards in id order (holding back ones that arrive early), so the student sees
+    /// the same sequence whether its batches come from teachers or from the cache: live and replayed runs end with
+    /// bit-identical weights on CPU. Off: arrival order (no waiting on a slow shard).</summary>
+    public bool StrictOrder { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting; returns this otherwise.</summary>
     public FlowSettings Validate()
     {

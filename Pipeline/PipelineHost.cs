@@ -50,14 +50,17 @@ public static class PipelineHost
             TeacherWorkers = settings.Parallelism.TeacherWorkers,
             CreditWindow = settings.Parallelism.CreditWindow,
             MaxBatchBytes = settings.Transport.MaxBatchBytes,
+            StrictOrder = settings.Cache.StrictOrder,
         }.Validate();
+        var stages = StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
+            prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint);
 
         var (system, hostedFlow) = await hosting.StartAsync(settings, paths, flow, ct);
         using var _ = system;
         Distill.Actors.PipelineResult result;
         try
         {
-            result = await Distill.Actors.PipelineRunner.RunAsync(system, catalog.Build(), hostedFlow, paths.Ledger, progress, ct);
+            result = await Distill.Actors.PipelineRunner.RunAsync(system, stages, hostedFlow, paths.Ledger, progress, ct);
         }
         finally
         {
@@ -86,6 +89,9 @@ public static class PipelineHost
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Actors", hosting.Describe()),
+                new("Teacher-output cache", settings.Cache.Mode == Distill.Stages.Cache.CacheMode.Off ? "off"
+                    : $"{Distill.Stages.Cache.CacheModes.Name(settings.Cache.Mode)}, {StageCaches.RootOf(settings, paths.Root)}" +
+                      (settings.Cache.StrictOrder ? ", strict shard order" : "")),
                 new("Status", result.Succeeded ? "completed" : $"FAILED in stage {result.FailedStage}: {result.Error}"),
                 .. ExportLine(catalog.ExportDir),
                 .. (metricsError is null ? [] : new KeyValuePair<string, string>[] { new("Loss curves", $"not drawn: {metricsError}") }),

@@ -17,23 +17,31 @@ internal sealed class ShardLease(int shardId, int attempt, IActorRef worker, IAc
 /// <summary>Why a shard went back to the queue, or that it has used up its attempts.</summary>
 internal readonly record struct Requeued(int ShardId, ShardLease Lease, bool Exhausted, string Reason);
 
-/// <summary>The coordinator's book of shards: the queue, leases, shards delivered to the trainer but not yet
-/// consumed, attempts, and counts. Plain state; the coordinator actor does the messaging.
-/// In flight = leased + delivered-unconsumed; a lease is granted only while in flight &lt; credit window.</summary>
+/// <summary>The coordinator's book of shards: the queues (shards waiting for a teacher, and shards waiting to be
+/// read from the cache), leases, shards delivered to the trainer but not yet consumed, attempts, and counts. Plain
+/// state; the coordinator actor does the messaging. Queues hand out the lowest shard id first.
+/// In flight = leased + delivered-unconsumed (cache reads count as delivered); a lease or cache read is granted only
+/// while in flight &lt; credit window. With strict ordering the trainer consumes shards in id order, holding back
+/// later ones, so the lowest unconsumed shard may always go out even when the window is full: otherwise cached
+/// shards read ahead of it would fill the window, held back, waiting forever for it (at most window + 1 in flight).</summary>
 internal sealed class ShardBook
 {
     private readonly int _creditWindow;
     private readonly int _maxAttempts;
-    private readonly LinkedList<int> _queue = new();
+    private readonly bool _strictOrder;
+    private readonly SortedSet<int> _queue = new();
+    private readonly SortedSet<int> _cacheQueue = new();
     private readonly Dictionary<int, ShardLease> _leases = new();
     private readonly HashSet<int> _delivered = new();
     private bool[] _consumed = [];
     private int[] _attempts = [];
+    private int _lowestUnconsumed;
 
-    public ShardBook(int creditWindow, int maxAttempts)
+    public ShardBook(int creditWindow, int maxAttempts, bool strictOrder = false)
     {
         _creditWindow = creditWindow;
         _maxAttempts = maxAttempts;
+        _strictOrder = strictOrder;
     }
 
     public bool Initialized { get; private set; }
@@ -53,25 +61,50 @@ internal sealed class ShardBook
         Total = shardCount;
         _consumed = new bool[shardCount];
         _attempts = new int[shardCount];
-        for (var i = 0; i < shardCount; i++) _queue.AddLast(i);
+        for (var i = 0; i < shardCount; i++) _queue.Add(i);
     }
 
-    /// <summary>True when a shard is waiting and the credit window has room.</summary>
-    public bool CanLease
+    /// <summary>Shards waiting for a teacher (not leased, not cached).</summary>
+    public int WaitingForTeacher => _queue.Count;
+
+    /// <summary>True when a shard waits for a teacher and the credit window has room.</summary>
+    public bool CanLease => Initialized && _queue.Count > 0 && HasRoomFor(_queue.Min);
+
+    /// <summary>These shards have verified cache parts: they are read from the cache instead of leased.</summary>
+    public void MarkCached(IEnumerable<int> shards)
     {
-        get
-        {
-            DropConsumedHead();
-            return Initialized && _queue.Count > 0 && InFlight < _creditWindow;
-        }
+        foreach (var shard in shards)
+            if (_queue.Remove(shard)) _cacheQueue.Add(shard);
     }
+
+    /// <summary>True when a cached shard waits and the credit window has room.</summary>
+    public bool CanReadCache => Initialized && _cacheQueue.Count > 0 && HasRoomFor(_cacheQueue.Min);
+
+    /// <summary>Takes the next cached shard; it is in flight (delivered) until consumed or <see cref="CacheMiss"/>.</summary>
+    public int ReadFromCache()
+    {
+        if (!CanReadCache) throw new InvalidOperationException("no cached shard can be read now");
+        var shard = _cacheQueue.Min;
+        _cacheQueue.Remove(shard);
+        _delivered.Add(shard);
+        return shard;
+    }
+
+    /// <summary>The shard's cache part turned out bad: it waits for a teacher instead.</summary>
+    public void CacheMiss(int shard)
+    {
+        if (!_delivered.Remove(shard) || IsConsumed(shard)) return;
+        _queue.Add(shard);
+    }
+
+    private bool HasRoomFor(int shard) => InFlight < _creditWindow || (_strictOrder && shard == _lowestUnconsumed);
 
     /// <summary>Leases the next shard to <paramref name="worker"/>; call only when <see cref="CanLease"/>.</summary>
     public ShardLease Lease(IActorRef worker, IActorRef loader, TimeSpan deadline)
     {
         if (!CanLease) throw new InvalidOperationException("no shard can be leased now");
-        var shard = _queue.First!.Value;
-        _queue.RemoveFirst();
+        var shard = _queue.Min;
+        _queue.Remove(shard);
         var attempt = ++_attempts[shard];
         Issued++;
         if (attempt > 1) Reissued++;
@@ -100,7 +133,7 @@ internal sealed class ShardBook
         _delivered.Add(shard);
     }
 
-    /// <summary>The attempt failed: the shard goes back to the front of the queue unless its attempts are used up.
+    /// <summary>The attempt failed: the shard goes back to the queue unless its attempts are used up.
     /// Null when the attempt is stale (the shard was re-leased or consumed meanwhile).</summary>
     public Requeued? Fail(int shard, int attempt, string reason)
     {
@@ -131,6 +164,9 @@ internal sealed class ShardBook
         Consumed++;
         _delivered.Remove(shard);
         _leases.Remove(shard); // a re-leased copy still running elsewhere is no longer needed
+        _queue.Remove(shard);  // a re-queued shard whose first copy arrived after all
+        _cacheQueue.Remove(shard);
+        while (_lowestUnconsumed < Total && _consumed[_lowestUnconsumed]) _lowestUnconsumed++;
         return true;
     }
 
@@ -142,12 +178,7 @@ internal sealed class ShardBook
     {
         _leases.Remove(lease.ShardId);
         var exhausted = _attempts[lease.ShardId] >= _maxAttempts;
-        if (!exhausted) _queue.AddFirst(lease.ShardId);
+        if (!exhausted) _queue.Add(lease.ShardId);
         return new Requeued(lease.ShardId, lease, exhausted, reason);
-    }
-
-    private void DropConsumedHead()
-    {
-        while (_queue.First is { } first && _consumed[first.Value]) _queue.RemoveFirst();
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Distill.Actors.Messages;
+using Distill.Stages.Cache;
 using Distill.Stages.Flow;
 
 namespace Distill.Actors.Flow;
@@ -10,9 +11,13 @@ namespace Distill.Actors.Flow;
 /// starts the trainer, loaders and teacher workers as children, hands out leases to workers that ask while the
 /// credit window has room, takes leases back when they expire or their worker dies, retries failed shards up to
 /// <see cref="FlowSettings.MaxShardAttempts"/>, and when every shard is consumed has the trainer complete the
-/// student. Reports <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent. In cluster mode
-/// (<see cref="FlowSettings.TeacherNodes"/>) the loaders and teacher workers run on teacher nodes instead of as
-/// children (see StageCoordinator.Remote.cs).</summary>
+/// student. Reports <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent.
+/// With a cache (<see cref="DistillStage.Cache"/>) a <see cref="CacheKeeper"/> child opens it once the shard count
+/// is known; shards with a verified part are read from it (within the same credit window) instead of leased, and
+/// teacher workers are started only when some shard needs a teacher; in replay mode none ever is. A part found bad
+/// goes to a teacher instead (in replay it fails the stage). The outcome's figures count shards from the cache and
+/// from teachers. In cluster mode (<see cref="FlowSettings.TeacherNodes"/>) the loaders and teacher workers run on
+/// teacher nodes instead of as children (see StageCoordinator.Remote.cs).</summary>
 public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
 {
     private const string LeaseTimer = "leases";
@@ -28,7 +33,16 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     private readonly List<IActorRef> _loaders = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly StageCacheSpec? _cacheSpec;
+    private readonly HashSet<int> _fromCache = new();
     private IActorRef _trainer = ActorRefs.Nobody;
+    private IActorRef _cacheKeeper = ActorRefs.Nobody;
+    private bool _cacheReady;
+    private bool _workersStarted;
+    private bool _completing;
+    private int _consumedFromCache;
+    private StageOutcome? _trained;
+    private CacheFinished? _cacheFinished;
     private int _workerSeq;
     private int _loaderSeq;
     private int _nextLoader;
@@ -50,7 +64,8 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         _settings = settings.Validate();
         _progress = progress;
         _cancellation = cancellation;
-        _book = new ShardBook(settings.CreditWindow, settings.MaxShardAttempts);
+        _book = new ShardBook(settings.CreditWindow, settings.MaxShardAttempts, settings.StrictOrder);
+        _cacheSpec = stage.Cache is { Mode: not CacheMode.Off } cache ? cache : null;
         _source = new Lazy<IShardSource>(stage.CreateSource, LazyThreadSafetyMode.ExecutionAndPublication);
         _respawnsLeft = (settings.TeacherWorkers + settings.Loaders) * settings.MaxShardAttempts;
         Running();
@@ -61,16 +76,22 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation), "trainer");
+        if (_cacheSpec is not null)
+        {
+            _cacheKeeper = Context.ActorOf(CacheKeeper.Props(_cacheSpec, _stage.Name, Self, _source), "cache");
+            Context.Watch(_cacheKeeper);
+        }
+        _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation,
+            _settings.StrictOrder, _cacheSpec?.Mode.Writes() == true ? _cacheKeeper : null), "trainer");
         Context.Watch(_trainer);
         if (RemoteMode)
         {
-            StartRemote();
+            StartRemote(); // teacher nodes bring the loaders (and so the shard count) and the workers
         }
         else
         {
             for (var i = 0; i < _settings.Loaders; i++) SpawnLoader();
-            for (var i = 0; i < _settings.TeacherWorkers; i++) SpawnWorker();
+            if (_cacheSpec is null) StartWorkers(); // with a cache: once it is known which shards need a teacher
         }
         var tick = TimeSpan.FromTicks(Math.Clamp(_settings.LeaseTimeout.Ticks / 4,
             TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
@@ -108,8 +129,20 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             _book.Initialize(ready.ShardCount);
             _log.Info("Stage {0}: {1} shards", _stage.Name, ready.ShardCount);
             Report(double.NaN);
-            if (_book.AllConsumed) _trainer.Tell(CompleteTraining.Instance);
-            else TryLease();
+            if (_cacheSpec is not null)
+            {
+                _cacheKeeper.Tell(new OpenCache(ready.ShardCount, _trainer));
+                return;
+            }
+            _cacheReady = true;
+            Dispatch();
+        });
+        Receive<CacheOpened>(CacheOpened);
+        Receive<CachedShardBad>(CachedShardBad);
+        Receive<CacheFinished>(finished =>
+        {
+            _cacheFinished = finished;
+            TryFinishStage();
         });
         Receive<RequestWork>(request =>
         {
@@ -119,14 +152,14 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
                 return;
             }
             _demand[Sender] = _demand.GetValueOrDefault(Sender) + Math.Max(0, request.Count);
-            TryLease();
+            Dispatch();
         });
         Receive<ShardStarted>(started => _book.Start(started.ShardId, started.Attempt, Now + _settings.LeaseTimeout));
         Receive<ShardInferred>(inferred => _book.Deliver(inferred.ShardId, inferred.Attempt));
         Receive<ShardFailed>(failed =>
         {
             if (_book.Fail(failed.ShardId, failed.Attempt, failed.Error) is { } requeued && Requeue([requeued]))
-                TryLease();
+                Dispatch();
         });
         Receive<ShardConsumed>(Consumed);
         Receive<CheckLeases>(_ =>
@@ -136,13 +169,12 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             foreach (var r in expired)
                 if (!r.Lease.Started && _workers.Contains(r.Lease.Worker)) // the worker may never get it: ask again
                     _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
-            if (Requeue(expired)) TryLease();
+            if (Requeue(expired)) Dispatch();
         });
         Receive<TrainingCompleted>(done =>
         {
-            _log.Info("Stage {0} completed: {1} shards issued, {2} re-issued, {3} consumed",
-                _stage.Name, _book.Issued, _book.Reissued, _book.Consumed);
-            Finish(new StageSucceeded(_stage.Name, done.Outcome, Counts));
+            _trained = done.Outcome;
+            TryFinishStage();
         });
         Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}"));
         Receive<Terminated>(t =>
@@ -157,14 +189,94 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         if (!_book.Consume(consumed.ShardId)) return;
         _samples += consumed.Samples;
         if (double.IsFinite(consumed.Loss)) _lastLoss = consumed.Loss; // held-out shards train nothing: keep the last loss
+        if (_fromCache.Contains(consumed.ShardId)) _consumedFromCache++;
         Report(_lastLoss);
-        if (_book.AllConsumed) _trainer.Tell(CompleteTraining.Instance);
-        else TryLease();
+        Dispatch();
+    }
+
+    private void CacheOpened(CacheOpened opened)
+    {
+        if (_cacheReady) return;
+        _cacheReady = true;
+        _book.MarkCached(opened.Cached);
+        var teacher = _book.WaitingForTeacher;
+        _log.Info("Stage {0}: cache {1} ({2}): {3} of {4} shards cached, {5} for the teacher",
+            _stage.Name, opened.Directory, _cacheSpec!.Mode.Name(), opened.Cached.Count, _book.Total, teacher);
+        if (teacher > 0)
+        {
+            if (_cacheSpec.Mode == CacheMode.Replay)
+            {
+                FailStage($"cache {opened.Directory} lacks {teacher} shard(s) and replay runs no teacher");
+                return;
+            }
+            StartWorkers();
+        }
+        Dispatch();
+    }
+
+    /// <summary>A cached part failed verification: it was not delivered; a teacher computes the shard instead
+    /// (replay has none: the stage fails naming the part).</summary>
+    private void CachedShardBad(CachedShardBad bad)
+    {
+        _fromCache.Remove(bad.ShardId);
+        if (_cacheSpec!.Mode == CacheMode.Replay)
+        {
+            FailStage($"cache: {bad.Error}");
+            return;
+        }
+        _log.Warning("Stage {0}: shard {1} goes to a teacher: {2}", _stage.Name, bad.ShardId, bad.Error);
+        _book.CacheMiss(bad.ShardId);
+        StartWorkers();
+        Dispatch();
+    }
+
+    /// <summary>Hands out cache reads and leases while the window has room; once every shard is consumed, has the
+    /// trainer complete the student and the cache keeper confirm the cache (once).</summary>
+    private void Dispatch()
+    {
+        if (!_cacheReady) return;
+        if (_book.AllConsumed)
+        {
+            if (_completing) return;
+            _completing = true;
+            _trainer.Tell(CompleteTraining.Instance);
+            if (_cacheSpec is not null) _cacheKeeper.Tell(FinishCache.Instance);
+            return;
+        }
+        while (_book.CanReadCache)
+        {
+            var shard = _book.ReadFromCache();
+            _fromCache.Add(shard);
+            _cacheKeeper.Tell(new ReadCachedShard(shard));
+        }
+        TryLease();
+    }
+
+    /// <summary>Succeeds once the student completed and, with a cache, the cache keeper confirmed every part.</summary>
+    private void TryFinishStage()
+    {
+        if (_trained is null || (_cacheSpec is not null && _cacheFinished is null)) return;
+        var outcome = _trained;
+        if (_cacheSpec is not null)
+        {
+            var figures = new Dictionary<string, double>(outcome.Figures)
+            {
+                ["shards_from_cache"] = _consumedFromCache,
+                ["shards_from_teacher"] = _book.Consumed - _consumedFromCache,
+                ["cache_parts_written"] = _cacheFinished!.PartsWritten,
+                ["cache_parts_removed"] = _cacheFinished.PartsRemoved,
+            };
+            outcome = outcome with { Figures = figures };
+        }
+        _log.Info("Stage {0} completed: {1} shards issued, {2} re-issued, {3} consumed ({4} from the cache)",
+            _stage.Name, _book.Issued, _book.Reissued, _book.Consumed, _consumedFromCache);
+        Finish(new StageSucceeded(_stage.Name, outcome, Counts));
     }
 
     /// <summary>Grants leases while a shard waits, the credit window has room, and some worker asked.</summary>
     private void TryLease()
     {
+        if (!_cacheReady) return;
         while (_book.CanLease && _loaders.Count > 0)
         {
             var worker = PickWorker();
@@ -215,6 +327,11 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             FailStage($"the trainer stopped unexpectedly{error}");
             return;
         }
+        if (child.Equals(_cacheKeeper))
+        {
+            FailStage($"the cache keeper stopped unexpectedly{error}");
+            return;
+        }
 
         if (_workers.Remove(child))
         {
@@ -233,7 +350,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             if (!Respawn(SpawnLoader, $"loader {child.Path.Name} stopped{error}")) return;
         }
         else return;
-        TryLease();
+        Dispatch();
     }
 
     private bool Respawn(Action spawn, string why)
@@ -246,6 +363,14 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         _log.Warning("Stage {0}: {1}; starting a replacement", _stage.Name, why);
         spawn();
         return true;
+    }
+
+    /// <summary>Starts the teacher workers, once (each loads a teacher replica).</summary>
+    private void StartWorkers()
+    {
+        if (_workersStarted || RemoteMode) return; // remote: the teacher nodes' workers are already asked for
+        _workersStarted = true;
+        for (var i = 0; i < _settings.TeacherWorkers; i++) SpawnWorker();
     }
 
     private void SpawnWorker()

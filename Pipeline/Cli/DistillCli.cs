@@ -4,22 +4,20 @@ namespace Distill.Pipeline.Cli;
 
 /// <summary>The command line: <c>distill</c> (= run with the demo preset), <c>distill run ...</c>,
 /// <c>distill bench models ...</c>. Each verb is a <see cref="Command"/> built by its own class (see
-/// <see cref="RunVerb"/>, <see cref="BenchVerb"/>); later verbs (replay, cluster, node, cache) are added in
-/// <see cref="Build"/>.</summary>
+/// <see cref="RunVerb"/>, <see cref="BenchVerb"/>, <see cref="ReplayVerb"/>, <see cref="CacheVerb"/>, <see cref="NodeVerb"/>).</summary>
 public static class DistillCli
 {
-    /// <summary>Verbs that are designed but not built yet, for help texts.</summary>
-    public static readonly IReadOnlyList<string> PlannedVerbs = ["replay", "cache"];
-
     public static RootCommand Build(CliEnvironment env)
     {
         var root = new RootCommand(
             "distill: distil a vision-language teacher into a small student, as an Akka.NET dataflow pipeline.\n" +
             "Without a verb: run the whole pipeline with the demo preset (same as 'distill run').\n" +
-            $"Planned verbs: {string.Join(", ", PlannedVerbs)}.");
+            "The local cluster (coordinator + N teacher node processes) is started by './run.sh cluster --teachers N'.");
         root.Add(RunVerb.Create(env));
         root.Add(BenchVerb.Create(env));
         root.Add(NodeVerb.Create(env));
+        root.Add(ReplayVerb.Create(env));
+        root.Add(CacheVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

@@ -72,6 +72,13 @@ public static class RunVerb
             return ExitCodes.RunFailed;
         }
 
+        return await RunInAsync(config, paths, env, ct);
+    }
+
+    /// <summary>Runs the pipeline of <paramref name="config"/> in the created run directory <paramref name="paths"/>
+    /// with progress on the console and metrics in the run; returns the exit code.</summary>
+    internal static async Task<int> RunInAsync(LoadedConfiguration config, RunPaths paths, CliEnvironment env, CancellationToken ct)
+    {
         var s = config.Settings;
         await env.Out.WriteLineAsync($"distill: run {paths.Root}");
         await env.Out.WriteLineAsync($"  preset {config.Preset}; stages {string.Join(" -> ", s.Stages)}; seed {s.Seed.ToString(CultureInfo.InvariantCulture)}; config {paths.ResolvedConfig}");

@@ -106,6 +106,10 @@ public static class ConfigSchema
         new IntKey("distill.cluster.join-timeout", 1, 86400, "seconds"),
         new IntKey("distill.cluster.heartbeat-pause", 1, 600, "seconds"),
         new IntKey("distill.cluster.down-after", 1, 600, "seconds"),
+        new StringKey("distill.cache.dir", Description: "teacher-output cache directory; empty = <run-dir>/cache"),
+        new EnumKey("distill.cache.mode", Distill.Stages.Cache.CacheModes.Names,
+            "off = no cache; reuse = use complete parts, teacher for the rest; write = recompute all; replay = cache only, no teacher"),
+        new EnumKey("distill.cache.strict-order", ["on", "off"], "on = the trainer consumes shards in id order (live = replay, bit for bit)"),
     ];
 
     /// <summary>The cluster's host must be reachable by other nodes; a seed must be a Distill node's address.</summary>

@@ -21,7 +21,8 @@ public sealed record DistillSettings(
     ParallelismSettings Parallelism,
     TransportSettings Transport,
     PreferenceSettings Preference,
-    ClusterSettings Cluster)
+    ClusterSettings Cluster,
+    CacheSettings Cache)
 {
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
@@ -136,3 +137,7 @@ public sealed record ClusterSettings(
     TimeSpan JoinTimeout,
     TimeSpan HeartbeatPause,
     TimeSpan DownAfter);
+
+/// <summary><c>distill.cache</c>: the teacher-output cache. <see cref="Dir"/> empty = <c>&lt;run-dir&gt;/cache</c>
+/// (absolute after <see cref="Runs.RunDirectory.Create"/> when set).</summary>
+public sealed record CacheSettings(string Dir, Distill.Stages.Cache.CacheMode Mode, bool StrictOrder);

@@ -126,7 +126,11 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             TeacherWait: TimeSpan.FromSeconds(I("distill.cluster.teacher-wait")),
             JoinTimeout: TimeSpan.FromSeconds(I("distill.cluster.join-timeout")),
             HeartbeatPause: TimeSpan.FromSeconds(I("distill.cluster.heartbeat-pause")),
-            DownAfter: TimeSpan.FromSeconds(I("distill.cluster.down-after"))));
+            DownAfter: TimeSpan.FromSeconds(I("distill.cluster.down-after"))),
+        Cache: new CacheSettings(
+            Dir: S("distill.cache.dir"),
+            Mode: Distill.Stages.Cache.CacheModes.Parse(S("distill.cache.mode")),
+            StrictOrder: S("distill.cache.strict-order") == "on"));
 
     private DecoderSettings Decoder(string p) => new(
         HiddenSize: I($"{p}.hidden-size"),

@@ -45,6 +45,9 @@ public static class RunDirectory
         var resolved = config
             .With("distill.run-dir", paths.Root, config.SourceOf("distill.run-dir") is var s && s.StartsWith("default ", StringComparison.Ordinal) ? "resolved run directory" : s)
             .With("distill.data.dir", paths.Data, config.SourceOf("distill.data.dir") is var d && d.StartsWith("default ", StringComparison.Ordinal) ? "resolved data directory" : d);
+        // A relative cache directory is made absolute like the data directory; empty stays empty (= <run>/cache).
+        if (settings.Cache.Dir.Length > 0 && !Path.IsPathFullyQualified(settings.Cache.Dir))
+            resolved = resolved.With("distill.cache.dir", Path.GetFullPath(settings.Cache.Dir, baseDirectory), config.SourceOf("distill.cache.dir"));
 
         var header = $"Resolved configuration of run {Path.GetFileName(paths.Root)}, written {now.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC (preset {config.Preset}).\n" +
                      "Every key is set, so `distill run --config <this file>` repeats this run (in this directory).";

@@ -15,4 +15,9 @@ public sealed record DistillStage(
     string Name,
     Func<IShardSource> CreateSource,
     Func<ITeacherStep> CreateTeacher,
-    Func<IStudentStep> CreateStudent) : StageDefinition(Name);
+    Func<IStudentStep> CreateStudent) : StageDefinition(Name)
+{
+    /// <summary>The stage's teacher-output cache (DESIGN 8); null = none, every shard goes to a teacher. The
+    /// composition root sets it for every distillation stage, keyed by the stage's name.</summary>
+    public Cache.StageCacheSpec? Cache { get; init; }
+}

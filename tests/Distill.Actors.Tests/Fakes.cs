@@ -32,6 +32,10 @@ public sealed class FlowScenario
     public string? CreateTeacherFailure { get; init; }
     public string? CreateStudentFailure { get; init; }
     public string? CreateSourceFailure { get; init; }
+    /// <summary>Teachers emit real <c>teacher/v1</c> batches (<see cref="TestBatches.Teacher"/>), as the cache needs.</summary>
+    public bool ArrowBatches { get; init; }
+    /// <summary>Called inside the student's Consume, before it returns (so before the shard is acked).</summary>
+    public Action<int> OnConsume { get; init; } = _ => { };
     /// <summary>Set once a teacher enters a stall; the test can act while it blocks.</summary>
     public ManualResetEventSlim Stalled { get; } = new();
     /// <summary>The teacher worker actor that entered the stall.</summary>
@@ -99,7 +103,7 @@ public sealed class FlowScenario
             }
             if (s.TeacherDelay > TimeSpan.Zero) Thread.Sleep(s.TeacherDelay);
             if (s.TeacherFailure(shard, call) is { } error) throw new InvalidOperationException(error);
-            return [.. samplesV1, 0xAB];
+            return s.ArrowBatches ? TestBatches.Teacher(shard) : [.. samplesV1, 0xAB];
         }
 
         public void Dispose() => Interlocked.Increment(ref s._teachersDisposed);
@@ -109,8 +113,11 @@ public sealed class FlowScenario
     {
         public StepReport Consume(int shardId, byte[] teacherV1)
         {
-            if (teacherV1.Length != 5 || BitConverter.ToInt32(teacherV1) != shardId || teacherV1[4] != 0xAB)
-                throw new InvalidDataException($"shard {shardId}: batch is not this shard's teacher output");
+            var ok = s.ArrowBatches
+                ? TestBatches.ShardOf(teacherV1) == shardId
+                : teacherV1.Length == 5 && BitConverter.ToInt32(teacherV1) == shardId && teacherV1[4] == 0xAB;
+            if (!ok) throw new InvalidDataException($"shard {shardId}: batch is not this shard's teacher output");
+            s.OnConsume(shardId);
             if (s.ConsumeFailure(shardId) is { } error) throw new InvalidOperationException(error);
             if (s.StudentDelay > TimeSpan.Zero) Thread.Sleep(s.StudentDelay);
             lock (s._consumed) s._consumed.Add(shardId);

@@ -55,6 +55,14 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
         RegistrationTimedOut.Instance,
         AwaitNodeEnd.Instance,
         new TeacherNodeEnded(true, "the coordinator left"),
+        new OpenCache(12, TestActor),
+        new CacheOpened("/cache/t/mimic/k", [0, 2, 5], ["part-00001.arrow: truncated; removed"], 1),
+        new ReadCachedShard(5),
+        new CachedBatch(5, [1, 2, 3]),
+        new CachedShardBad(5, "sha256 differs", true),
+        new WriteCachedShard(6, [4, 5, 6]),
+        FinishCache.Instance,
+        new CacheFinished(3, 9, 1),
     ];
 
     [Fact]
@@ -107,6 +115,22 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
             case (ConsumeShard e, ConsumeShard a):
                 Assert.Equal(e.ShardId, a.ShardId);
                 Assert.Equal(e.TeacherV1, a.TeacherV1);
+                break;
+            case (CacheOpened e, CacheOpened a):
+                Assert.Equal((e.Directory, e.PartsRemoved), (a.Directory, a.PartsRemoved));
+                Assert.Equal(e.Cached, a.Cached);
+                Assert.Equal(e.Repairs, a.Repairs);
+                break;
+            case (CachedBatch e, CachedBatch a):
+                Assert.Equal(e.ShardId, a.ShardId);
+                Assert.Equal(e.Batch, a.Batch);
+                break;
+            case (WriteCachedShard e, WriteCachedShard a):
+                Assert.Equal(e.ShardId, a.ShardId);
+                Assert.Equal(e.Batch, a.Batch);
+                break;
+            case (OpenCache e, OpenCache a):
+                Assert.Equal((e.ShardCount, e.Trainer), (a.ShardCount, a.Trainer));
                 break;
             case (LoadShard e, LoadShard a):
                 Assert.Equal((e.ShardId, e.Attempt, e.Worker), (a.ShardId, a.Attempt, a.Worker));

@@ -62,4 +62,25 @@ public sealed class TrainerTests(ITestOutputHelper output) : ActorTestBase(outpu
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         Assert.Empty(scenario.Consumed);
     }
+
+    [Fact]
+    public void Strict_order_holds_early_shards_back_and_each_teacher_batch_goes_to_the_cache_once()
+    {
+        var scenario = new FlowScenario(4);
+        var writer = CreateTestProbe();
+        var trainer = Sys.ActorOf(Trainer.Props(scenario.CreateStudent, TestActor, NullStageProgress.Instance, default,
+            strictOrder: true, cacheWriter: writer));
+
+        trainer.Tell(new TeacherBatch(2, 1, TeacherOutput(2)));
+        trainer.Tell(new CachedBatch(1, TeacherOutput(1)));  // from the cache: not written again
+        trainer.Tell(new TeacherBatch(2, 2, TeacherOutput(2))); // duplicate: neither consumed nor written
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));          // shard 0 has not come: nothing is consumed yet
+        trainer.Tell(new TeacherBatch(0, 1, TeacherOutput(0)));
+
+        Assert.Equal([0, 1, 2], Enumerable.Range(0, 3).Select(_ => ExpectMsg<ShardConsumed>().ShardId));
+        Assert.Equal([0, 1, 2], scenario.Consumed);
+        Assert.Equal(2, writer.ExpectMsg<WriteCachedShard>().ShardId);
+        Assert.Equal(0, writer.ExpectMsg<WriteCachedShard>().ShardId);
+        writer.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
 }

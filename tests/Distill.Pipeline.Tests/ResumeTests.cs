@@ -1,0 +1,68 @@
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Cache;
+using Distill.Stages.Flow;
+using Distill.Stages.Runs;
+
+namespace Distill.Pipeline.Tests;
+
+/// <summary>A run stopped in the middle of its distillation stage and started again on the same directory skips the
+/// finished teacher stage and takes every complete cache part instead of running the teacher for it.</summary>
+public class ResumeTests
+{
+    /// <summary>Cancels the run in the middle of the mimic stage, once its cache lists at least
+    /// <paramref name="parts"/> parts (the cache keeper writes on its own thread, a little behind the trainer).</summary>
+    private sealed class CancelWhenCached(string cacheRoot, int parts, CancellationTokenSource cts) : IStageProgress
+    {
+        public void Report(StageProgress p)
+        {
+            if (p is not { Stage: "mimic", Phase: "distill" } || p.Step >= p.TotalSteps || cts.IsCancellationRequested) return;
+            var written = Directory.Exists(cacheRoot)
+                ? CacheInventory.List(cacheRoot).Sum(e => e.Manifest?.Parts.Count ?? 0)
+                : 0;
+            if (written >= parts) cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public async Task A_run_stopped_mid_stage_resumes_from_its_complete_cache_parts()
+    {
+        using var dir = new TempDir();
+        var config = ConfigLoader.Load(new ConfigSources
+        {
+            Preset = "tiny",
+            RunDir = Path.Combine(dir.Path, "run"),
+            Overrides =
+            [
+                "distill.data.train-scenes = 48", "distill.data.val-scenes = 8", "distill.data.test-scenes = 8",
+                "distill.stages = [teacher, mimic]", "distill.parallelism.credit-window = 2", "distill.parallelism.shard-size = 4",
+            ],
+        });
+        var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
+        var settings = loaded.Settings;
+
+        using (var cts = new CancellationTokenSource())
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                PipelineHost.RunAsync(settings, paths, new CancelWhenCached(Path.Combine(paths.Root, "cache"), 3, cts), cts.Token));
+        }
+        var entry = Assert.Single(CacheInventory.List(Path.Combine(paths.Root, "cache")));
+        Assert.Equal("mimic", entry.Manifest!.Stage);
+        Assert.False(entry.Manifest.Complete);
+        var partsBefore = entry.Manifest.Parts.Count;
+        Assert.True(partsBefore >= 3, $"{partsBefore} parts written before the stop");
+
+        Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
+
+        var entries = new RunLedger(paths.Ledger).ReadAll();
+        Assert.Contains(entries, e => e is { Stage: "teacher", Status: RunLedgerStatus.Skipped });
+        Assert.Contains(entries, e => e is { Stage: "mimic", Status: RunLedgerStatus.Failed, Error: "cancelled" });
+        var mimic = entries.Single(e => e is { Stage: "mimic", Status: RunLedgerStatus.Completed });
+        Assert.Equal(partsBefore, (int)mimic.Figures!["shards_from_cache"]);
+        Assert.Equal(mimic.ShardsConsumed - partsBefore, (int)mimic.Figures["shards_from_teacher"]);
+        Assert.Equal(mimic.ShardsConsumed - partsBefore, mimic.ShardsIssued); // the teacher ran only for the missing shards
+        var after = CacheInventory.Verify(Assert.Single(CacheInventory.List(Path.Combine(paths.Root, "cache"))));
+        Assert.True(after.Ok);
+        Assert.True(after.Entry.Manifest!.Complete);
+    }
+}
