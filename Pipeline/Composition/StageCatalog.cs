@@ -114,7 +114,7 @@ public sealed class StageCatalog
         var scope = _s.Mimic.Scope;
         var options = new ModOptions(
             new TrainOptions(m.Epochs, m.BatchSize, m.LearningRate, m.WeightDecay, m.WarmupSteps, _s.Seed),
-            m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight,
+            m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
             m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
         var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats);
         var shapes = ShapesOptionsOf(_s);

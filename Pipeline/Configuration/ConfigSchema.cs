@@ -61,6 +61,7 @@ public static class ConfigSchema
         new DoubleKey("distill.mod.target-fraction", 0, 1, MinExclusive: true, "at most this share of the decoder layers is converted"),
         new IntKey("distill.mod.calibration-samples", 1, Big),
         new DoubleKey("distill.mod.routing-loss-weight", 0, double.PositiveInfinity, MinExclusive: false),
+        new DoubleKey("distill.mod.router-learning-rate", 0, 10, MinExclusive: true, "peak learning rate of the shared router"),
         new IntKey("distill.mod.epochs", 1, 100_000),
         .. Optimiser("mod"),
         new DoubleKey("distill.mod.kd-weight", 0, double.PositiveInfinity, MinExclusive: false),

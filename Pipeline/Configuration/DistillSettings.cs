@@ -74,6 +74,7 @@ public sealed record ModSettings(
     double TargetFraction,
     int CalibrationSamples,
     double RoutingLossWeight,
+    double RouterLearningRate,
     int Epochs,
     int BatchSize,
     double LearningRate,

@@ -74,6 +74,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             TargetFraction: D("distill.mod.target-fraction"),
             CalibrationSamples: I("distill.mod.calibration-samples"),
             RoutingLossWeight: D("distill.mod.routing-loss-weight"),
+            RouterLearningRate: D("distill.mod.router-learning-rate"),
             Epochs: I("distill.mod.epochs"),
             BatchSize: I("distill.mod.batch-size"),
             LearningRate: D("distill.mod.learning-rate"),

@@ -12,6 +12,8 @@ namespace Distill.Stages.Mod;
 /// <param name="TargetFraction">at most this share of the decoder's layers is converted.</param>
 /// <param name="CalibrationSamples">training samples whose prefill attention maps give the ARank.</param>
 /// <param name="RoutingLossWeight">coefficient of the routing loss (summed over MoD layers).</param>
+/// <param name="RouterLearningRate">peak learning rate of the shared router (fresh weights that must become confident
+/// within a short fine-tune); it follows the same warm-up and cosine schedule as <see cref="TrainOptions.LearningRate"/>.</param>
 /// <param name="KdWeight">weight of the sparse KL to the teacher's cached top-K.</param>
 /// <param name="CeWeight">weight of the response cross-entropy.</param>
 /// <param name="PrefillThreshold">inference: an image token is processed when p &gt; this.</param>
@@ -25,6 +27,7 @@ public sealed record ModOptions(
     double TargetFraction,
     int CalibrationSamples,
     double RoutingLossWeight,
+    double RouterLearningRate,
     double KdWeight,
     double CeWeight,
     double PrefillThreshold,

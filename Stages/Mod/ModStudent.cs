@@ -73,7 +73,9 @@ public sealed class ModStudent : IStudentStep
             Convert(_student);
             _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
             _totalSteps = _stepsPerEpoch * options.Train.Epochs;
-            _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps);
+            var router = _student.LanguageModel.Model.ModRouter!;
+            _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps,
+                [router.Weight], options.RouterLearningRate / options.Train.LearningRate);
         }
         catch
         {
@@ -215,7 +217,13 @@ public sealed class ModStudent : IStudentStep
                 progress.Report(new StageProgress(_stage, "heldout-kl", epoch, epochs, 0, kl));
             }
         }
-        if (_heldOut.Count > 0) figures["heldout_kl_final"] = figures[$"heldout_kl_epoch{epochs}"];
+        if (_heldOut.Count > 0)
+        {
+            figures["heldout_kl_final"] = figures[$"heldout_kl_epoch{epochs}"];
+            // The same with the training routing (top (1 - skip ratio) of the image tokens): the gap to the final KL is
+            // what threshold inference changes.
+            figures["heldout_kl_topk_final"] = HeldOutKl(_student, topK: true);
+        }
         figures["train_loss_final"] = _lastLoss;
         figures["routing_loss_first"] = _firstRouting;
         figures["routing_loss_last"] = _lastRouting;
@@ -297,11 +305,12 @@ public sealed class ModStudent : IStudentStep
     }
 
     /// <summary>Mean sparse KL(teacher || model) per held-out predicting position, in eval mode (for a MoD model: the
-    /// inference thresholds decide which tokens each MoD layer processes).</summary>
-    private double HeldOutKl(VisionLanguageModel model)
+    /// inference thresholds decide which tokens each MoD layer processes) or, with <paramref name="topK"/>, in training
+    /// mode under no_grad (the masked top-k routing of training).</summary>
+    private double HeldOutKl(VisionLanguageModel model, bool topK = false)
     {
         var wasTraining = model.training;
-        model.eval();
+        model.train(topK);
         try
         {
             using var noGrad = no_grad();

@@ -33,14 +33,18 @@ public class PipelineHostTests
         Assert.Equal(0, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(
-            ["teacher:started", "teacher:completed", "mimic:started", "mimic:completed", "eval:started", "eval:completed"],
+            ["teacher:started", "teacher:completed", "mimic:started", "mimic:completed", "mod:started", "mod:completed", "eval:started", "eval:completed"],
             entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
         Assert.True(mimic.Figures!["heldout_kl_final"] < mimic.Figures["heldout_kl_epoch0"]);
 
         var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
-        Assert.Equal(["teacher", "student"], results.Select(r => r.Model));
+        Assert.Equal(["teacher", "student", "student-mod"], results.Select(r => r.Model));
+        var mod = entries.Single(e => e.Stage == "mod" && e.Status == RunLedgerStatus.Completed);
+        Assert.Equal(Path.Combine(paths.Checkpoints, "student-mod"), mod.Checkpoint);
+        Assert.Equal(1, mod.Figures!["converted.layer0"]);                        // the tiny student's only layer
+        Assert.True(File.Exists(Path.Combine(paths.Root, "mod", "plan.json")));
         using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student")))
             Assert.Equal(results[1].Parameters, student.ParameterCount());
         string report = File.ReadAllText(paths.Report);
@@ -50,7 +54,7 @@ public class PipelineHostTests
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
         Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
-        Assert.Equal(3, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
+        Assert.Equal(4, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
         Assert.Contains("| student |", File.ReadAllText(paths.Report));
     }
 
