@@ -197,10 +197,11 @@ public static partial class ReportWriter
         var batch = Get("prefill_batch") is { } b ? $" (batch {b.ToString(Inv)})" : "";
         Compare($"Prefill latency{batch}, ms", Get("prefill_ms_before"), Get("prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
         Compare($"LM prefill latency{batch}, ms", Get("lm_prefill_ms_before"), Get("lm_prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
+        Compare($"Prefill CPU time{batch}, ms", Get("prefill_cpu_ms_before"), Get("prefill_cpu_ms_after"), v => v.ToString("0.00", Inv), relative: true);
         Compare("Accuracy (test, %)", Get("accuracy_before"), Get("accuracy_after"), Percent, relative: false);
         Compare("Routing loss (first -> last step)", Get("routing_loss_first"), Get("routing_loss_last"), v => v.ToString("0.0000", Inv), relative: true);
         sb.AppendLine();
-        sb.AppendLine("Before: the input student; after: the MoD student with the inference thresholds. FLOPs from the accounting with the measured share of image tokens kept per layer; latency: image encoding + LM prefill of a batch of test prompts to the first logits (LM prefill: the LM alone), median of repeats after a warm-up, measured in the stage.").AppendLine();
+        sb.AppendLine("Before: the input student; after: the MoD student with the inference thresholds. FLOPs from the accounting with the measured share of image tokens kept per layer; latency: image encoding + LM prefill of a batch of test prompts to the first logits (LM prefill: the LM alone), wall clock, median of repeats after a warm-up, measured in the stage; CPU time: what the process spent on the same prefill, all threads (steadier than wall clock on a shared machine).").AppendLine();
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^(.+)_epoch(\d+)$")]

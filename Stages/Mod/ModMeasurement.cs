@@ -14,8 +14,10 @@ public sealed record PromptBatch(IReadOnlyList<byte[]> Images, IReadOnlyList<int
 }
 
 /// <summary>Medians of timed prefills, in milliseconds: <see cref="PrefillMs"/> = image encoding + LM prefill to the
-/// last position's logits (time to first token); <see cref="LmPrefillMs"/> = the LM prefill alone (image features given).</summary>
-public sealed record PrefillTiming(double PrefillMs, double LmPrefillMs);
+/// last position's logits (time to first token, wall clock); <see cref="LmPrefillMs"/> = the LM prefill alone (image
+/// features given); <see cref="PrefillCpuMs"/> = CPU time the process spent during the whole prefill, all threads (on a
+/// machine shared with other busy processes wall-clock times swing with their load, CPU time much less).</summary>
+public sealed record PrefillTiming(double PrefillMs, double LmPrefillMs, double PrefillCpuMs);
 
 /// <summary>What gamma-MoD changes, measured on real prompts: the share of image tokens each MoD layer keeps under the
 /// inference thresholds, the decoder FLOPs that follow from it, and prefill latency.</summary>
@@ -85,6 +87,7 @@ public static class ModMeasurement
         var modes = models.Select(m => m.training).ToArray();
         var total = models.Select(_ => new List<double>()).ToArray();
         var lm = models.Select(_ => new List<double>()).ToArray();
+        var cpu = models.Select(_ => new List<double>()).ToArray();
         foreach (var m in models) m.eval();
         try
         {
@@ -94,10 +97,11 @@ public static class ModMeasurement
             {
                 for (int k = 0; k < models.Count; k++)
                 {
-                    var (all, languageModel) = TimePrefill(models[k], pixels, batch.Prompts, padId);
+                    var (all, languageModel, processor) = TimePrefill(models[k], pixels, batch.Prompts, padId);
                     if (round == 0) continue;                                            // warm-up
                     total[k].Add(all);
                     lm[k].Add(languageModel);
+                    cpu[k].Add(processor);
                 }
             }
         }
@@ -105,14 +109,16 @@ public static class ModMeasurement
         {
             for (int k = 0; k < models.Count; k++) models[k].train(modes[k]);
         }
-        return Enumerable.Range(0, models.Count).Select(k => new PrefillTiming(Median(total[k]), Median(lm[k]))).ToList();
+        return Enumerable.Range(0, models.Count).Select(k => new PrefillTiming(Median(total[k]), Median(lm[k]), Median(cpu[k]))).ToList();
     }
 
     /// <summary>One prefill as generation runs it: left-pad, encode the images, prefill the KV cache, logits of the
-    /// last position. Returns (whole, LM part) in milliseconds.</summary>
-    private static (double All, double LanguageModel) TimePrefill(VisionLanguageModel model, Tensor pixels, IReadOnlyList<int[]> prompts, int padId)
+    /// last position. Returns (whole, LM part, process CPU time of the whole) in milliseconds.</summary>
+    private static (double All, double LanguageModel, double Cpu) TimePrefill(VisionLanguageModel model, Tensor pixels, IReadOnlyList<int[]> prompts, int padId)
     {
         using var scope = torch.NewDisposeScope();
+        using var process = Process.GetCurrentProcess();
+        var cpuStart = process.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         var (ids, mask) = model.LeftPad(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), padId);     // [B,T]
         var features = model.EncodeImages(pixels);                                                      // [B,N,D]
@@ -121,7 +127,9 @@ public static class ModMeasurement
         var logits = model.Prefill(features, ids, mask, cache, lastOnly: true);                         // [B,1,V]
         logits.cpu();                                                                                   // results are ready (device sync)
         clock.Stop();
-        return (clock.Elapsed.TotalMilliseconds, (clock.Elapsed - lmStart).TotalMilliseconds);
+        process.Refresh();
+        return (clock.Elapsed.TotalMilliseconds, (clock.Elapsed - lmStart).TotalMilliseconds,
+            (process.TotalProcessorTime - cpuStart).TotalMilliseconds);
     }
 
     public static double Median(IReadOnlyList<double> values)

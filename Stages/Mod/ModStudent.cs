@@ -291,6 +291,9 @@ public sealed class ModStudent : IStudentStep
             figures["lm_prefill_ms_before"] = timings[0].LmPrefillMs;
             figures["lm_prefill_ms_after"] = timings[1].LmPrefillMs;
             figures["lm_prefill_reduction"] = 1 - timings[1].LmPrefillMs / timings[0].LmPrefillMs;
+            figures["prefill_cpu_ms_before"] = timings[0].PrefillCpuMs;
+            figures["prefill_cpu_ms_after"] = timings[1].PrefillCpuMs;
+            figures["prefill_cpu_reduction"] = 1 - timings[1].PrefillCpuMs / timings[0].PrefillCpuMs;
         }
 
         if (_evaluator is not null)

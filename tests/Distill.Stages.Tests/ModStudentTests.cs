@@ -172,6 +172,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
                 new Dictionary<int, double> { [0] = f["image_keep_share.layer0"], [1] = f["image_keep_share.layer1"] }), f["decoder_flops_after"]);
             Assert.Equal(1 - f["decoder_flops_after"] / f["decoder_flops_before"], f["decoder_flops_reduction"], 12);
             Assert.True(f["prefill_ms_before"] > 0 && f["prefill_ms_after"] > 0 && f["lm_prefill_ms_after"] > 0);
+            Assert.True(f["prefill_cpu_ms_before"] >= 0 && f["prefill_cpu_ms_after"] >= 0);
             Assert.Equal(5, f["prefill_batch"]);
             Assert.InRange(f["accuracy_before"], 0, 1);
             Assert.Equal((f["accuracy_after"] - f["accuracy_before"]) * 100, f["accuracy_change_points"], 9);
