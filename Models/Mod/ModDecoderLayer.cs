@@ -149,9 +149,10 @@ public sealed class ModDecoderLayer : IDisposable
 
         if (index is null) return y.MoveToOuterDisposeScope();
         if (capture is not null) capture.Uncompact(layer, index, valid, t);
-        // Scatter back; skipped tokens (and the placeholders' slots) keep x exactly.
-        var scattered = x.scatter(1, index.unsqueeze(-1).expand(b, width, d), y);               // [B,T,D]
-        return torch.where(processed.unsqueeze(-1), scattered, x).MoveToOuterDisposeScope();
+        // Scatter back. A placeholder slot points at a skipped token (the index is a permutation) and carries that
+        // token's input, so skipped tokens keep x exactly; selecting on the [B,P,D] slots spares a pass over [B,T,D].
+        var slots = torch.where(valid.unsqueeze(-1), y, xc);                                   // [B,P,D]
+        return x.scatter(1, index.unsqueeze(-1).expand(b, width, d), slots).MoveToOuterDisposeScope(); // [B,T,D]
     }
 
     private void Remember(Tensor? loss, (Tensor Logits, Tensor Competing)? lossInputs, Tensor p, Tensor processed, long[] counts, int b)

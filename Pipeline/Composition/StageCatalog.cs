@@ -116,7 +116,7 @@ public sealed class StageCatalog
             new TrainOptions(m.Epochs, m.BatchSize, m.LearningRate, m.WeightDecay, m.WarmupSteps, _s.Seed),
             m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
             m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
-        var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats);
+        var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats, m.LatencyThreads);
         var shapes = ShapesOptionsOf(_s);
         var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
         return new DistillStage(name,

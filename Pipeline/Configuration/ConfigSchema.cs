@@ -69,6 +69,7 @@ public static class ConfigSchema
         new DoubleKey("distill.mod.prefill-threshold", 0, 1, MinExclusive: false),
         new DoubleKey("distill.mod.decode-threshold", 0, 1, MinExclusive: false),
         new IntKey("distill.mod.latency-repeats", 0, 10_000, "0 = no latency measurement"),
+        new IntKey("distill.mod.latency-threads", 0, 1024, "torch threads while measuring latency; 0 = distill.torch-threads"),
 
         new IntKey("distill.eval.batch-size", 1, 65536),
         new IntKey("distill.eval.max-new-tokens", 1, 4096),

@@ -84,7 +84,8 @@ public sealed record ModSettings(
     double CeWeight,
     double PrefillThreshold,
     double DecodeThreshold,
-    int LatencyRepeats);
+    int LatencyRepeats,
+    int LatencyThreads);
 
 /// <summary><c>distill.eval</c>: <see cref="MaxPerFamily"/> 0 = all test samples.</summary>
 public sealed record EvalSettings(int BatchSize, int MaxNewTokens, int MaxPerFamily);

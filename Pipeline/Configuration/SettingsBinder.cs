@@ -84,7 +84,8 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             CeWeight: D("distill.mod.ce-weight"),
             PrefillThreshold: D("distill.mod.prefill-threshold"),
             DecodeThreshold: D("distill.mod.decode-threshold"),
-            LatencyRepeats: I("distill.mod.latency-repeats")),
+            LatencyRepeats: I("distill.mod.latency-repeats"),
+            LatencyThreads: I("distill.mod.latency-threads")),
         Eval: new EvalSettings(
             BatchSize: I("distill.eval.batch-size"),
             MaxNewTokens: I("distill.eval.max-new-tokens"),

@@ -194,7 +194,9 @@ public static partial class ReportWriter
         }
         Compare("Decoder FLOPs / test sample", Get("decoder_flops_before"), Get("decoder_flops_after"),
             v => Distill.Models.Accounting.FlopBreakdown.Human((long)v), relative: true);
-        var batch = Get("prefill_batch") is { } b ? $" (batch {b.ToString(Inv)})" : "";
+        var batch = Get("prefill_batch") is { } b
+            ? $" (batch {b.ToString(Inv)}{(Get("latency_threads") is { } th ? $", {th.ToString(Inv)} thread{(th == 1 ? "" : "s")}" : "")})"
+            : "";
         Compare($"Prefill latency{batch}, ms", Get("prefill_ms_before"), Get("prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
         Compare($"LM prefill latency{batch}, ms", Get("lm_prefill_ms_before"), Get("lm_prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
         Compare($"Prefill CPU time{batch}, ms", Get("prefill_cpu_ms_before"), Get("prefill_cpu_ms_after"), v => v.ToString("0.00", Inv), relative: true);

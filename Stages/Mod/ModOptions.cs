@@ -46,4 +46,6 @@ public sealed record ModOptions(
 /// <param name="PromptBatch">test prompts per prefill batch (latency and the share of image tokens kept).</param>
 /// <param name="LatencyRepeats">timed prefill repeats of each model after one warm-up (median reported); 0 = no
 /// latency measurement.</param>
-public sealed record ModMeasureOptions(int PromptBatch, int LatencyRepeats);
+/// <param name="LatencyThreads">torch threads while the latency is measured (the process setting is restored after);
+/// 0 = the process setting.</param>
+public sealed record ModMeasureOptions(int PromptBatch, int LatencyRepeats, int LatencyThreads = 0);

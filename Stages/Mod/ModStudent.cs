@@ -9,6 +9,7 @@ using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
 using Distill.Stages.Training;
 using Distill.Stages.Workspace;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Mod;
@@ -283,7 +284,18 @@ public sealed class ModStudent : IStudentStep
         {
             cancellation.ThrowIfCancellationRequested();
             progress.Report(new StageProgress(_stage, "measure-latency", 0, 1, 0, double.NaN));
-            var timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageSize, _data.Tokenizer.PadId, _measure.LatencyRepeats);
+            int threads = torch.get_num_threads();
+            IReadOnlyList<PrefillTiming> timings;
+            try
+            {
+                if (_measure.LatencyThreads > 0) torch.set_num_threads(_measure.LatencyThreads);
+                figures["latency_threads"] = torch.get_num_threads();
+                timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageSize, _data.Tokenizer.PadId, _measure.LatencyRepeats);
+            }
+            finally
+            {
+                torch.set_num_threads(threads);
+            }
             figures["prefill_batch"] = batches[0].Count;
             figures["prefill_ms_before"] = timings[0].PrefillMs;
             figures["prefill_ms_after"] = timings[1].PrefillMs;
@@ -299,8 +311,9 @@ public sealed class ModStudent : IStudentStep
         if (_evaluator is not null)
         {
             cancellation.ThrowIfCancellationRequested();
-            var (beforeResult, _) = _evaluator.Evaluate(input, "mod-input", "test", progress, cancellation);
-            var (afterResult, _) = _evaluator.Evaluate(_student, "student-mod", "test", progress, cancellation);
+            var accuracy = new Relabelled(progress, _stage);
+            var (beforeResult, _) = _evaluator.Evaluate(input, "mod-input", "test", accuracy, cancellation);
+            var (afterResult, _) = _evaluator.Evaluate(_student, "student-mod", "test", accuracy, cancellation);
             figures["accuracy_before"] = beforeResult.Overall;
             figures["accuracy_after"] = afterResult.Overall;
             figures["accuracy_change_points"] = (afterResult.Overall - beforeResult.Overall) * 100;
@@ -341,5 +354,11 @@ public sealed class ModStudent : IStudentStep
     {
         _optimization.Dispose();
         _student.Dispose();
+    }
+
+    /// <summary>The evaluator reports as stage "eval"; inside this stage its updates read "mod / accuracy &lt;model&gt;".</summary>
+    private sealed class Relabelled(IStageProgress inner, string stage) : IStageProgress
+    {
+        public void Report(StageProgress progress) => inner.Report(progress with { Stage = stage, Phase = "accuracy " + progress.Phase });
     }
 }

@@ -222,8 +222,8 @@ public class ConfigLoaderTests
     public void Mod_settings_bind_and_an_impossible_layer_plan_names_the_keys()
     {
         var m = ConfigLoader.Load(new ConfigSources()).Settings.Mod;
-        Assert.Equal((1, 1, 0.5, 0.01), (m.KeepFirst, m.KeepLast, m.TargetFraction, m.RoutingLossWeight));
-        Assert.Equal((0.005, 0.5), (m.PrefillThreshold, m.DecodeThreshold));
+        Assert.Equal((1, 1, 0.5, 1.0), (m.KeepFirst, m.KeepLast, m.TargetFraction, m.RoutingLossWeight));
+        Assert.Equal((0.005, 0.0, 1), (m.PrefillThreshold, m.DecodeThreshold, m.LatencyThreads));
 
         var kept = Cfg.Single(Cfg.Errors("demo", null, "distill.mod.keep-first=3", "distill.mod.keep-last=1"));
         Assert.Contains("distill.mod.keep-first (3) + distill.mod.keep-last (1)", kept);

@@ -106,7 +106,7 @@ public class ReportWriterTests
             ["converted.layer0"] = 0, ["converted.layer1"] = 1, ["converted.layer2"] = 1, ["converted.layer3"] = 0,
             ["image_keep_share.layer1"] = 0.25, ["image_keep_share.layer2"] = 0.5, ["calibration_samples"] = 64,
             ["decoder_flops_before"] = 40_000_000, ["decoder_flops_after"] = 26_000_000,
-            ["prefill_batch"] = 64, ["prefill_ms_before"] = 20, ["prefill_ms_after"] = 15,
+            ["prefill_batch"] = 64, ["latency_threads"] = 1, ["prefill_ms_before"] = 20, ["prefill_ms_after"] = 15,
             ["accuracy_before"] = 0.7, ["accuracy_after"] = 0.69,
             ["routing_loss_first"] = 1.5, ["routing_loss_last"] = 0.75,
         };
@@ -118,7 +118,7 @@ public class ReportWriterTests
         Assert.Contains("| 1 | 12.25 | yes | 25.0% |", text);
         Assert.Contains("| 2 | 14 | yes | 50.0% |", text);
         Assert.Contains("| Decoder FLOPs / test sample | 40.00 M | 26.00 M | -35.0% |", text);
-        Assert.Contains("| Prefill latency (batch 64), ms | 20.00 | 15.00 | -25.0% |", text);
+        Assert.Contains("| Prefill latency (batch 64, 1 thread), ms | 20.00 | 15.00 | -25.0% |", text);
         Assert.Contains("| Accuracy (test, %) | 70.0 | 69.0 | -1.0 points |", text);
         Assert.Contains("| Routing loss (first -> last step) | 1.5000 | 0.7500 | -50.0% |", text);
         Assert.DoesNotContain("Mixture-of-Depths", ReportWriter.Render(Sample()));

@@ -13,6 +13,7 @@ using Distill.Stages.Sources;
 using Distill.Stages.Training;
 using Distill.Stages.Workspace;
 using Xunit;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Tests;
@@ -67,7 +68,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     private ModStudent Student(ModOptions options, string name, SplitShardSource? source = null, int latencyRepeats = 0, VqaEvaluator? evaluator = null)
     {
         source ??= new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
-        return new ModStudent("mod", _run.StudentDir, options, new ModMeasureOptions(PromptBatch: 5, latencyRepeats), _run.Data,
+        return new ModStudent("mod", _run.StudentDir, options, new ModMeasureOptions(PromptBatch: 5, latencyRepeats, LatencyThreads: 1), _run.Data,
             source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator);
     }
 
@@ -141,6 +142,8 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         var options = Options(skip: 0.5, keepFirst: 0, keepLast: 1, fraction: 0.67, epochs: 2); // 2 of 3 layers
         StageOutcome outcome;
         VisionLanguageModel trained;
+        torch.set_num_threads(2);
+        int threads = torch.get_num_threads();
         var outDir = _run.Dir.File("e2e/student-mod");
         using (var student = Student(options, "e2e", source, latencyRepeats: 1, evaluator))
         {
@@ -174,6 +177,8 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             Assert.True(f["prefill_ms_before"] > 0 && f["prefill_ms_after"] > 0 && f["lm_prefill_ms_after"] > 0);
             Assert.True(f["prefill_cpu_ms_before"] >= 0 && f["prefill_cpu_ms_after"] >= 0);
             Assert.Equal(5, f["prefill_batch"]);
+            Assert.Equal(1, f["latency_threads"]);
+            Assert.Equal(threads, torch.get_num_threads());                     // restored after the measurement
             Assert.InRange(f["accuracy_before"], 0, 1);
             Assert.Equal((f["accuracy_after"] - f["accuracy_before"]) * 100, f["accuracy_change_points"], 9);
 
