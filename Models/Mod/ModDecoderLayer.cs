@@ -26,6 +26,8 @@ public sealed class ModDecoderLayer : IDisposable
 {
     private readonly RotaryEmbedding _rope;
     private Tensor? _routingLoss;
+    private Tensor? _lossLogits;     // under no_grad: the routing loss's inputs, computed only when asked for
+    private Tensor? _lossCompeting;
     private Tensor? _probabilities;
     private Tensor? _processed;
 
@@ -52,8 +54,22 @@ public sealed class ModDecoderLayer : IDisposable
     public bool Training => Layer.training;
 
     /// <summary>Routing loss of the last forward (<see cref="ModSelection.RoutingLoss"/>; scalar float32, in the
-    /// autograd graph when grads were on); owned by this layer, replaced by the next forward; null before one.</summary>
-    public Tensor? LastRoutingLoss => _routingLoss;
+    /// autograd graph when grads were on); owned by this layer, replaced by the next forward; null before one.
+    /// A forward under no_grad (inference) does not compute it: it is computed from the kept router logits on the
+    /// first read.</summary>
+    public Tensor? LastRoutingLoss
+    {
+        get
+        {
+            if (_routingLoss is null && _lossLogits is not null)
+            {
+                using var noGrad = torch.no_grad();
+                _routingLoss = ModSelection.RoutingLoss(_lossLogits, _lossCompeting!, _processed!).DetachFromDisposeScope();
+                DisposeLossInputs();
+            }
+            return _routingLoss;
+        }
+    }
 
     /// <summary>p = P(process) of the last forward [B,T] float32, detached; owned by this layer.</summary>
     public Tensor? LastProbabilities => _probabilities;
@@ -84,11 +100,12 @@ public sealed class ModDecoderLayer : IDisposable
         var types = tokenTypes?.to(device) ?? torch.zeros(b, t, dtype: ScalarType.Int64, device: device);
         var competing = types.eq(ModTokenTypes.Competing).logical_and(real);                  // [B,T]
         var processed = ModSelection.Processed(p, types, real, Config, Training);             // [B,T] bool
-        var loss = ModSelection.RoutingLoss(logits, competing, processed);                    // []
+        // The routing loss is only needed for training; under no_grad its inputs are kept and it is computed on demand.
+        var loss = torch.is_grad_enabled() ? ModSelection.RoutingLoss(logits, competing, processed) : null; // []
 
         var counts = torch.stack([processed.sum(1), competing.sum(1), competing.logical_and(processed).sum(1)])
             .cpu().data<long>().ToArray();                                                    // [3*B]
-        Remember(loss, p, processed, counts, (int)b);
+        Remember(loss, loss is null ? (logits, competing) : null, p, processed, counts, (int)b);
         var processedPerRow = counts.Take((int)b).ToArray();
         long width = processedPerRow.Max();
 
@@ -132,24 +149,39 @@ public sealed class ModDecoderLayer : IDisposable
 
         if (index is null) return y.MoveToOuterDisposeScope();
         if (capture is not null) capture.Uncompact(layer, index, valid, t);
-        // Scatter back; skipped tokens (and the placeholders' slots) keep x exactly.
-        var scattered = x.scatter(1, index.unsqueeze(-1).expand(b, width, d), y);               // [B,T,D]
-        return torch.where(processed.unsqueeze(-1), scattered, x).MoveToOuterDisposeScope();
+        // Scatter back. A placeholder slot points at a skipped token (the index is a permutation) and carries that
+        // token's input, so skipped tokens keep x exactly; selecting on the [B,P,D] slots spares a pass over [B,T,D].
+        var slots = torch.where(valid.unsqueeze(-1), y, xc);                                   // [B,P,D]
+        return x.scatter(1, index.unsqueeze(-1).expand(b, width, d), slots).MoveToOuterDisposeScope(); // [B,T,D]
     }
 
-    private void Remember(Tensor loss, Tensor p, Tensor processed, long[] counts, int b)
+    private void Remember(Tensor? loss, (Tensor Logits, Tensor Competing)? lossInputs, Tensor p, Tensor processed, long[] counts, int b)
     {
         _routingLoss?.Dispose();
         _probabilities?.Dispose();
         _processed?.Dispose();
-        _routingLoss = loss.DetachFromDisposeScope();
+        DisposeLossInputs();
+        _routingLoss = loss?.DetachFromDisposeScope();
+        if (lossInputs is { } inputs)
+        {
+            _lossLogits = inputs.Logits.detach().DetachFromDisposeScope();
+            _lossCompeting = inputs.Competing.alias().DetachFromDisposeScope();
+        }
         _probabilities = p.detach().DetachFromDisposeScope();
         _processed = processed.alias().DetachFromDisposeScope();
         LastRouting = new ModRouting(counts[..b], counts[b..(2 * b)], counts[(2 * b)..]);
     }
 
+    private void DisposeLossInputs()
+    {
+        _lossLogits?.Dispose();
+        _lossCompeting?.Dispose();
+        _lossLogits = _lossCompeting = null;
+    }
+
     public void Dispose()
     {
+        DisposeLossInputs();
         _routingLoss?.Dispose();
         _probabilities?.Dispose();
         _processed?.Dispose();

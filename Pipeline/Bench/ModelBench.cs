@@ -54,6 +54,14 @@ public sealed record ModelBenchRow(
     /// <summary>MoD rows: decode latency per token at skip 0 / at this skip ratio.</summary>
     public double? ModDecodeSpeedup { get; init; }
 
+    /// <summary>Batched prefill latency (ms): image encoding + LM prefill of <see cref="BenchWorkload.Batch"/> prompts at
+    /// once, as generation over a batch of test prompts runs it (where MoD's smaller matrices pay off; at batch 1 the
+    /// fixed cost of each small operation dominates).</summary>
+    public double BatchPrefillMs { get; init; }
+
+    /// <summary>MoD rows: batched prefill latency at skip 0 / at this skip ratio.</summary>
+    public double? ModBatchPrefillSpeedup { get; init; }
+
     /// <summary>MoD rows: forward FLOPs per sample at skip 0 / at this skip ratio (the speed-up the FLOPs predict).</summary>
     public double? ModFlopReduction { get; init; }
 
@@ -150,7 +158,7 @@ public static class ModelBench
             }
             var rows = models.Select(m => m.Row(workload)).ToList();
             foreach (var row in rows)
-                log?.Invoke($"  {row.Model,-16} forward {row.ForwardTokensPerSecond,10:0} tokens/s  prefill {row.PrefillMs,8:0.000} ms  decode {row.DecodeMsPerToken,8:0.000} ms/token");
+                log?.Invoke($"  {row.Model,-16} forward {row.ForwardTokensPerSecond,10:0} tokens/s  prefill {row.PrefillMs,8:0.000} ms  batched prefill {row.BatchPrefillMs,9:0.000} ms  decode {row.DecodeMsPerToken,8:0.000} ms/token");
             return new ModelBenchResult(workload, repeats, torch.get_num_threads(), Compare(rows), Notes(settings, workload, repeats));
         }
         finally
@@ -175,6 +183,7 @@ public static class ModelBench
             {
                 ModForwardSpeedup = mod0.ForwardMs / r.ForwardMs,
                 ModPrefillSpeedup = mod0.PrefillMs / r.PrefillMs,
+                ModBatchPrefillSpeedup = mod0.BatchPrefillMs / r.BatchPrefillMs,
                 ModDecodeSpeedup = mod0.DecodeMsPerToken / r.DecodeMsPerToken,
                 ModFlopReduction = (double)mod0.FlopsPerSample / r.FlopsPerSample,
                 ModDecoderFlopReduction = (double)mod0.DecoderFlopsPerSample / r.DecoderFlopsPerSample,
@@ -208,7 +217,7 @@ public static class ModelBench
             $"Weights are random (torch seed {settings.Seed}); speed does not depend on training. The dense, MoE and MoD students share their dense weights.",
             $"Workload: {w.ImageTokens} image tokens + {w.PromptTextTokens} prompt text tokens + {w.AnswerTokens} answer tokens = {w.Tokens} tokens per sample ({w.Source}).",
             $"Forward: vision tower + projector + LM with logits at every position, batch {w.Batch}, under no_grad; tokens/s = batch x {w.Tokens} / median time; GFLOP/s = accounted FLOPs per sample x batch / median time.",
-            $"Prefill: batch 1, image encoding + LM prefill of the {w.PromptTokens}-token prompt up to the last position's logits (time to first token). Decode: batch 1, one KV-cached step, median over {w.DecodeSteps} steps of every repeat.",
+            $"Prefill: batch 1, image encoding + LM prefill of the {w.PromptTokens}-token prompt up to the last position's logits (time to first token). Batched prefill: the same for {w.Batch} prompts at once (as generation over a batch of test prompts runs it). Decode: batch 1, one KV-cached step, median over {w.DecodeSteps} steps of every repeat.",
             $"Timing: one warm-up round, then {repeats} timed round(s), each round going through every model in turn (so a burst of load from another process is spread over the models); the median per model; torch threads {torch.get_num_threads()} on {Environment.ProcessorCount} cores; load average at start {load}. Other processes on the machine slow every row; compare rows of one run, not runs.",
             $"FLOPs: FlopAccounting (matrix products only; the LM head on every position); 'decoder' = decoder layers + LM head. Parameters: ParameterAccounting (checked against the built model); activated = per token (MoE: shared + k experts).",
             $"MoE student: the dense student upcycled with E={moe.Experts}, k={moe.TopK}, every-other placement (layers {string.Join(",", moeLayers)}), eval mode (capacity factor {moe.EvalCapacityFactor}; tokens over capacity are dropped, which the FLOPs do not subtract). MoE overhead = (MoE forward time / dense forward time) / (MoE FLOPs / dense FLOPs): 1 = the MoE costs what its FLOPs say.",
@@ -221,7 +230,7 @@ public static class ModelBench
 /// <summary>One model under measurement: built, checked against the accounting, and its timings so far.</summary>
 internal sealed class Measured : IDisposable
 {
-    private readonly List<double> _forward = [], _prefill = [], _decode = [];
+    private readonly List<double> _forward = [], _prefill = [], _batchPrefill = [], _decode = [];
 
     private Measured(BenchModelSpec spec, VisionLanguageModel model, ParameterBreakdown parameters, FlopBreakdown flops)
     {
@@ -269,7 +278,8 @@ internal sealed class Measured : IDisposable
         if (keep) _forward.Add(clock.Elapsed.TotalMilliseconds);
     }
 
-    /// <summary>One prefill (image encoding + LM prefill, batch 1) and the decode steps after it (call under no_grad).</summary>
+    /// <summary>One prefill (image encoding + LM prefill, batch 1), one batched prefill (the forward batch's prompts) and
+    /// the decode steps after the first (call under no_grad).</summary>
     public void TimePrefillAndDecode(BenchInputs inputs, BenchWorkload workload, bool keep)
     {
         using var scope = torch.NewDisposeScope();
@@ -279,6 +289,14 @@ internal sealed class Measured : IDisposable
         Model.Prefill(features, inputs.Prompt, null, cache, lastOnly: true);
         clock.Stop();
         if (keep) _prefill.Add(clock.Elapsed.TotalMilliseconds);
+        using (var batchCache = Model.NewKvCache(workload.PromptTokens))
+        {
+            clock.Restart();
+            var batchFeatures = Model.EncodeImages(inputs.Pixels);
+            Model.Prefill(batchFeatures, inputs.Prompts, null, batchCache, lastOnly: true);
+            clock.Stop();
+            if (keep) _batchPrefill.Add(clock.Elapsed.TotalMilliseconds);
+        }
         foreach (var token in inputs.DecodeTokens)
         {
             clock.Restart();
@@ -307,7 +325,10 @@ internal sealed class Measured : IDisposable
             ForwardTokensPerSecond: (double)workload.Batch * workload.Tokens / seconds,
             AchievedGflops: (double)Flops.Total * workload.Batch / seconds / 1e9,
             PrefillMs: ModelBench.Median(_prefill),
-            DecodeMsPerToken: ModelBench.Median(_decode));
+            DecodeMsPerToken: ModelBench.Median(_decode))
+        {
+            BatchPrefillMs = ModelBench.Median(_batchPrefill),
+        };
     }
 
     public void Dispose() => Model.Dispose();
@@ -319,10 +340,11 @@ internal sealed class BenchInputs : IDisposable
 {
     private const int Bos = 1, Eos = 2, User = 5, Assistant = 6, FirstWord = 7;
 
-    private BenchInputs(Tensor pixels, Tensor ids, Tensor pixel, Tensor prompt, IReadOnlyList<Tensor> decodeTokens)
+    private BenchInputs(Tensor pixels, Tensor ids, Tensor pixel, Tensor prompt, Tensor prompts, IReadOnlyList<Tensor> decodeTokens)
     {
         Pixels = pixels;
         Ids = ids;
+        Prompts = prompts;
         Pixel = pixel;
         Prompt = prompt;
         DecodeTokens = decodeTokens;
@@ -331,6 +353,9 @@ internal sealed class BenchInputs : IDisposable
     /// <summary>[B,3,S,S] and [B,T]: the batched forward.</summary>
     public Tensor Pixels { get; }
     public Tensor Ids { get; }
+
+    /// <summary>[B,T_prompt]: the batched prefill (with <see cref="Pixels"/>).</summary>
+    public Tensor Prompts { get; }
 
     /// <summary>[1,3,S,S] and [1,T_prompt]: the prefill.</summary>
     public Tensor Pixel { get; }
@@ -361,8 +386,9 @@ internal sealed class BenchInputs : IDisposable
         var ids = torch.tensor(rows, [w.Batch, tokens]);
         var pixel = pixels.narrow(0, 0, 1).clone();
         var prompt = ids.narrow(0, 0, 1).narrow(1, 0, w.PromptTokens).clone();
+        var prompts = ids.narrow(1, 0, w.PromptTokens).clone();
         var decode = Enumerable.Range(0, w.DecodeSteps).Select(_ => torch.tensor(new long[] { Word() }, [1, 1])).ToList();
-        return new BenchInputs(pixels, ids, pixel, prompt, decode);
+        return new BenchInputs(pixels, ids, pixel, prompt, prompts, decode);
     }
 
     public void Dispose()
@@ -371,6 +397,7 @@ internal sealed class BenchInputs : IDisposable
         Ids.Dispose();
         Pixel.Dispose();
         Prompt.Dispose();
+        Prompts.Dispose();
         foreach (var t in DecodeTokens) t.Dispose();
     }
 }

@@ -20,6 +20,7 @@ public static class ModelBenchReport
         "forward_ms", "forward_tokens_per_s", "achieved_gflops", "prefill_ms", "decode_ms_per_token",
         "moe_overhead", "mod_forward_speedup", "mod_prefill_speedup", "mod_decode_speedup",
         "mod_flop_reduction", "mod_decoder_flop_reduction",
+        "prefill_batch_ms", "mod_prefill_batch_speedup",
     ];
 
     /// <summary>Writes both files into <paramref name="directory"/>; returns their paths.</summary>
@@ -47,6 +48,7 @@ public static class ModelBenchReport
                 F(r.ForwardMs), F(r.ForwardTokensPerSecond), F(r.AchievedGflops), F(r.PrefillMs), F(r.DecodeMsPerToken),
                 Opt(r.MoeOverhead), Opt(r.ModForwardSpeedup), Opt(r.ModPrefillSpeedup), Opt(r.ModDecodeSpeedup),
                 Opt(r.ModFlopReduction), Opt(r.ModDecoderFlopReduction),
+                F(r.BatchPrefillMs), Opt(r.ModBatchPrefillSpeedup),
             ];
             s.AppendLine(string.Join(",", cells));
         }
@@ -57,15 +59,15 @@ public static class ModelBenchReport
     public static string Table(ModelBenchResult result)
     {
         var s = new StringBuilder();
-        s.AppendLine("| model | routing | params total | params activated | FLOPs/sample (decoder) | FLOPs/token | forward tokens/s | GFLOP/s | prefill ms | decode ms/token |");
-        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine(CultureInfo.InvariantCulture, $"| model | routing | params total | params activated | FLOPs/sample (decoder) | FLOPs/token | forward tokens/s | GFLOP/s | prefill ms | prefill ms (batch {result.Workload.Batch}) | decode ms/token |");
+        s.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in result.Rows)
         {
             s.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Model} | {r.Routing} | {Count(r.ParamsTotal)} | {Count(r.ParamsActivated)} | " +
                 $"{FlopBreakdown.Human(r.FlopsPerSample)} ({FlopBreakdown.Human(r.DecoderFlopsPerSample)}) | " +
                 $"{FlopBreakdown.Human((long)Math.Round(r.FlopsPerToken))} | {r.ForwardTokensPerSecond:0} | {r.AchievedGflops:0.00} | " +
-                $"{r.PrefillMs:0.000} | {r.DecodeMsPerToken:0.000} |");
+                $"{r.PrefillMs:0.000} | {r.BatchPrefillMs:0.000} | {r.DecodeMsPerToken:0.000} |");
         }
         return s.ToString();
     }
@@ -90,12 +92,12 @@ public static class ModelBenchReport
         var mod = result.Rows.Where(r => r.ModForwardSpeedup is not null).ToList();
         if (mod.Count > 0)
         {
-            s.AppendLine($"| MoD vs {ModelBench.ModName(0)} | skip | forward speed-up | forward FLOP reduction | prefill speed-up | decode speed-up | decoder FLOP reduction |");
-            s.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
+            s.AppendLine($"| MoD vs {ModelBench.ModName(0)} | skip | forward speed-up | forward FLOP reduction | prefill speed-up | batched prefill speed-up | decode speed-up | decoder FLOP reduction |");
+            s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
             foreach (var r in mod)
                 s.AppendLine(CultureInfo.InvariantCulture,
                     $"| {r.Model} | {r.ModSkip:0.00} | {r.ModForwardSpeedup:0.00} | {r.ModFlopReduction:0.00} | " +
-                    $"{r.ModPrefillSpeedup:0.00} | {r.ModDecodeSpeedup:0.00} | {r.ModDecoderFlopReduction:0.00} |");
+                    $"{r.ModPrefillSpeedup:0.00} | {r.ModBatchPrefillSpeedup:0.00} | {r.ModDecodeSpeedup:0.00} | {r.ModDecoderFlopReduction:0.00} |");
         }
         return s.ToString();
     }
@@ -107,7 +109,7 @@ public static class ModelBenchReport
         s.AppendLine("# Model benchmark");
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture,
-            $"{w.ImageTokens} image + {w.TextTokens} text tokens per sample; forward batch {w.Batch}; prefill and decode batch 1; " +
+            $"{w.ImageTokens} image + {w.TextTokens} text tokens per sample; forward and batched prefill batch {w.Batch}; prefill and decode batch 1; " +
             $"median of {result.Repeats} repeat(s) after a warm-up; {result.Threads} torch thread(s).");
         s.AppendLine();
         s.Append(Table(result));

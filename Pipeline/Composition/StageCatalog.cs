@@ -10,6 +10,7 @@ using Distill.Stages.Evaluation;
 using Distill.Stages.Flow;
 using Distill.Stages.Losses;
 using Distill.Stages.Preference;
+using Distill.Stages.Mod;
 using Distill.Stages.Sources;
 using Distill.Stages.Students;
 using Distill.Stages.Training;
@@ -74,6 +75,7 @@ public sealed class StageCatalog
         "sft" => new ComputeStage(name, (progress, ct) => Sft(name).Run(progress, ct)),
         "mimic" => Mimic(name),
         "preference" => Preference(name),
+        "mod" => Mod(name),
         "eval" => new ComputeStage(name, Evaluate),
         _ => throw new ArgumentException($"distill.stages: unknown stage '{name}'; allowed: {string.Join(", ", ConfigSchema.StageNames)}"),
     };
@@ -171,6 +173,37 @@ public sealed class StageCatalog
                 : new SpeedMeasurement(_data, _s.Eval.SpeedPrompts, _s.Eval.SpeedRepeats, _s.Eval.MaxNewTokens, _s.Eval.BatchSize),
             Export = final is null ? null : new ExportPlan(final, ExportDir, _data.Tokenizer),
         }.Run(progress, ct);
+    }
+
+    public string ModStudentDir => Path.Combine(_paths.Checkpoints, "student-mod");
+    public string ModDir => Path.Combine(_paths.Root, "mod");
+
+    /// <summary>The student the mod stage converts: the newest of student-pref > student-moe > student-dense, else the
+    /// mimic stage's <c>student</c>; decided when the stage starts (after the stages before it wrote theirs).</summary>
+    public string ModInputDir() => ModInput.Newest(_paths.Checkpoints);
+
+    /// <summary>gamma-MoD (DESIGN 5.4) as a distillation stage: the mimic stage's shards and teacher batches (same
+    /// source, teacher, top-K and scope, so a teacher-output cache of mimic replays here), the MoD student step.</summary>
+    private DistillStage Mod(string name)
+    {
+        var m = _s.Mod;
+        var scope = _s.Mimic.Scope;
+        var options = new ModOptions(
+            new TrainOptions(m.Epochs, m.BatchSize, m.LearningRate, m.WeightDecay, m.WarmupSteps, _s.Seed),
+            m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
+            m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
+        var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats, m.LatencyThreads);
+        var shapes = ShapesOptionsOf(_s);
+        var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
+        return new DistillStage(name,
+            CreateSource: () => source.Value,
+            CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
+                scope, _data.ImageSize, _data.Tokenizer.PadId, Device),
+            CreateStudent: () => new ModStudent(name, ModInputDir(), options, measure, _data, source.Value.TrainSamples,
+                source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
+                new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
+                    family => ShapesChance.ChanceLevel(family, shapes)),
+                Device));
     }
 
     public static ShapesOptions ShapesOptionsOf(DistillSettings s) => new()

@@ -10,7 +10,7 @@ public static class ConfigSchema
 {
     public const string RootKey = "distill";
 
-    public static readonly IReadOnlyList<string> StageNames = ["teacher", "sft", "mimic", "preference", "eval"];
+    public static readonly IReadOnlyList<string> StageNames = ["teacher", "sft", "mimic", "preference", "mod", "eval"];
     public static readonly IReadOnlyList<string> FamilyNames = Distill.Stages.Data.ShapesVocabulary.Families;
     public static readonly IReadOnlyList<string> ScopeNames = ["response", "all"];
     public static readonly IReadOnlyList<string> LossNames = Distill.Stages.Losses.Divergences.Names;
@@ -81,6 +81,22 @@ public static class ConfigSchema
         new DoubleKey("distill.preference.temperature", 0, 10, MinExclusive: true),
         new DoubleKey("distill.preference.top-p", 0, 1, MinExclusive: true),
         new IntKey("distill.preference.max-new-tokens", 1, 4096),
+
+        new DoubleKey("distill.mod.skip-ratio", 0, 1, MinExclusive: false, "share of a row's image tokens that skip each MoD layer in training"),
+        new IntKey("distill.mod.keep-first", 0, 256, "the first layers are never converted"),
+        new IntKey("distill.mod.keep-last", 0, 256, "the last layers are never converted"),
+        new DoubleKey("distill.mod.target-fraction", 0, 1, MinExclusive: true, "at most this share of the decoder layers is converted"),
+        new IntKey("distill.mod.calibration-samples", 1, Big),
+        new DoubleKey("distill.mod.routing-loss-weight", 0, double.PositiveInfinity, MinExclusive: false),
+        new DoubleKey("distill.mod.router-learning-rate", 0, 10, MinExclusive: true, "peak learning rate of the shared router"),
+        new IntKey("distill.mod.epochs", 1, 100_000),
+        .. Optimiser("mod"),
+        new DoubleKey("distill.mod.kd-weight", 0, double.PositiveInfinity, MinExclusive: false),
+        new DoubleKey("distill.mod.ce-weight", 0, double.PositiveInfinity, MinExclusive: false),
+        new DoubleKey("distill.mod.prefill-threshold", 0, 1, MinExclusive: false),
+        new DoubleKey("distill.mod.decode-threshold", 0, 1, MinExclusive: false),
+        new IntKey("distill.mod.latency-repeats", 0, 10_000, "0 = no latency measurement"),
+        new IntKey("distill.mod.latency-threads", 0, 1024, "torch threads while measuring latency; 0 = distill.torch-threads"),
 
         new IntKey("distill.eval.batch-size", 1, 65536),
         new IntKey("distill.eval.max-new-tokens", 1, 4096),
@@ -202,7 +218,7 @@ public static class ConfigSchema
             var checkpoint = S("distill.teacher.checkpoint");
             if (!stages.Contains("teacher") && checkpoint is not null && checkpoint.Length == 0)
             {
-                foreach (var needy in stages.Where(s => s is "sft" or "mimic" or "eval"))
+                foreach (var needy in stages.Where(s => s is "sft" or "mimic" or "mod" or "eval"))
                     yield return $"distill.stages: '{needy}' needs a teacher: add 'teacher' before it or set distill.teacher.checkpoint";
             }
         }
@@ -258,6 +274,7 @@ public static class ConfigSchema
 
         foreach (var error in StudentScheduleChecks(get)) yield return error;
         foreach (var error in PreferenceChecks(get, stages)) yield return error;
+        foreach (var error in ModCrossChecks(get, stages)) yield return error;
     }
 
     /// <summary>The student's MoE and the mimic/sft schedule: top-k within the experts, MoE layers inside the student,
@@ -308,5 +325,21 @@ public static class ConfigSchema
         }
         if (file is { Length: > 0 } && !File.Exists(file))
             yield return $"distill.preference.dataset-file: file '{file}' does not exist";
+    }
+
+    /// <summary>gamma-MoD: with the <c>mod</c> stage, keep-first + keep-last must leave a student layer to convert and
+    /// the target fraction must ask for at least one layer; the loss weights must not all be 0.</summary>
+    private static IEnumerable<string> ModCrossChecks(Func<string, object?> get, IReadOnlyList<string>? stages)
+    {
+        if (stages is null || !stages.Contains("mod")) yield break;
+        var layers = get("distill.model.student.layers") as long?;
+        var first = get("distill.mod.keep-first") as long?;
+        var last = get("distill.mod.keep-last") as long?;
+        if (layers is not null && first is not null && last is not null && first + last >= layers)
+            yield return $"distill.mod.keep-first ({first}) + distill.mod.keep-last ({last}) keep all {layers} layer(s) of distill.model.student.layers dense: no layer is left to convert; their sum must be below {layers}";
+        if (layers is not null && get("distill.mod.target-fraction") is double fraction && Math.Floor(fraction * layers.Value + 1e-9) < 1)
+            yield return $"distill.mod.target-fraction ({fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}) of {layers} layer(s) of distill.model.student.layers is less than one layer: nothing would be converted";
+        if (get("distill.mod.kd-weight") is double kd && get("distill.mod.ce-weight") is double ce && kd == 0 && ce == 0)
+            yield return "distill.mod.kd-weight and distill.mod.ce-weight are both 0: the converted student would learn only its routing";
     }
 }

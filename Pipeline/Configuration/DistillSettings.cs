@@ -17,6 +17,7 @@ public sealed record DistillSettings(
     ModelSettings Model,
     TeacherSettings Teacher,
     MimicSettings Mimic,
+    ModSettings Mod,
     EvalSettings Eval,
     ParallelismSettings Parallelism,
     TransportSettings Transport,
@@ -82,6 +83,27 @@ public sealed record MimicSettings(
     double Temperature,
     double AuxWeight,
     bool TeacherGeneratedResponses);
+
+/// <summary><c>distill.mod</c>: gamma-MoD conversion (DESIGN 5.4). <see cref="LatencyRepeats"/> 0 = no latency measurement.</summary>
+public sealed record ModSettings(
+    double SkipRatio,
+    int KeepFirst,
+    int KeepLast,
+    double TargetFraction,
+    int CalibrationSamples,
+    double RoutingLossWeight,
+    double RouterLearningRate,
+    int Epochs,
+    int BatchSize,
+    double LearningRate,
+    double WeightDecay,
+    int WarmupSteps,
+    double KdWeight,
+    double CeWeight,
+    double PrefillThreshold,
+    double DecodeThreshold,
+    int LatencyRepeats,
+    int LatencyThreads);
 
 /// <summary><c>distill.eval</c>: <see cref="MaxPerFamily"/> 0 = all test samples.</summary>
 public sealed record EvalSettings(int BatchSize, int MaxNewTokens, int MaxPerFamily)

@@ -109,6 +109,7 @@ public static partial class ReportWriter
             sb.AppendLine("## Learning curves").AppendLine();
         AppendPlots(sb, plots, "loss");
         AppendARank(sb, input.Stages, plots);
+        AppendMod(sb, input.Stages);
 
         sb.AppendLine("## Stages").AppendLine();
         if (input.Stages.Count == 0)
@@ -154,6 +155,56 @@ public static partial class ReportWriter
             Row(sb, cells);
         }
         sb.AppendLine();
+    }
+
+    /// <summary>gamma-MoD (stage <c>mod</c>): every layer's ARank, which layers were converted and the share of image
+    /// tokens each keeps at inference, then decoder FLOPs, prefill latency and accuracy before and after.</summary>
+    private static void AppendMod(StringBuilder sb, IReadOnlyList<StageSummary> stages)
+    {
+        var mod = stages.LastOrDefault(s => s.Stage == "mod" && s.Figures.ContainsKey("arank.layer0"));
+        if (mod is null) return;
+        var f = mod.Figures;
+        double? Get(string key) => f.TryGetValue(key, out var v) && double.IsFinite(v) ? v : null;
+        int layers = 0;
+        while (f.ContainsKey($"arank.layer{layers}")) layers++;
+        var converted = Enumerable.Range(0, layers).Where(i => Get($"converted.layer{i}") == 1).ToList();
+
+        sb.AppendLine("## Mixture-of-Depths (gamma-MoD)").AppendLine();
+        sb.Append("Converted ").Append(converted.Count.ToString(Inv)).Append(" of ").Append(layers.ToString(Inv))
+          .Append(" decoder layers (").Append(converted.Count == 0 ? "none" : string.Join(", ", converted)).Append(")");
+        if (Get("calibration_samples") is { } samples) sb.Append(", ARank over ").Append(samples.ToString(Inv)).Append(" calibration samples");
+        sb.AppendLine(". Image tokens kept: share of image tokens a MoD layer processes in the prefill of the test prompts with the inference threshold.").AppendLine();
+        Row(sb, ["Layer", "ARank", "Converted", "Image tokens kept"]);
+        Row(sb, ["---", "---:", "---", "---:"]);
+        for (int i = 0; i < layers; i++)
+        {
+            var keep = Get($"image_keep_share.layer{i}");
+            Row(sb, [i.ToString(Inv), Number(f[$"arank.layer{i}"]), converted.Contains(i) ? "yes" : "no", keep is null ? "–" : Percent(keep.Value) + "%"]);
+        }
+        sb.AppendLine();
+
+        Row(sb, ["Measure", "Before", "After", "Change"]);
+        Row(sb, ["---", "---:", "---:", "---:"]);
+        void Compare(string label, double? before, double? after, Func<double, string> format, bool relative)
+        {
+            if (before is null || after is null) return;
+            var change = relative
+                ? (before.Value == 0 ? "–" : ((after.Value / before.Value - 1) * 100).ToString("+0.0;-0.0;0.0", Inv) + "%")
+                : ((after.Value - before.Value) * 100).ToString("+0.0;-0.0;0.0", Inv) + " points";
+            Row(sb, [label, format(before.Value), format(after.Value), change]);
+        }
+        Compare("Decoder FLOPs / test sample", Get("decoder_flops_before"), Get("decoder_flops_after"),
+            v => Distill.Models.Accounting.FlopBreakdown.Human((long)v), relative: true);
+        var batch = Get("prefill_batch") is { } b
+            ? $" (batch {b.ToString(Inv)}{(Get("latency_threads") is { } th ? $", {th.ToString(Inv)} thread{(th == 1 ? "" : "s")}" : "")})"
+            : "";
+        Compare($"Prefill latency{batch}, ms", Get("prefill_ms_before"), Get("prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
+        Compare($"LM prefill latency{batch}, ms", Get("lm_prefill_ms_before"), Get("lm_prefill_ms_after"), v => v.ToString("0.00", Inv), relative: true);
+        Compare($"Prefill CPU time{batch}, ms", Get("prefill_cpu_ms_before"), Get("prefill_cpu_ms_after"), v => v.ToString("0.00", Inv), relative: true);
+        Compare("Accuracy (test, %)", Get("accuracy_before"), Get("accuracy_after"), Percent, relative: false);
+        Compare("Routing loss (first -> last step)", Get("routing_loss_first"), Get("routing_loss_last"), v => v.ToString("0.0000", Inv), relative: true);
+        sb.AppendLine();
+        sb.AppendLine("Before: the input student; after: the MoD student with the inference thresholds. FLOPs from the accounting with the measured share of image tokens kept per layer; latency: image encoding + LM prefill of a batch of test prompts to the first logits (LM prefill: the LM alone), wall clock, median of repeats after a warm-up, measured in the stage; CPU time: what the process spent on the same prefill, all threads (steadier than wall clock on a shared machine).").AppendLine();
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^(.+)_epoch(\d+)$")]

@@ -11,6 +11,7 @@ public sealed class Optimization : IDisposable
     private readonly optim.Optimizer _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly double _maxGradNorm;
+    private readonly double[] _multipliers = [1.0];
 
     public Optimization(IEnumerable<Parameter> parameters, TrainOptions options, long totalSteps)
     {
@@ -21,13 +22,42 @@ public sealed class Optimization : IDisposable
         _maxGradNorm = options.MaxGradNorm;
     }
 
+    /// <summary>As above, with <paramref name="boosted"/> (a subset of the parameters, e.g. a freshly initialised router
+    /// that has to move much further than pretrained weights in a short fine-tune) in a second AdamW group whose
+    /// learning rate is always <paramref name="multiplier"/> times the scheduled one.</summary>
+    public Optimization(IEnumerable<Parameter> parameters, TrainOptions options, long totalSteps,
+        IReadOnlyCollection<Parameter> boosted, double multiplier)
+    {
+        if (multiplier <= 0 || !double.IsFinite(multiplier))
+            throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "the learning-rate multiplier must be positive");
+        _parameters = parameters.Where(p => p.requires_grad).ToList();
+        if (_parameters.Count == 0) throw new ArgumentException("no trainable parameters", nameof(parameters));
+        var handles = boosted.Select(p => p.Handle).ToHashSet();
+        var rest = _parameters.Where(p => !handles.Contains(p.Handle)).ToList();
+        var special = _parameters.Where(p => handles.Contains(p.Handle)).ToList();
+        if (special.Count != boosted.Count)
+            throw new ArgumentException("every boosted parameter must be one of the trainable parameters", nameof(boosted));
+        var groups = new List<AdamW.ParamGroup>();
+        var multipliers = new List<double>();
+        if (rest.Count > 0) { groups.Add(new AdamW.ParamGroup(rest, lr: options.LearningRate, weight_decay: options.WeightDecay)); multipliers.Add(1.0); }
+        if (special.Count > 0) { groups.Add(new AdamW.ParamGroup(special, lr: options.LearningRate * multiplier, weight_decay: options.WeightDecay)); multipliers.Add(multiplier); }
+        _optimizer = optim.AdamW(groups, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        _multipliers = [.. multipliers];
+        _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, totalSteps);
+        _maxGradNorm = options.MaxGradNorm;
+    }
+
+    /// <summary>The learning rate of each parameter group at the last step (the first group: the scheduled rate).</summary>
+    public IReadOnlyList<double> GroupLearningRates => _optimizer.ParamGroups.Select(g => g.LearningRate).ToList();
+
     public long StepsTaken { get; private set; }
 
     /// <summary>Back-propagates <paramref name="loss"/> and applies one update; returns the learning rate used.</summary>
     public double Step(Tensor loss)
     {
         double lr = _schedule.At(StepsTaken);
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
+        int g = 0;
+        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr * _multipliers[Math.Min(g++, _multipliers.Length - 1)];
         _optimizer.zero_grad();
         loss.backward();
         if (_maxGradNorm > 0) nn.utils.clip_grad_norm_(_parameters, _maxGradNorm);

@@ -90,13 +90,14 @@ public class BenchModelsTests
             Assert.Equal(flops.Decoder, long.Parse(row["decoder_flops_per_sample"], CultureInfo.InvariantCulture));
             Assert.Equal(flops.PerToken, double.Parse(row["flops_per_token"], CultureInfo.InvariantCulture));
             Assert.Equal(flops.DecoderPerToken, double.Parse(row["decoder_flops_per_token"], CultureInfo.InvariantCulture));
-            foreach (var speed in new[] { "forward_ms", "forward_tokens_per_s", "achieved_gflops", "prefill_ms", "decode_ms_per_token" })
+            foreach (var speed in new[] { "forward_ms", "forward_tokens_per_s", "achieved_gflops", "prefill_ms", "prefill_batch_ms", "decode_ms_per_token" })
                 Assert.True(double.Parse(row[speed], CultureInfo.InvariantCulture) > 0, $"{row["model"]} {speed} = {row[speed]}");
 
             var isMoe = row["kind"] == "moe";
             var isMod = row["kind"] == "mod";
             Assert.Equal(isMoe, row["moe_overhead"].Length > 0);
             Assert.Equal(isMod, row["mod_forward_speedup"].Length > 0);
+            Assert.Equal(isMod, row["mod_prefill_batch_speedup"].Length > 0);
             Assert.Equal(isMod, row["mod_skip"].Length > 0);
             if (isMod)
             {
@@ -171,8 +172,8 @@ public class BenchModelsTests
         [
             Row("student-dense", "dense", null, 100, 50, 10, 1, 1),
             Row("student-moe", "moe", null, 150, 100, 20, 1, 1),
-            Row("student-mod-0", "mod", 0, 100, 60, 8, 4, 2),
-            Row("student-mod-50", "mod", 0.5, 80, 40, 4, 2, 1),
+            Row("student-mod-0", "mod", 0, 100, 60, 8, 4, 2) with { BatchPrefillMs = 30 },
+            Row("student-mod-50", "mod", 0.5, 80, 40, 4, 2, 1) with { BatchPrefillMs = 20 },
         ]);
         Assert.Null(rows[0].MoeOverhead);
         Assert.Equal(2.0 / 1.5, rows[1].MoeOverhead!.Value, 12);                 // time x2 for FLOPs x1.5
@@ -180,5 +181,7 @@ public class BenchModelsTests
         Assert.Equal((2.0, 2.0, 2.0, 1.25, 1.5),
             (rows[3].ModForwardSpeedup!.Value, rows[3].ModPrefillSpeedup!.Value, rows[3].ModDecodeSpeedup!.Value,
              rows[3].ModFlopReduction!.Value, rows[3].ModDecoderFlopReduction!.Value));
+        Assert.Equal(1.5, rows[3].ModBatchPrefillSpeedup!.Value, 12);
+        Assert.Null(rows[0].ModBatchPrefillSpeedup);
     }
 }

@@ -11,7 +11,7 @@ public class ConfigLoaderTests
         var c = ConfigLoader.Load(new ConfigSources());
         var s = c.Settings;
         Assert.Equal("demo", c.Preset);
-        Assert.Equal(["teacher", "sft", "mimic", "preference", "eval"], s.Stages);
+        Assert.Equal(["teacher", "sft", "mimic", "preference", "mod", "eval"], s.Stages);
         Assert.Equal(48, s.Data.ImageSize);
         Assert.Equal(["colour", "shape", "count", "position", "relation", "existence", "caption"], s.Data.Families);
         Assert.Equal(2, s.Data.ExistenceWeight);
@@ -111,7 +111,7 @@ public class ConfigLoaderTests
         var errors = Cfg.Errors("demo", null, "distill.data.families=[colour, colour, size]", "distill.stages=[teacher, train]");
         Assert.Equal(2, errors.Count);
         Assert.Contains(errors, e => e.StartsWith("distill.data.families:") && e.Contains("'colour' appears twice") && e.Contains("'size' is not allowed") && e.Contains("colour, shape, count, position, relation, existence, caption"));
-        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, sft, mimic, preference, eval"));
+        Assert.Contains(errors, e => e.StartsWith("distill.stages:") && e.Contains("'train' is not allowed") && e.Contains("teacher, sft, mimic, preference, mod, eval"));
     }
 
     [Fact]
@@ -217,6 +217,24 @@ public class ConfigLoaderTests
         Assert.Contains(errors, e => e.Contains("distill.model.student.kv-heads (3) must divide"));
         Assert.Contains(errors, e => e.Contains("select-layer (-4)"));
         Assert.Contains(errors, e => e.Contains("both 0"));
+    }
+
+    [Fact]
+    public void Mod_settings_bind_and_an_impossible_layer_plan_names_the_keys()
+    {
+        var m = ConfigLoader.Load(new ConfigSources()).Settings.Mod;
+        Assert.Equal((1, 1, 0.5, 1.0), (m.KeepFirst, m.KeepLast, m.TargetFraction, m.RoutingLossWeight));
+        Assert.Equal((0.005, 0.0, 1), (m.PrefillThreshold, m.DecodeThreshold, m.LatencyThreads));
+
+        var kept = Cfg.Single(Cfg.Errors("demo", null, "distill.mod.keep-first=3", "distill.mod.keep-last=1"));
+        Assert.Contains("distill.mod.keep-first (3) + distill.mod.keep-last (1)", kept);
+        Assert.Contains("distill.model.student.layers", kept);
+        Assert.Contains("distill.mod.target-fraction (0.2)", Cfg.Single(Cfg.Errors("demo", null, "distill.mod.target-fraction=0.2")));
+        Assert.Contains("distill.mod.kd-weight and distill.mod.ce-weight are both 0",
+            Cfg.Single(Cfg.Errors("demo", null, "distill.mod.kd-weight=0", "distill.mod.ce-weight=0")));
+        Assert.Contains("distill.mod.skip-ratio", Cfg.Single(Cfg.Errors("demo", null, "distill.mod.skip-ratio=1.5")));
+        // Without the mod stage its plan is not checked.
+        Assert.Equal(3, Cfg.Load("demo", null, "distill.stages=[teacher, mimic, eval]", "distill.mod.keep-first=3").Settings.Mod.KeepFirst);
     }
 
     [Fact]

@@ -34,7 +34,7 @@ public class PipelineHostTests
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(
             ["teacher:started", "teacher:completed", "sft:started", "sft:completed", "mimic:started", "mimic:completed",
-             "preference:started", "preference:completed", "eval:started", "eval:completed"],
+             "preference:started", "preference:completed", "mod:started", "mod:completed", "eval:started", "eval:completed"],
             entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         Assert.Equal(mimic.ShardsIssued, mimic.ShardsConsumed);
@@ -45,7 +45,7 @@ public class PipelineHostTests
         Assert.Equal(mimic.Figures["d2s_steps"], sft.Figures!["moe_steps"]);
 
         var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
-        Assert.Equal(["teacher", "sft", "dense", "moe", "preference"], results.Select(r => r.Model));
+        Assert.Equal(["teacher", "sft", "dense", "moe", "preference", "mod"], results.Select(r => r.Model));
         using (var student = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
         {
             Assert.NotNull(student.Config.Text.Moe);
@@ -53,6 +53,10 @@ public class PipelineHostTests
             Assert.Equal(results[1].Parameters, student.ParameterCount());             // sft: the same architecture
         }
         Assert.False(Directory.Exists(Path.Combine(paths.Checkpoints, "student")));
+        var mod = entries.Single(e => e.Stage == "mod" && e.Status == RunLedgerStatus.Completed);
+        Assert.Equal(Path.Combine(paths.Checkpoints, "student-mod"), mod.Checkpoint);
+        Assert.Equal(1, mod.Figures!["converted.layer0"]);                        // the tiny student's only layer
+        Assert.True(File.Exists(Path.Combine(paths.Root, "mod", "plan.json")));
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| teacher |", report);
         Assert.Contains("| moe |", report);
@@ -71,7 +75,7 @@ public class PipelineHostTests
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
         Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
-        Assert.Equal(5, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
+        Assert.Equal(6, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
         Assert.Contains("| moe |", File.ReadAllText(paths.Report));
     }
 

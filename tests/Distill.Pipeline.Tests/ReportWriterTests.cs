@@ -96,4 +96,31 @@ public class ReportWriterTests
         Assert.Equal("| teacher | 1.50M | 1.50M | – | 45.60 M | 40.00 M |", lines[at + 2]);
         Assert.Equal("", lines[at + 3]); // the unaccounted student has no row
     }
+
+    [Fact]
+    public void Mod_section_lists_every_layers_arank_the_converted_ones_and_before_after()
+    {
+        var figures = new Dictionary<string, double>
+        {
+            ["arank.layer0"] = 30.5, ["arank.layer1"] = 12.25, ["arank.layer2"] = 14, ["arank.layer3"] = 29,
+            ["converted.layer0"] = 0, ["converted.layer1"] = 1, ["converted.layer2"] = 1, ["converted.layer3"] = 0,
+            ["image_keep_share.layer1"] = 0.25, ["image_keep_share.layer2"] = 0.5, ["calibration_samples"] = 64,
+            ["decoder_flops_before"] = 40_000_000, ["decoder_flops_after"] = 26_000_000,
+            ["prefill_batch"] = 64, ["latency_threads"] = 1, ["prefill_ms_before"] = 20, ["prefill_ms_after"] = 15,
+            ["accuracy_before"] = 0.7, ["accuracy_after"] = 0.69,
+            ["routing_loss_first"] = 1.5, ["routing_loss_last"] = 0.75,
+        };
+        var input = Sample() with { Stages = [new StageSummary("mod", TimeSpan.FromSeconds(90), figures)] };
+        var text = ReportWriter.Render(input);
+        Assert.Contains("## Mixture-of-Depths (gamma-MoD)", text);
+        Assert.Contains("Converted 2 of 4 decoder layers (1, 2), ARank over 64 calibration samples.", text);
+        Assert.Contains("| 0 | 30.5 | no | – |", text);
+        Assert.Contains("| 1 | 12.25 | yes | 25.0% |", text);
+        Assert.Contains("| 2 | 14 | yes | 50.0% |", text);
+        Assert.Contains("| Decoder FLOPs / test sample | 40.00 M | 26.00 M | -35.0% |", text);
+        Assert.Contains("| Prefill latency (batch 64, 1 thread), ms | 20.00 | 15.00 | -25.0% |", text);
+        Assert.Contains("| Accuracy (test, %) | 70.0 | 69.0 | -1.0 points |", text);
+        Assert.Contains("| Routing loss (first -> last step) | 1.5000 | 0.7500 | -50.0% |", text);
+        Assert.DoesNotContain("Mixture-of-Depths", ReportWriter.Render(Sample()));
+    }
 }

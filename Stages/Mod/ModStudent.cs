@@ -1,0 +1,364 @@
+using System.Diagnostics;
+using System.Text;
+using Distill.Models;
+using Distill.Models.Checkpoints;
+using Distill.Models.Mod;
+using Distill.Stages.Arrow;
+using Distill.Stages.Distillation;
+using Distill.Stages.Evaluation;
+using Distill.Stages.Flow;
+using Distill.Stages.Training;
+using Distill.Stages.Workspace;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Distill.Stages.Mod;
+
+/// <summary>Stage <c>mod</c>, student side (gamma-MoD, DESIGN 5.4). On creation: loads the input student, measures the
+/// ARank of every decoder layer on calibration samples, chooses the layers (<see cref="ModLayerSelection"/>), writes
+/// the plan and converts those layers around one shared router (<see cref="ModConversion"/>). Then masked routing
+/// learning on <c>teacher/v1</c> batches: per batch <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c>
+/// (plus the MoE aux loss when the input is an MoE student), the top (1 - skip ratio) of each row's image tokens
+/// processed in every MoD layer. The first epoch trains while the batches stream in, later epochs replay them; held-out
+/// shards only measure the KL. On completion: the checkpoint, then what the conversion bought, measured on the test
+/// prompts with the inference thresholds: the share of image tokens kept, decoder FLOPs, prefill latency and accuracy
+/// before (input student) and after.</summary>
+public sealed class ModStudent : IStudentStep
+{
+    private readonly string _stage;
+    private readonly string _inputCheckpoint;
+    private readonly ModOptions _options;
+    private readonly ModMeasureOptions _measure;
+    private readonly PreparedData _data;
+    private readonly Func<int, bool> _isHeldOut;
+    private readonly string _outputDir;
+    private readonly VqaEvaluator? _evaluator;
+    private readonly Device? _device;
+    private readonly VisionLanguageModel _student;
+    private readonly Optimization _optimization;
+    private readonly long _totalSteps;
+    private readonly long _stepsPerEpoch;
+    private readonly List<TeacherRow> _train = new();
+    private readonly List<TeacherRow> _heldOut = new();
+    private readonly List<double> _epochRouting = new();
+    private readonly Stopwatch _clock = new();
+    private TeacherBatchMeta? _meta;
+    private long _samplesTrained;
+    private double _lastLoss = double.NaN;
+    private double _firstRouting = double.NaN;
+    private double _lastRouting = double.NaN;
+
+    /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
+    /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
+    public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
+        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Device? device = null)
+    {
+        _stage = stage;
+        _inputCheckpoint = inputCheckpoint;
+        _options = options;
+        _measure = measure;
+        _data = data;
+        _isHeldOut = isHeldOut;
+        _outputDir = outputDir;
+        _evaluator = evaluator;
+        _device = device;
+
+        _student = LoadInput();
+        try
+        {
+            var calibration = CalibrationRows();
+            var aRank = AttentionRank.Measure(_student, calibration, _data.ImageSize, _data.Tokenizer.PadId, options.Train.BatchSize);
+            Plan = ModLayerSelection.Select(aRank, options.KeepFirst, options.KeepLast, options.TargetFraction)
+                with { CalibrationSamples = calibration.Count, InputCheckpoint = inputCheckpoint };
+            Data.AtomicFile.WriteAllBytes(planPath, Encoding.UTF8.GetBytes(Plan.ToJson()));
+            Convert(_student);
+            _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
+            _totalSteps = _stepsPerEpoch * options.Train.Epochs;
+            var router = _student.LanguageModel.Model.ModRouter!;
+            _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps,
+                [router.Weight], options.RouterLearningRate / options.Train.LearningRate);
+        }
+        catch
+        {
+            _student.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The converted student being trained.</summary>
+    public VisionLanguageModel Student => _student;
+
+    /// <summary>Every layer's ARank and the layers converted.</summary>
+    public ModPlan Plan { get; }
+
+    /// <summary>The input student, vision tower frozen, on the device. Refuses a model that is MoD already.</summary>
+    private VisionLanguageModel LoadInput()
+    {
+        var model = Checkpoint.Load(_inputCheckpoint);
+        if (model.Config.Text.Mod is not null)
+        {
+            model.Dispose();
+            throw new InvalidDataException($"{_inputCheckpoint}: the student is MoD already ({model.Config.Text.Mod}); the mod stage converts a dense or MoE student.");
+        }
+        model.FreezeVisionTower();
+        return model.OnDevice(_device);
+    }
+
+    /// <summary>Converts the plan's layers with a router drawn from the seeded RNG, so the converted-but-untrained
+    /// model can be rebuilt exactly (<see cref="NewConverted"/>).</summary>
+    private void Convert(VisionLanguageModel model)
+    {
+        manual_seed(_options.Train.Seed);
+        ModConversion.Convert(model, _options.ConfigFor(Plan.Converted));
+    }
+
+    /// <summary>The input student converted by the plan, before any training.</summary>
+    private VisionLanguageModel NewConverted()
+    {
+        var model = LoadInput();
+        Convert(model);
+        return model;
+    }
+
+    /// <summary>The first <c>calibration-samples</c> training rows in a seeded shuffle.</summary>
+    private IReadOnlyList<SampleRow> CalibrationRows()
+    {
+        var train = _data.Rows("train");
+        if (train.Count == 0) throw new InvalidDataException($"{_data.DatasetDir}: the training split is empty: no calibration samples for ARank");
+        return TeacherPretraining.Shuffled(train, _options.Train.Seed).Take(_options.CalibrationSamples).ToList();
+    }
+
+    public StepReport Consume(int shardId, byte[] teacherV1)
+    {
+        var (rows, meta) = TeacherV1.Read(teacherV1);
+        CheckMeta(shardId, meta);
+        if (_isHeldOut(shardId))
+        {
+            _heldOut.AddRange(rows);
+            return new StepReport(shardId, rows.Count, double.NaN);
+        }
+        _train.AddRange(rows);
+        _clock.Start();
+        double sum = 0;
+        int batches = 0;
+        foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
+        {
+            sum += TrainStep(chunk);
+            batches++;
+        }
+        _clock.Stop();
+        return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+    }
+
+    private void CheckMeta(int shardId, TeacherBatchMeta meta)
+    {
+        var vocab = _student.Config.Text.VocabSize;
+        if (meta.VocabSize != vocab)
+            throw new InvalidDataException($"shard {shardId}: teacher vocab size {meta.VocabSize} differs from the student's {vocab} ({_inputCheckpoint})");
+        if (meta.Scope != _options.Scope.Name())
+            throw new InvalidDataException($"shard {shardId}: teacher batch scope '{meta.Scope}' differs from distill.mimic.scope '{_options.Scope.Name()}'");
+        if (_meta is not null && (_meta.TeacherFingerprint != meta.TeacherFingerprint || _meta.TokenizerHash != meta.TokenizerHash))
+            throw new InvalidDataException($"shard {shardId}: comes from another teacher or tokenizer than the earlier shards");
+        _meta ??= meta;
+    }
+
+    /// <summary>One optimizer step of masked routing learning; returns the total loss.</summary>
+    private double TrainStep(IReadOnlyList<TeacherRow> rows)
+    {
+        _student.train();
+        using var scope = NewDisposeScope();
+        using var batch = TrainingBatch.Collate(rows.Select(r => r.Sample).ToList(), _data.ImageSize, _data.Tokenizer.PadId, _options.Scope);
+        using var teacher = TeacherTargetTensors.Stack(rows, _meta!.TopK);
+        var logits = CausalLmLoss.AtPositions(_student.Forward(batch.Pixels, batch.InputIds), batch);   // [N,V]
+        var (distill, _, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
+        var routing = _student.ModRoutingLoss();                                                        // []
+        var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)));
+        if (_student.Config.Text.Moe is { } moe)
+            total = total.add(_student.MoeAuxLoss().to(distill.device).mul(Scalars.Of(moe.AuxLossCoefficient)));
+        _optimization.Step(total);
+        _samplesTrained += rows.Count;
+        _lastLoss = total.item<float>();
+        _lastRouting = routing.item<float>();
+        if (double.IsNaN(_firstRouting)) _firstRouting = _lastRouting;
+        _epochRouting.Add(_lastRouting);
+        return _lastLoss;
+    }
+
+    public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
+    {
+        if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
+        var figures = new Dictionary<string, double>();
+        int epochs = _options.Train.Epochs;
+        if (_heldOut.Count > 0)
+        {
+            using (var input = LoadInput()) figures["heldout_kl_input"] = HeldOutKl(input);
+            using (var initial = NewConverted()) figures["heldout_kl_epoch0"] = HeldOutKl(initial);
+            progress.Report(new StageProgress(_stage, "heldout-kl", 0, epochs, 0, figures["heldout_kl_epoch0"]));
+        }
+        for (int epoch = 1; epoch <= epochs; epoch++)
+        {
+            if (epoch > 1) // epoch 1 ran while the teacher batches streamed in
+            {
+                _clock.Start();
+                foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    TrainStep(chunk);
+                    progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
+                        _samplesTrained / _clock.Elapsed.TotalSeconds, _lastLoss));
+                }
+                _clock.Stop();
+            }
+            figures[$"routing_loss_epoch{epoch}"] = _epochRouting.Count == 0 ? double.NaN : _epochRouting.Average();
+            _epochRouting.Clear();
+            if (_heldOut.Count > 0)
+            {
+                double kl = HeldOutKl(_student);
+                figures[$"heldout_kl_epoch{epoch}"] = kl;
+                progress.Report(new StageProgress(_stage, "heldout-kl", epoch, epochs, 0, kl));
+            }
+        }
+        if (_heldOut.Count > 0)
+        {
+            figures["heldout_kl_final"] = figures[$"heldout_kl_epoch{epochs}"];
+            // The same with the training routing (top (1 - skip ratio) of the image tokens): the gap to the final KL is
+            // what threshold inference changes.
+            figures["heldout_kl_topk_final"] = HeldOutKl(_student, topK: true);
+        }
+        figures["train_loss_final"] = _lastLoss;
+        figures["routing_loss_first"] = _firstRouting;
+        figures["routing_loss_last"] = _lastRouting;
+        figures["params"] = _student.ParameterCount();
+        figures["train_samples"] = _train.Count;
+        figures["heldout_samples"] = _heldOut.Count;
+        figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+
+        Directory.CreateDirectory(_outputDir);
+        Checkpoint.Save(_student, _outputDir);
+        _data.Tokenizer.Save(Path.Combine(_outputDir, TeacherPretraining.TokenizerFile));
+
+        AddPlanFigures(figures);
+        Measure(figures, progress, cancellation);
+        return new StageOutcome(_outputDir, figures);
+    }
+
+    /// <summary><c>arank.layerN</c> and <c>converted.layerN</c> (1 or 0) for every layer, and the counts.</summary>
+    private void AddPlanFigures(Dictionary<string, double> figures)
+    {
+        foreach (var layer in Plan.Layers)
+        {
+            figures[$"arank.layer{layer.Layer}"] = layer.ARank;
+            figures[$"converted.layer{layer.Layer}"] = layer.Converted ? 1 : 0;
+        }
+        figures["layers"] = Plan.Layers.Count;
+        figures["converted_layers"] = Plan.Converted.Count;
+        figures["calibration_samples"] = Plan.CalibrationSamples;
+    }
+
+    /// <summary>Share of image tokens kept per MoD layer, decoder FLOPs, prefill latency and accuracy, before (the
+    /// input student) and after (the MoD student, eval thresholds), on the test split.</summary>
+    private void Measure(Dictionary<string, double> figures, IStageProgress progress, CancellationToken cancellation)
+    {
+        var rows = _data.Rows("test");
+        if (rows.Count == 0) throw new InvalidDataException($"{_data.DatasetDir}: the test split is empty: nothing to measure the MoD student on");
+        var batches = rows.Chunk(_measure.PromptBatch)
+            .Select(c => new PromptBatch(c.Select(r => r.Image).ToList(), c.Select(AttentionRank.PromptOf).ToList()))
+            .ToList();
+
+        progress.Report(new StageProgress(_stage, "measure-routing", 0, 1, 0, double.NaN));
+        var shares = ModMeasurement.ImageKeepShares(_student, batches, _data.ImageSize, _data.Tokenizer.PadId);
+        foreach (var (layer, share) in shares) figures[$"image_keep_share.layer{layer}"] = share;
+        figures["image_keep_share"] = shares.Count == 0 ? 1 : shares.Values.Average();
+
+        int textTokens = (int)Math.Round(rows.Average(r => r.InputIds.Length - _data.ImageTokens));
+        using var input = LoadInput();
+        long before = ModMeasurement.DecoderFlops(input.Config, textTokens);
+        long after = ModMeasurement.DecoderFlops(_student.Config, textTokens, shares);
+        long afterTrained = ModMeasurement.DecoderFlops(_student.Config, textTokens);
+        figures["decoder_flops_before"] = before;
+        figures["decoder_flops_after"] = after;
+        figures["decoder_flops_after_training_routing"] = afterTrained;
+        figures["decoder_flops_reduction"] = 1 - (double)after / before;
+
+        if (_measure.LatencyRepeats > 0)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            progress.Report(new StageProgress(_stage, "measure-latency", 0, 1, 0, double.NaN));
+            int threads = torch.get_num_threads();
+            IReadOnlyList<PrefillTiming> timings;
+            try
+            {
+                if (_measure.LatencyThreads > 0) torch.set_num_threads(_measure.LatencyThreads);
+                figures["latency_threads"] = torch.get_num_threads();
+                timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageSize, _data.Tokenizer.PadId, _measure.LatencyRepeats);
+            }
+            finally
+            {
+                torch.set_num_threads(threads);
+            }
+            figures["prefill_batch"] = batches[0].Count;
+            figures["prefill_ms_before"] = timings[0].PrefillMs;
+            figures["prefill_ms_after"] = timings[1].PrefillMs;
+            figures["prefill_reduction"] = 1 - timings[1].PrefillMs / timings[0].PrefillMs;
+            figures["lm_prefill_ms_before"] = timings[0].LmPrefillMs;
+            figures["lm_prefill_ms_after"] = timings[1].LmPrefillMs;
+            figures["lm_prefill_reduction"] = 1 - timings[1].LmPrefillMs / timings[0].LmPrefillMs;
+            figures["prefill_cpu_ms_before"] = timings[0].PrefillCpuMs;
+            figures["prefill_cpu_ms_after"] = timings[1].PrefillCpuMs;
+            figures["prefill_cpu_reduction"] = 1 - timings[1].PrefillCpuMs / timings[0].PrefillCpuMs;
+        }
+
+        if (_evaluator is not null)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var accuracy = new Relabelled(progress, _stage);
+            var (beforeResult, _) = _evaluator.Evaluate(input, "mod-input", "test", accuracy, cancellation);
+            var (afterResult, _) = _evaluator.Evaluate(_student, "student-mod", "test", accuracy, cancellation);
+            figures["accuracy_before"] = beforeResult.Overall;
+            figures["accuracy_after"] = afterResult.Overall;
+            figures["accuracy_change_points"] = (afterResult.Overall - beforeResult.Overall) * 100;
+        }
+    }
+
+    /// <summary>Mean sparse KL(teacher || model) per held-out predicting position, in eval mode (for a MoD model: the
+    /// inference thresholds decide which tokens each MoD layer processes) or, with <paramref name="topK"/>, in training
+    /// mode under no_grad (the masked top-k routing of training).</summary>
+    private double HeldOutKl(VisionLanguageModel model, bool topK = false)
+    {
+        var wasTraining = model.training;
+        model.train(topK);
+        try
+        {
+            using var noGrad = no_grad();
+            double sum = 0;
+            long positions = 0;
+            foreach (var chunk in _heldOut.Chunk(_options.Train.BatchSize))
+            {
+                using var scope = NewDisposeScope();
+                using var batch = TrainingBatch.Collate(chunk.Select(r => r.Sample).ToList(), _data.ImageSize, _data.Tokenizer.PadId, _options.Scope);
+                using var teacher = TeacherTargetTensors.Stack(chunk, _meta!.TopK);
+                var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
+                var (_, kd, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
+                sum += kd.item<float>() * batch.Positions;
+                positions += batch.Positions;
+            }
+            return positions == 0 ? double.NaN : sum / positions;
+        }
+        finally
+        {
+            model.train(wasTraining);
+        }
+    }
+
+    public void Dispose()
+    {
+        _optimization.Dispose();
+        _student.Dispose();
+    }
+
+    /// <summary>The evaluator reports as stage "eval"; inside this stage its updates read "mod / accuracy &lt;model&gt;".</summary>
+    private sealed class Relabelled(IStageProgress inner, string stage) : IStageProgress
+    {
+        public void Report(StageProgress progress) => inner.Report(progress with { Stage = stage, Phase = "accuracy " + progress.Phase });
+    }
+}
