@@ -78,7 +78,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     {
         if (_cacheSpec is not null)
         {
-            _cacheKeeper = Context.ActorOf(CacheKeeper.Props(_cacheSpec, _stage.Name, Self, _source), "cache");
+            _cacheKeeper = Context.ActorOf(CacheKeeper.Props(_cacheSpec, _cacheSpec.Stage ?? _stage.Name, Self, _source), "cache");
             Context.Watch(_cacheKeeper);
         }
         _trainer = Context.ActorOf(Trainer.Props(_stage.CreateStudent, Self, _progress, _cancellation,

@@ -29,11 +29,20 @@ public static class StageCaches
                 ? distill with
                 {
                     Cache = new StageCacheSpec(root, settings.Cache.Mode,
-                        () => KeyOf(distill.Name, settings, teacherFingerprint(), tokenizerHash, dataFingerprint)),
+                        () => KeyOf(CacheStageOf(distill.Name, settings), settings, teacherFingerprint(), tokenizerHash, dataFingerprint))
+                    {
+                        Stage = CacheStageOf(distill.Name, settings),
+                    },
                 }
                 : stage)
             .ToList();
     }
+
+    /// <summary>Whose cached batches a stage uses: <c>mod</c> distils from exactly the batches <c>mimic</c>'s teacher
+    /// produced (same shards, top-K and scope), so it replays the mimic cache instead of running the teacher again,
+    /// unless mimic trains on teacher-generated responses (then its batches carry other responses).</summary>
+    public static string CacheStageOf(string stage, DistillSettings settings) =>
+        stage == "mod" && !settings.Mimic.TeacherGeneratedResponses ? "mimic" : stage;
 
     public static CacheKey KeyOf(string stage, DistillSettings settings, string teacherFingerprint, string tokenizerHash,
         string dataFingerprint) =>

@@ -57,6 +57,9 @@ public class PipelineHostTests
         Assert.Equal(Path.Combine(paths.Checkpoints, "student-mod"), mod.Checkpoint);
         Assert.Equal(1, mod.Figures!["converted.layer0"]);                        // the tiny student's only layer
         Assert.True(File.Exists(Path.Combine(paths.Root, "mod", "plan.json")));
+        // mod distils from the mimic stage's cached teacher batches: no teacher inference of its own.
+        Assert.Equal((double)mod.ShardsConsumed!, mod.Figures["shards_from_cache"]);
+        Assert.Equal(0, mod.Figures["shards_from_teacher"]);
         string report = File.ReadAllText(paths.Report);
         Assert.Contains("| teacher |", report);
         Assert.Contains("| moe |", report);
@@ -68,7 +71,7 @@ public class PipelineHostTests
         // The final student is exported, loadable, next to its tokenizer.
         var export = Path.Combine(paths.Root, "export");
         using (var exported = Checkpoint.Load(export))
-            Assert.Equal(results[3].Parameters, exported.ParameterCount());
+            Assert.Equal(results[5].Parameters, exported.ParameterCount());
         Assert.True(File.Exists(Path.Combine(export, "tokenizer.json")));
         Assert.Contains("Export: export/ in the run directory.", report);
 

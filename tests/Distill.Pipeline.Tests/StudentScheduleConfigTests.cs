@@ -64,7 +64,7 @@ public class StudentScheduleConfigTests
 
     [Theory]
     [InlineData("distill.model.student.moe.top-k=5", "distill.model.student.moe.top-k (5) must not exceed distill.model.student.moe.experts (4)")]
-    [InlineData("distill.model.student.moe.placement=[0, 2]", "distill.model.student.moe.placement: layer(s) 2 outside the student's 2 layer(s) (0..1)")]
+    [InlineData("distill.model.student.moe.placement=[0, 4]", "distill.model.student.moe.placement: layer(s) 4 outside the student's 4 layer(s) (0..3)")]
     [InlineData("distill.model.student.moe.placement=[]", "distill.model.student.moe.placement: expected every-other or a non-empty list")]
     [InlineData("distill.model.student.moe.placement=[0, 0]", "layer 0 appears twice")]
     [InlineData("distill.model.student.moe.placement=[-1]", "item '-1' is not a layer index")]
