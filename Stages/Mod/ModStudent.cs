@@ -132,22 +132,10 @@ public sealed class ModStudent : IStudentStep
     {
         var (rows, meta) = TeacherV1.Read(teacherV1);
         CheckMeta(shardId, meta);
-        if (_isHeldOut(shardId))
-        {
-            _heldOut.AddRange(rows);
-            return new StepReport(shardId, rows.Count, double.NaN);
-        }
-        _train.AddRange(rows);
         _clock.Start();
-        double sum = 0;
-        int batches = 0;
-        foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
-        {
-            sum += TrainStep(chunk);
-            batches++;
-        }
+        var report = StreamedShard.Consume(shardId, rows, _isHeldOut(shardId), _heldOut, _train, _options.Train.BatchSize, TrainStep);
         _clock.Stop();
-        return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+        return report;
     }
 
     private void CheckMeta(int shardId, TeacherBatchMeta meta)

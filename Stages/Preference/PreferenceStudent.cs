@@ -77,21 +77,9 @@ public sealed class PreferenceStudent : IStudentStep
     {
         var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
         CheckMeta(shardId, meta, imageBytes);
-        if (_isHeldOut(shardId))
-        {
-            _heldOut.AddRange(rows);
-            return new StepReport(shardId, rows.Count, double.NaN);
-        }
-        _train.AddRange(rows);
-        _clock.Start();
-        double sum = 0;
-        int batches = 0;
-        foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
-        {
-            sum += TrainStep(chunk);
-            batches++;
-        }
-        return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+        bool heldOut = _isHeldOut(shardId);
+        if (!heldOut) _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
+        return StreamedShard.Consume(shardId, rows, heldOut, _heldOut, _train, _options.Train.BatchSize, TrainStep);
     }
 
     private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
