@@ -71,6 +71,12 @@ public sealed class TeacherWorker : ReceiveActor
         _teacher = null;
     }
 
+    /// <summary>Fault drills: <c>DISTILL_FAULT_TEACHER_DELAY_MS</c> makes every inference take at least that long (this
+    /// actor runs on the compute dispatcher, where blocking is expected), so a test can kill a teacher node while it
+    /// surely holds a lease. Unset (the normal case): no delay.</summary>
+    private static readonly int FaultDelayMs =
+        int.TryParse(Environment.GetEnvironmentVariable("DISTILL_FAULT_TEACHER_DELAY_MS"), out var ms) && ms > 0 ? ms : 0;
+
     private void Infer(ShardLoaded shard)
     {
         if (_teacher is null) return; // failed to start; the stage is failing
@@ -80,6 +86,7 @@ public sealed class TeacherWorker : ReceiveActor
         IReadOnlyList<byte[]> parts;
         try
         {
+            if (FaultDelayMs > 0) Thread.Sleep(FaultDelayMs);
             output = _teacher.Infer(shard.SamplesV1);
             parts = ArrowBatchSplitter.Split(output, _maxBatchBytes);
         }

@@ -40,6 +40,9 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
                          "--run", runDir, "-D", "distill.cluster.coordinator.port=0", .. extra])
                 start.ArgumentList.Add(arg);
             start.Environment["DISTILL_NO_BUILD"] = "1";
+            // Every inference takes at least 400 ms, so the node the test kills when it logs "Inferring shard" still
+            // holds that lease (and its prefetched one): the kill must be seen and the leases re-issued.
+            start.Environment["DISTILL_FAULT_TEACHER_DELAY_MS"] = "400";
             _process = new Process { StartInfo = start };
             _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
             _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
