@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Distill.Models.Checkpoints;
@@ -31,6 +32,7 @@ public sealed class TrainingStateStore
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // a file, not HTML: base64 '+' stays '+'
     };
 
     private readonly Action<string> _log;
