@@ -160,6 +160,7 @@ public sealed class ModStudent : IStudentStep
 
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
+        if (_resumed is not null) return Collect(shardId, teacherV1); // epoch 1 is in the saved state
         var (rows, meta) = TeacherV1.Read(teacherV1);
         CheckMeta(shardId, meta);
         if (_isHeldOut(shardId))
@@ -168,7 +169,6 @@ public sealed class ModStudent : IStudentStep
             return new StepReport(shardId, rows.Count, double.NaN);
         }
         _train.AddRange(rows);
-        if (_resumed is not null) return new StepReport(shardId, rows.Count, double.NaN); // epoch 1 is in the saved state
         _clock.Start();
         double sum = 0;
         int batches = 0;
@@ -179,6 +179,15 @@ public sealed class ModStudent : IStudentStep
         }
         _clock.Stop();
         return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+    }
+
+    /// <summary>A resumed stage only keeps the rows of a shard (for the replayed epochs and the held-out measurements).</summary>
+    private StepReport Collect(int shardId, byte[] teacherV1)
+    {
+        var (rows, meta) = TeacherV1.Read(teacherV1);
+        CheckMeta(shardId, meta);
+        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
+        return new StepReport(shardId, rows.Count, double.NaN);
     }
 
     private void CheckMeta(int shardId, TeacherBatchMeta meta)

@@ -110,6 +110,7 @@ public sealed class PreferenceStudent : IStudentStep
 
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
+        if (_resumed is not null) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
         var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
         CheckMeta(shardId, meta, imageBytes);
         if (_isHeldOut(shardId))
@@ -118,7 +119,6 @@ public sealed class PreferenceStudent : IStudentStep
             return new StepReport(shardId, rows.Count, double.NaN);
         }
         _train.AddRange(rows);
-        if (_resumed is not null) return new StepReport(shardId, rows.Count, double.NaN); // epoch 1 is in the saved state
         _clock.Start();
         double sum = 0;
         int batches = 0;
@@ -128,6 +128,15 @@ public sealed class PreferenceStudent : IStudentStep
             batches++;
         }
         return new StepReport(shardId, rows.Count, batches == 0 ? double.NaN : sum / batches);
+    }
+
+    /// <summary>A resumed stage only keeps the pairs of a shard (for the replayed epochs and the measurements).</summary>
+    private StepReport Collect(int shardId, byte[] preferenceV1)
+    {
+        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        CheckMeta(shardId, meta, imageBytes);
+        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
+        return new StepReport(shardId, rows.Count, double.NaN);
     }
 
     private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
@@ -175,7 +184,7 @@ public sealed class PreferenceStudent : IStudentStep
         progress.Report(new StageProgress(_stage, "before", 0, _options.Train.Epochs, 0, figures["train_loss_before"]));
         for (int epoch = Math.Max(2, (_resumed?.Epoch ?? 0) + 1); epoch <= _options.Train.Epochs; epoch++)
         {
-            _clock.Start();
+            _clock.Start(); // already running unless the stage was resumed
             foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -183,7 +192,6 @@ public sealed class PreferenceStudent : IStudentStep
                 progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
                     _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds), _lastLoss));
             }
-            _clock.Stop();
             SaveState(epoch, progress);
         }
         _clock.Stop();
