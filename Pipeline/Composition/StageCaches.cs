@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Reflection;
 using System.Text.RegularExpressions;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
@@ -74,37 +72,6 @@ public static class StageCaches
         @"Eval\.(BatchSize|MaxPerFamily)|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",
         RegexOptions.CultureInvariant);
 
-    /// <summary>"Path=value" lines of every setting that may shape teacher batches, culture-invariant, in
-    /// declaration order. Walks the settings records by reflection so that sections added later are covered.</summary>
-    public static string TeacherSideSettings(DistillSettings settings)
-    {
-        var lines = new List<string>();
-        Walk(settings, "", lines);
-        return string.Join("\n", lines);
-    }
-
-    private static void Walk(object? value, string path, List<string> lines)
-    {
-        if (path.Length > 0 && StudentOnly.IsMatch(path)) return;
-        switch (value)
-        {
-            case null:
-                lines.Add($"{path}=null");
-                return;
-            case string or bool or Enum:
-                lines.Add($"{path}={value}");
-                return;
-            case IFormattable number:
-                lines.Add($"{path}={number.ToString(value is double or float ? "R" : null, CultureInfo.InvariantCulture)}");
-                return;
-            case System.Collections.IEnumerable items:
-                lines.Add($"{path}=[{string.Join(", ", items.Cast<object?>().Select(i => Convert.ToString(i, CultureInfo.InvariantCulture)))}]");
-                return;
-        }
-        foreach (var property in value.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            if (property.GetIndexParameters().Length > 0) continue;
-            Walk(property.GetValue(value), path.Length == 0 ? property.Name : $"{path}.{property.Name}", lines);
-        }
-    }
+    /// <summary>"Path=value" lines of every setting that may shape teacher batches (<see cref="SettingsLines"/>).</summary>
+    public static string TeacherSideSettings(DistillSettings settings) => SettingsLines.Of(settings, StudentOnly);
 }

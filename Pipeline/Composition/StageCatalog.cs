@@ -104,14 +104,14 @@ public sealed class StageCatalog
                 scope, _data.ImageSize, _data.Tokenizer.PadId, Device, generation),
             CreateStudent: () => new MimicStudent(name, ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
                 options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
-                _data.ImageSize, _data.Tokenizer, Device));
+                _data.ImageSize, _data.Tokenizer, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir)));
     }
 
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
     /// ground-truth responses only.</summary>
     private SftStudent Sft(string name) => new(name, _data,
         ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId), StudentSchedule, StudentTrain,
-        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device);
+        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir));
 
     /// <summary>The student curriculum shared by mimic and sft (<c>distill.mimic</c> epochs, <c>distill.model.student.moe</c>).</summary>
     public StudentSchedule StudentSchedule => new(_s.Mimic.ProjectorWarmupEpochs, _s.Mimic.D2dEpochs, _s.Mimic.D2sEpochs, StudentMoe);
@@ -157,7 +157,8 @@ public sealed class StageCatalog
             CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageSize,
                 _data.Tokenizer.PadId, device: Device),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
-                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Device));
+                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Device,
+                TrainingStates.For(name, TeacherFingerprint, input.Value)));
     }
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
@@ -199,12 +200,19 @@ public sealed class StageCatalog
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
                 scope, _data.ImageSize, _data.Tokenizer.PadId, Device),
-            CreateStudent: () => new ModStudent(name, ModInputDir(), options, measure, _data, source.Value.TrainSamples,
-                source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
-                new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
-                    family => ShapesChance.ChanceLevel(family, shapes)),
-                Device));
+            CreateStudent: () =>
+            {
+                var input = ModInputDir();
+                return new ModStudent(name, input, options, measure, _data, source.Value.TrainSamples,
+                    source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
+                    new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
+                        family => ShapesChance.ChanceLevel(family, shapes)),
+                    Device, TrainingStates.For(name, TeacherFingerprint, input));
+            });
     }
+
+    /// <summary>The mid-stage training states of the student steps (<c>checkpoints/&lt;stage&gt;.partial</c>).</summary>
+    public TrainingStates TrainingStates => new(_s, _paths, _dataFingerprint, _data.Tokenizer.Hash);
 
     public static ShapesOptions ShapesOptionsOf(DistillSettings s) => new()
     {

@@ -17,7 +17,8 @@ namespace Distill.Stages.Distillation;
 /// sparse upcycling to MoE and D2S (distilled again with the MoE aux loss; written to the MoE checkpoint), every
 /// epoch of D2D and D2S replaying the kept batches in a seeded shuffle. Held-out shards are never trained on: the
 /// forward KL (T = 1, whatever the training divergence) and the response cross-entropy on them are measured before
-/// each phase and after every epoch.</summary>
+/// each phase and after every epoch. The training state is saved after every epoch; a stage started again on the same
+/// run directory continues after the last saved epoch (see <see cref="StudentCurriculum"/>).</summary>
 public sealed class MimicStudent : IStudentStep
 {
     public const string DensePhase = "d2d", MoePhase = "d2s";
@@ -35,6 +36,7 @@ public sealed class MimicStudent : IStudentStep
     private readonly Device? _device;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
+    private readonly TrainingStateStore? _states;
     private TeacherBatchMeta? _meta;
 
     /// <param name="studentConfig">The dense student (the schedule upcycles it).</param>
@@ -42,9 +44,10 @@ public sealed class MimicStudent : IStudentStep
     /// the schedule has no warm-up).</param>
     /// <param name="denseDir">Checkpoint directory of the D2D student (<c>checkpoints/student-dense</c>).</param>
     /// <param name="moeDir">Checkpoint directory of the D2S student (<c>checkpoints/student-moe</c>).</param>
+    /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, int imageSize,
-        WordTokenizer tokenizer, Device? device = null)
+        WordTokenizer tokenizer, Device? device = null, TrainingStateStore? states = null)
     {
         options.Schedule.Validate();
         _stage = stage;
@@ -58,6 +61,7 @@ public sealed class MimicStudent : IStudentStep
         _imageSize = imageSize;
         _tokenizer = tokenizer;
         _device = device;
+        _states = states;
     }
 
     public StepReport Consume(int shardId, byte[] teacherV1)
@@ -87,7 +91,7 @@ public sealed class MimicStudent : IStudentStep
         var heldOut = _heldOut.Values.SelectMany(r => r).ToList();
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
-        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device);
+        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device, _states);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageSize, _tokenizer.PadId,
             (student, phase) => StudentModels.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
             progress, cancellation);

@@ -22,9 +22,17 @@ namespace Distill.Stages.Mod;
 /// processed in every MoD layer. The first epoch trains while the batches stream in, later epochs replay them; held-out
 /// shards only measure the KL. On completion: the checkpoint, then what the conversion bought, measured on the test
 /// prompts with the inference thresholds: the share of image tokens kept, decoder FLOPs, prefill latency and accuracy
-/// before (input student) and after.</summary>
+/// before (input student) and after. The training state is saved after every epoch (the streamed first epoch once
+/// all batches are in); a stage started again on the same run directory restores the converted student, its optimiser
+/// and the figures so far, only collects the batches while they stream in, and goes on after the saved epoch (after
+/// the last one: straight to the checkpoint and the measurements).</summary>
 public sealed class ModStudent : IStudentStep
 {
+    /// <summary>The phase name of the saved training state.</summary>
+    public const string Phase = "train";
+
+    private const string LastLossValue = "last_loss", FirstRoutingValue = "first_routing", LastRoutingValue = "last_routing";
+
     private readonly string _stage;
     private readonly string _inputCheckpoint;
     private readonly ModOptions _options;
@@ -42,6 +50,8 @@ public sealed class ModStudent : IStudentStep
     private readonly List<TeacherRow> _heldOut = new();
     private readonly List<double> _epochRouting = new();
     private readonly Stopwatch _clock = new();
+    private readonly TrainingStateStore? _states;
+    private readonly TrainingState? _resumed;
     private TeacherBatchMeta? _meta;
     private long _samplesTrained;
     private double _lastLoss = double.NaN;
@@ -50,8 +60,10 @@ public sealed class ModStudent : IStudentStep
 
     /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
+    /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
-        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Device? device = null)
+        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Device? device = null,
+        TrainingStateStore? states = null)
     {
         _stage = stage;
         _inputCheckpoint = inputCheckpoint;
@@ -77,13 +89,31 @@ public sealed class ModStudent : IStudentStep
             var router = _student.LanguageModel.Model.ModRouter!;
             _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps,
                 [router.Weight], options.RouterLearningRate / options.Train.LearningRate);
+            _states = states;
+            _resumed = states?.Load(Check);
+            if (_resumed is not null)
+            {
+                states!.Restore(_student, _optimization);
+                _lastLoss = _resumed.Values[LastLossValue];
+                _firstRouting = _resumed.Values[FirstRoutingValue];
+                _lastRouting = _resumed.Values[LastRoutingValue];
+            }
         }
         catch
         {
+            _optimization?.Dispose();
             _student.Dispose();
             throw;
         }
     }
+
+    /// <summary>Why a saved state cannot continue this stage, or null.</summary>
+    private string? Check(TrainingState state) =>
+        state.Phase != Phase || state.Epoch > _options.Train.Epochs
+            ? $"epoch {state.Epoch} of phase '{state.Phase}' is not in this stage ({_options.Train.Epochs} epoch(s) of '{Phase}')"
+            : new[] { LastLossValue, FirstRoutingValue, LastRoutingValue }.FirstOrDefault(v => !state.Values.ContainsKey(v)) is { } missing
+                ? $"the state lacks '{missing}'"
+                : null;
 
     /// <summary>The converted student being trained.</summary>
     public VisionLanguageModel Student => _student;
@@ -130,12 +160,22 @@ public sealed class ModStudent : IStudentStep
 
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
+        if (_resumed is not null) return Collect(shardId, teacherV1); // epoch 1 is in the saved state
         var (rows, meta) = TeacherV1.Read(teacherV1);
         CheckMeta(shardId, meta);
         _clock.Start();
         var report = StreamedShard.Consume(shardId, rows, _isHeldOut(shardId), _heldOut, _train, _options.Train.BatchSize, TrainStep);
         _clock.Stop();
         return report;
+    }
+
+    /// <summary>A resumed stage only keeps the rows of a shard (for the replayed epochs and the held-out measurements).</summary>
+    private StepReport Collect(int shardId, byte[] teacherV1)
+    {
+        var (rows, meta) = TeacherV1.Read(teacherV1);
+        CheckMeta(shardId, meta);
+        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
+        return new StepReport(shardId, rows.Count, double.NaN);
     }
 
     private void CheckMeta(int shardId, TeacherBatchMeta meta)
@@ -175,15 +215,20 @@ public sealed class ModStudent : IStudentStep
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
         if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
-        var figures = new Dictionary<string, double>();
+        var figures = new Dictionary<string, double>(_resumed?.Figures ?? new Dictionary<string, double>());
         int epochs = _options.Train.Epochs;
-        if (_heldOut.Count > 0)
+        if (_resumed is not null)
+        {
+            figures[TrainingState.ResumedFigure] = _resumed.StageEpoch;
+            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _resumed.StageEpoch, epochs, 0, double.NaN));
+        }
+        else if (_heldOut.Count > 0)
         {
             using (var input = LoadInput()) figures["heldout_kl_input"] = HeldOutKl(input);
             using (var initial = NewConverted()) figures["heldout_kl_epoch0"] = HeldOutKl(initial);
             progress.Report(new StageProgress(_stage, "heldout-kl", 0, epochs, 0, figures["heldout_kl_epoch0"]));
         }
-        for (int epoch = 1; epoch <= epochs; epoch++)
+        for (int epoch = (_resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
         {
             if (epoch > 1) // epoch 1 ran while the teacher batches streamed in
             {
@@ -205,6 +250,9 @@ public sealed class ModStudent : IStudentStep
                 figures[$"heldout_kl_epoch{epoch}"] = kl;
                 progress.Report(new StageProgress(_stage, "heldout-kl", epoch, epochs, 0, kl));
             }
+            _states?.Save(new TrainingState(Phase, epoch, epoch, new Dictionary<string, double>(figures),
+                new Dictionary<string, double> { [LastLossValue] = _lastLoss, [FirstRoutingValue] = _firstRouting, [LastRoutingValue] = _lastRouting },
+                new Dictionary<string, IReadOnlyList<double>>()), _student, _optimization, progress, epochs);
         }
         if (_heldOut.Count > 0)
         {
@@ -219,7 +267,7 @@ public sealed class ModStudent : IStudentStep
         figures["params"] = _student.ParameterCount();
         figures["train_samples"] = _train.Count;
         figures["heldout_samples"] = _heldOut.Count;
-        figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+        if (_samplesTrained > 0) figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
         Checkpoint.Save(_student, _outputDir);
@@ -227,6 +275,7 @@ public sealed class ModStudent : IStudentStep
 
         AddPlanFigures(figures);
         Measure(figures, progress, cancellation);
+        _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }
 

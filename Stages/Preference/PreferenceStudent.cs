@@ -16,9 +16,17 @@ namespace Distill.Stages.Preference;
 /// teacher's, cached in the batches, so no teacher model is ever loaded here. The vision tower stays frozen. As in
 /// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
 /// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
-/// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.</summary>
+/// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.
+/// The training state is saved after every epoch (the streamed first epoch when all batches are in); a stage started
+/// again on the same run directory restores the saved student and optimiser, only collects the pairs while they stream
+/// in, and replays the epochs after the saved one.</summary>
 public sealed class PreferenceStudent : IStudentStep
 {
+    /// <summary>The phase name of the saved training state.</summary>
+    public const string Phase = "train";
+
+    private const string FirstLossValue = "first_loss", LastLossValue = "last_loss";
+
     private readonly string _stage;
     private readonly string _inputCheckpoint;
     private readonly PreferenceOptions _options;
@@ -34,6 +42,8 @@ public sealed class PreferenceStudent : IStudentStep
     private readonly List<PreferenceRow> _train = new();
     private readonly List<PreferenceRow> _heldOut = new();
     private readonly Stopwatch _clock = new();
+    private readonly TrainingStateStore? _states;
+    private readonly TrainingState? _resumed;
     private PreferenceBatchMeta? _meta;
     private long _pairsTrained;
     private double _firstLoss = double.NaN, _lastLoss = double.NaN;
@@ -41,9 +51,10 @@ public sealed class PreferenceStudent : IStudentStep
     /// <param name="inputCheckpoint">the student to continue (never the teacher).</param>
     /// <param name="trainPairs">training pairs the stage will deliver (sets the learning-rate schedule).</param>
     /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
+    /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
         Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer,
-        IReadOnlyDictionary<string, double>? sourceFigures = null, Device? device = null)
+        IReadOnlyDictionary<string, double>? sourceFigures = null, Device? device = null, TrainingStateStore? states = null)
     {
         _stage = stage;
         _inputCheckpoint = inputCheckpoint;
@@ -59,7 +70,31 @@ public sealed class PreferenceStudent : IStudentStep
         long stepsPerEpoch = (trainPairs + options.Train.BatchSize - 1) / options.Train.BatchSize;
         _totalSteps = Math.Max(1, stepsPerEpoch * options.Train.Epochs);
         _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps);
+        _states = states;
+        try
+        {
+            _resumed = states?.Load(Check);
+            if (_resumed is not null)
+            {
+                states!.Restore(_student, _optimization);
+                _firstLoss = _resumed.Values[FirstLossValue];
+                _lastLoss = _resumed.Values[LastLossValue];
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Why a saved state cannot continue this stage, or null.</summary>
+    private string? Check(TrainingState state) =>
+        state.Phase != Phase || state.Epoch > _options.Train.Epochs
+            ? $"epoch {state.Epoch} of phase '{state.Phase}' is not in this stage ({_options.Train.Epochs} epoch(s) of '{Phase}')"
+            : !state.Values.ContainsKey(FirstLossValue) || !state.Values.ContainsKey(LastLossValue)
+                ? $"the state lacks '{FirstLossValue}' or '{LastLossValue}'"
+                : null;
 
     public VisionLanguageModel Student => _student;
 
@@ -75,11 +110,21 @@ public sealed class PreferenceStudent : IStudentStep
 
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
+        if (_resumed is not null) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
         var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
         CheckMeta(shardId, meta, imageBytes);
         bool heldOut = _isHeldOut(shardId);
         if (!heldOut) _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
         return StreamedShard.Consume(shardId, rows, heldOut, _heldOut, _train, _options.Train.BatchSize, TrainStep);
+    }
+
+    /// <summary>A resumed stage only keeps the pairs of a shard (for the replayed epochs and the measurements).</summary>
+    private StepReport Collect(int shardId, byte[] preferenceV1)
+    {
+        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        CheckMeta(shardId, meta, imageBytes);
+        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
+        return new StepReport(shardId, rows.Count, double.NaN);
     }
 
     private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
@@ -116,11 +161,18 @@ public sealed class PreferenceStudent : IStudentStep
             figures[$"pairs_{group.Key.Replace('-', '_')}"] = group.Count();
         figures["train_pairs"] = _train.Count;
         figures["heldout_pairs"] = _heldOut.Count;
+        if (_resumed is null) SaveState(1, progress); // epoch 1 ran while the teacher batches streamed in
+        else
+        {
+            figures[TrainingState.ResumedFigure] = _resumed.StageEpoch;
+            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _resumed.StageEpoch, _options.Train.Epochs, 0, double.NaN));
+        }
 
         using (var initial = LoadStudent()) Measure(initial, "before", figures);
         progress.Report(new StageProgress(_stage, "before", 0, _options.Train.Epochs, 0, figures["train_loss_before"]));
-        for (int epoch = 2; epoch <= _options.Train.Epochs; epoch++) // epoch 1 ran while the teacher batches streamed in
+        for (int epoch = Math.Max(2, (_resumed?.Epoch ?? 0) + 1); epoch <= _options.Train.Epochs; epoch++)
         {
+            _clock.Start(); // already running unless the stage was resumed
             foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -128,6 +180,7 @@ public sealed class PreferenceStudent : IStudentStep
                 progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
                     _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds), _lastLoss));
             }
+            SaveState(epoch, progress);
         }
         _clock.Stop();
         Measure(_student, "after", figures);
@@ -135,13 +188,21 @@ public sealed class PreferenceStudent : IStudentStep
         figures["loss_first"] = _firstLoss;
         figures["loss_last"] = _lastLoss;
         figures["params"] = _student.ParameterCount();
-        figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+        if (_pairsTrained > 0) figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
         Checkpoint.Save(_student, _outputDir);
         _tokenizer.Save(Path.Combine(_outputDir, TeacherPretraining.TokenizerFile));
+        _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }
+
+    /// <summary>Saves the state after <paramref name="epoch"/> (when the stage has a store).</summary>
+    private void SaveState(int epoch, IStageProgress progress) =>
+        _states?.Save(TrainingState.At(Phase, epoch, epoch) with
+        {
+            Values = new Dictionary<string, double> { [FirstLossValue] = _firstLoss, [LastLossValue] = _lastLoss },
+        }, _student, _optimization, progress, _options.Train.Epochs);
 
     /// <summary>reward_margin_{when}, accuracy_{when} and train_loss_{when} on the training pairs, and the heldout_
     /// ones when there are held-out pairs.</summary>

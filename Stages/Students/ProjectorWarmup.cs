@@ -12,7 +12,8 @@ public static class ProjectorWarmup
     public const string Phase = "warmup";
 
     public static PhaseResult Run(Student student, string stage, int epochs, TrainOptions train,
-        IReadOnlyList<SampleRow> captions, int imageSize, int padId, IStageProgress progress, CancellationToken cancellation)
+        IReadOnlyList<SampleRow> captions, int imageSize, int padId, IStageProgress progress, CancellationToken cancellation,
+        IPhaseCheckpoints? checkpoints = null)
     {
         if (captions.Count == 0)
             throw new InvalidOperationException($"{stage}: projector warm-up needs caption samples in the training split; there are none (add 'caption' to distill.data.families or set distill.mimic.projector-warmup-epochs = 0)");
@@ -20,7 +21,8 @@ public static class ProjectorWarmup
         try
         {
             return TrainingPhase.Run(student.Model, new PhaseSpec(stage, Phase, epochs, train, train.Seed * 7 + 100), captions,
-                rows => SftLoss.Compute(student, rows, imageSize, padId, auxWeight: 0), heldOut: null, progress, cancellation);
+                rows => SftLoss.Compute(student, rows, imageSize, padId, auxWeight: 0), heldOut: null, progress, cancellation,
+                checkpoints);
         }
         finally
         {

@@ -26,11 +26,13 @@ public sealed class SftStudent
     private readonly string _teacherCheckpoint;
     private readonly string _outputDir;
     private readonly Device? _device;
+    private readonly TrainingStateStore? _states;
 
     /// <param name="config">The dense student architecture (the schedule upcycles it).</param>
     /// <param name="auxWeight">Coefficient of the MoE aux loss (as in mimic).</param>
+    /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public SftStudent(string stage, PreparedData data, VlmConfig config, StudentSchedule schedule, TrainOptions train,
-        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null)
+        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null, TrainingStateStore? states = null)
     {
         _stage = stage;
         _data = data;
@@ -41,6 +43,7 @@ public sealed class SftStudent
         _teacherCheckpoint = teacherCheckpoint;
         _outputDir = outputDir;
         _device = device;
+        _states = states;
     }
 
     public StageOutcome Run(IStageProgress progress, CancellationToken cancellation)
@@ -52,7 +55,7 @@ public sealed class SftStudent
         var objective = new StudentObjective<SampleRow>(
             (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
             heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
-        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device);
+        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device, _states);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
             (student, phase) =>
             {

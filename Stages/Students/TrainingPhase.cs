@@ -15,12 +15,14 @@ public sealed record PhaseSpec(string Stage, string Phase, int Epochs, TrainOpti
 /// <summary>Runs a <see cref="PhaseSpec"/>: the loss function builds one batch's scalar loss (forward included),
 /// the optimiser steps on it; the held-out function (if any) is measured before the first epoch and after every
 /// epoch, in eval mode. Progress: one report per step (phase name) and per held-out measurement
-/// (<c>phase-heldout</c>, loss = the first metric).</summary>
+/// (<c>phase-heldout</c>, loss = the first metric). With <see cref="IPhaseCheckpoints"/> the phase is saved at the end
+/// of every epoch and, when a saved state of it exists, continues after its last epoch: the seeded shuffles make the
+/// rest of the phase the same as in a run that never stopped.</summary>
 public static class TrainingPhase
 {
     public static PhaseResult Run<T>(VisionLanguageModel model, PhaseSpec spec, IReadOnlyList<T> rows,
         Func<IReadOnlyList<T>, Tensor> loss, Func<IReadOnlyList<(string Metric, double Value)>>? heldOut,
-        IStageProgress progress, CancellationToken cancellation)
+        IStageProgress progress, CancellationToken cancellation, IPhaseCheckpoints? checkpoints = null)
     {
         if (spec.Epochs < 0) throw new ArgumentOutOfRangeException(nameof(spec), spec.Epochs, $"{spec.Stage} {spec.Phase}: epochs must not be negative");
         if (spec.Epochs > 0 && rows.Count == 0) throw new InvalidOperationException($"{spec.Stage} {spec.Phase}: no training rows");
@@ -29,14 +31,23 @@ public static class TrainingPhase
         long totalSteps = stepsPerEpoch * spec.Epochs;
         var curves = new Dictionary<string, List<double>>(StringComparer.Ordinal);
         var epochLosses = new List<double>();
-        long samples = 0;
+        long samples = 0, sessionSamples = 0;
 
-        Measure(0);
-        if (spec.Epochs > 0)
+        using var optimization = spec.Epochs > 0
+            ? new Optimization(model.parameters(), spec.Train with { Epochs = spec.Epochs }, totalSteps)
+            : null;
+        var resumed = optimization is null ? null : checkpoints?.Resume(spec.Phase, model, optimization);
+        if (resumed is null) Measure(0);
+        else
         {
-            using var optimization = new Optimization(model.parameters(), spec.Train with { Epochs = spec.Epochs }, totalSteps);
+            samples = resumed.Samples;
+            epochLosses.AddRange(resumed.EpochLosses);
+            foreach (var (name, values) in resumed.HeldOut) curves[name] = values.ToList();
+        }
+        if (optimization is not null)
+        {
             var clock = Stopwatch.StartNew();
-            for (int epoch = 1; epoch <= spec.Epochs; epoch++)
+            for (int epoch = (resumed?.Epochs ?? 0) + 1; epoch <= spec.Epochs; epoch++)
             {
                 model.train();
                 double sum = 0;
@@ -56,11 +67,15 @@ public static class TrainingPhase
                     sum += value;
                     batches++;
                     samples += chunk.Length;
+                    sessionSamples += chunk.Length;
                     progress.Report(new StageProgress(spec.Stage, spec.Phase, optimization.StepsTaken, totalSteps,
-                        samples / Math.Max(1e-9, clock.Elapsed.TotalSeconds), value));
+                        sessionSamples / Math.Max(1e-9, clock.Elapsed.TotalSeconds), value));
                 }
                 epochLosses.Add(sum / batches);
                 Measure(epoch);
+                checkpoints?.Save(spec.Phase, new PhaseProgress(epoch, samples, epochLosses.ToList(),
+                    curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal)),
+                    model, optimization);
             }
         }
         model.eval();

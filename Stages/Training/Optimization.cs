@@ -1,3 +1,4 @@
+using System.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -51,6 +52,52 @@ public sealed class Optimization : IDisposable
     public IReadOnlyList<double> GroupLearningRates => _optimizer.ParamGroups.Select(g => g.LearningRate).ToList();
 
     public long StepsTaken { get; private set; }
+
+    /// <summary>Writes the optimiser's state to <paramref name="stream"/>: AdamW's step count and first and second
+    /// moments of every parameter and each group's options (TorchSharp's optimiser format), <see cref="StepsTaken"/>,
+    /// which places the learning-rate schedule, and which parameters hold a gradient tensor: AdamW skips a parameter
+    /// without one (an MoE expert no token has reached yet), while one whose gradient was only zeroed is still
+    /// decayed and moved by its moments.</summary>
+    public void SaveState(Stream stream)
+    {
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        Helper.save_state_dict(writer);
+        writer.Write(StepsTaken);
+        writer.Write(_parameters.Count);
+        foreach (var parameter in _parameters)
+        {
+            using var grad = parameter.grad;
+            writer.Write(grad is not null);
+        }
+    }
+
+    /// <summary>Loads what <see cref="SaveState"/> wrote, into an optimiser made for the same parameters in the same
+    /// order, and gives a (zero) gradient tensor to the parameters that held one; afterwards the next
+    /// <see cref="Step"/> is exactly the one that would have followed.</summary>
+    public void LoadState(Stream stream)
+    {
+        using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
+        Helper.load_state_dict(reader);
+        StepsTaken = reader.ReadInt64();
+        int count = reader.ReadInt32();
+        if (count != _parameters.Count)
+            throw new InvalidDataException($"optimiser state: {count} parameters, this optimiser has {_parameters.Count}");
+        var withGrad = new List<Parameter>();
+        foreach (var parameter in _parameters)
+        {
+            using var grad = parameter.grad;
+            if (reader.ReadBoolean() && grad is null) withGrad.Add(parameter);
+        }
+        if (stream.CanSeek && stream.Position != stream.Length)
+            throw new InvalidDataException($"optimiser state: {stream.Length - stream.Position} byte(s) after its end");
+        if (withGrad.Count == 0) return;
+        using var scope = NewDisposeScope();
+        using var enabled = enable_grad();
+        stack(withGrad.Select(p => p.sum()).ToArray()).sum().mul(Models.Scalars.Of(0)).backward();   // d(0 * sum p)/dp = 0
+    }
+
+    private OptimizerHelper Helper => _optimizer as OptimizerHelper
+        ?? throw new NotSupportedException($"{_optimizer.GetType().Name} cannot save its state");
 
     /// <summary>Back-propagates <paramref name="loss"/> and applies one update; returns the learning rate used.</summary>
     public double Step(Tensor loss)

@@ -65,11 +65,13 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             SkipRatio: skip, KeepFirst: keepFirst, KeepLast: keepLast, TargetFraction: fraction, CalibrationSamples: 6,
             RoutingLossWeight: 0.01, RouterLearningRate: 1e-2, KdWeight: 1, CeWeight: 0.1, PrefillThreshold: 0.005, DecodeThreshold: 0.5, TokenScope.Response);
 
-    private ModStudent Student(ModOptions options, string name, SplitShardSource? source = null, int latencyRepeats = 0, VqaEvaluator? evaluator = null)
+    private ModStudent Student(ModOptions options, string name, SplitShardSource? source = null, int latencyRepeats = 0, VqaEvaluator? evaluator = null,
+        TrainingStateStore? states = null)
     {
         source ??= new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         return new ModStudent("mod", _run.StudentDir, options, new ModMeasureOptions(PromptBatch: 5, latencyRepeats, LatencyThreads: 1), _run.Data,
-            source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator);
+            source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator,
+            states: states);
     }
 
     /// <summary>Pixels and prompts of the first test rows.</summary>
@@ -194,6 +196,54 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             trained.eval();
             reloaded.eval();
             Assert.Equal(0f, (trained.Forward(pixels, ids) - reloaded.Forward(pixels, ids)).abs().max().item<float>());
+        }
+    }
+
+    [Fact]
+    public void A_mod_stage_stopped_after_a_saved_epoch_continues_to_the_same_student_bit_for_bit()
+    {
+        var options = Options(skip: 0.5, keepFirst: 0, keepLast: 1, fraction: 0.67, epochs: 3);
+        var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
+        byte[][] batches;
+        using (var teacher = new TeacherInference(_run.TeacherDir, "teacher-fp", _run.Data.Tokenizer.Hash, topK: 4,
+                   TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId))
+            batches = Enumerable.Range(0, source.ShardCount).Select(i => teacher.Infer(source.LoadShard(i))).ToArray();
+        TrainingStateStore Store(string name) => new(TrainingStateStore.DirectoryOf(_run.Dir.File($"{name}/checkpoints"), "mod"), "mod", "fp");
+        StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
+        {
+            using var student = Student(options, name, source, states: Store(name));
+            for (int shard = 0; shard < source.ShardCount; shard++) student.Consume(shard, batches[shard]); // strict shard order
+            return student.Complete(progress, cancellation);
+        }
+
+        var reference = Run("resume-reference", NullStageProgress.Instance, CancellationToken.None);
+        using (var cts = new CancellationTokenSource())
+        {
+            var stop = new Recording(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
+            Assert.ThrowsAny<OperationCanceledException>(() => Run("resume", stop, cts.Token));
+        }
+        Assert.True(File.Exists(Path.Combine(Store("resume").Directory, TrainingStateStore.StateFile)));
+        var progress = new Recording(_ => { });
+        var resumed = Run("resume", progress, CancellationToken.None);
+
+        Assert.Equal(2, resumed.Figures[TrainingState.ResumedFigure]);
+        Assert.Equal([3L], progress.Reports.Where(p => p.Phase == TrainingState.SavedPhase).Select(p => p.Step));
+        Assert.True(File.ReadAllBytes(_run.Dir.File($"resume-reference/student-mod/{Checkpoint.WeightsFile}"))
+            .SequenceEqual(File.ReadAllBytes(_run.Dir.File($"resume/student-mod/{Checkpoint.WeightsFile}"))));
+        foreach (var (figure, value) in reference.Figures.Where(f => f.Key != "samples_per_second"))
+            Assert.True(resumed.Figures.TryGetValue(figure, out var actual) && actual.Equals(value), $"{figure}: {value} vs {actual}");
+        Assert.True(resumed.Figures["samples_per_second"] > 0);                         // epoch 3 trained in this process
+        Assert.False(Directory.Exists(Store("resume").Directory));
+        Assert.False(Directory.Exists(Store("resume-reference").Directory));
+    }
+
+    private sealed class Recording(Action<StageProgress> onReport) : IStageProgress
+    {
+        public List<StageProgress> Reports { get; } = new();
+        public void Report(StageProgress progress)
+        {
+            Reports.Add(progress);
+            onReport(progress);
         }
     }
 

@@ -219,6 +219,53 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         return model.ScoreResponses(pixels, [row.PromptIds], [response], _run.Data.Tokenizer.PadId).Sum.item<float>();
     }
 
+    [Fact]
+    public void A_preference_stage_stopped_after_a_saved_epoch_continues_to_the_same_student_bit_for_bit()
+    {
+        var source = _run.Collected;
+        var batches = _run.Scored;
+        var options = new PreferenceOptions(new TrainOptions(Epochs: 3, BatchSize: 8, LearningRate: 2e-3, WeightDecay: 0, WarmupSteps: 1, Seed: 3),
+            PreferenceLossKind.Sigmoid, Beta: 0.1);
+        TrainingStateStore Store(string name) =>
+            new(TrainingStateStore.DirectoryOf(_run.Dir.File($"{name}/checkpoints"), "preference"), "preference", "fp");
+        StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
+        {
+            using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
+                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageSize, _run.Data.Tokenizer, source.Figures, states: Store(name));
+            for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]); // strict shard order
+            return student.Complete(progress, cancellation);
+        }
+
+        var reference = Run("pref-reference", NullStageProgress.Instance, CancellationToken.None);
+        using (var cts = new CancellationTokenSource())
+        {
+            var stop = new Recording(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
+            Assert.ThrowsAny<OperationCanceledException>(() => Run("pref-resume", stop, cts.Token));
+            Assert.Equal([1L, 2L], stop.Reports.Where(p => p.Phase == TrainingState.SavedPhase).Select(p => p.Step));
+        }
+        var progress = new Recording(_ => { });
+        var resumed = Run("pref-resume", progress, CancellationToken.None);
+
+        Assert.Equal(2, resumed.Figures[TrainingState.ResumedFigure]);
+        Assert.Equal([3L], progress.Reports.Where(p => p.Phase == TrainingState.SavedPhase).Select(p => p.Step));
+        Assert.Equal(source.TrainPairs / 8 + (source.TrainPairs % 8 == 0 ? 0 : 1), progress.Reports.Count(p => p.Phase == "replay")); // epoch 3 only
+        Assert.True(File.ReadAllBytes(_run.Dir.File($"pref-reference/student-pref/{Checkpoint.WeightsFile}"))
+            .SequenceEqual(File.ReadAllBytes(_run.Dir.File($"pref-resume/student-pref/{Checkpoint.WeightsFile}"))));
+        foreach (var (figure, value) in reference.Figures.Where(f => f.Key != "pairs_per_second"))
+            Assert.True(resumed.Figures.TryGetValue(figure, out var actual) && actual.Equals(value), $"{figure}: {value} vs {actual}");
+        Assert.False(Directory.Exists(Store("pref-resume").Directory));
+    }
+
+    private sealed class Recording(Action<StageProgress> onReport) : IStageProgress
+    {
+        public List<StageProgress> Reports { get; } = new();
+        public void Report(StageProgress progress)
+        {
+            Reports.Add(progress);
+            onReport(progress);
+        }
+    }
+
     [Theory]
     [InlineData(PreferenceLossKind.Sigmoid)]
     [InlineData(PreferenceLossKind.KtoPair)]
