@@ -18,7 +18,7 @@ namespace Distill.Stages.Distillation;
 /// epoch of D2D and D2S replaying the kept batches in a seeded shuffle. Held-out shards are never trained on: the
 /// forward KL (T = 1, whatever the training divergence) and the response cross-entropy on them are measured before
 /// each phase and after every epoch.</summary>
-public sealed class MimicStudent : IStudentStep
+public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
 {
     public const string DensePhase = "d2d", MoePhase = "d2s";
 
@@ -35,6 +35,7 @@ public sealed class MimicStudent : IStudentStep
     private readonly Device? _device;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
+    private readonly ArrowCodecClock _codec = new();
     private TeacherBatchMeta? _meta;
 
     /// <param name="studentConfig">The dense student (the schedule upcycles it).</param>
@@ -60,9 +61,12 @@ public sealed class MimicStudent : IStudentStep
         _device = device;
     }
 
+    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
-        var (rows, meta) = TeacherV1.Read(teacherV1);
+        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
         var kept = _isHeldOut(shardId) ? _heldOut : _train;
         if (!kept.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");

@@ -23,7 +23,7 @@ namespace Distill.Stages.Mod;
 /// shards only measure the KL. On completion: the checkpoint, then what the conversion bought, measured on the test
 /// prompts with the inference thresholds: the share of image tokens kept, decoder FLOPs, prefill latency and accuracy
 /// before (input student) and after.</summary>
-public sealed class ModStudent : IStudentStep
+public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 {
     private readonly string _stage;
     private readonly string _inputCheckpoint;
@@ -42,6 +42,7 @@ public sealed class ModStudent : IStudentStep
     private readonly List<TeacherRow> _heldOut = new();
     private readonly List<double> _epochRouting = new();
     private readonly Stopwatch _clock = new();
+    private readonly ArrowCodecClock _codec = new();
     private TeacherBatchMeta? _meta;
     private long _samplesTrained;
     private double _lastLoss = double.NaN;
@@ -128,9 +129,12 @@ public sealed class ModStudent : IStudentStep
         return TeacherPretraining.Shuffled(train, _options.Train.Seed).Take(_options.CalibrationSamples).ToList();
     }
 
+    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
-        var (rows, meta) = TeacherV1.Read(teacherV1);
+        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
         if (_isHeldOut(shardId))
         {

@@ -17,7 +17,7 @@ namespace Distill.Stages.Preference;
 /// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
 /// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
 /// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.</summary>
-public sealed class PreferenceStudent : IStudentStep
+public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 {
     private readonly string _stage;
     private readonly string _inputCheckpoint;
@@ -34,6 +34,7 @@ public sealed class PreferenceStudent : IStudentStep
     private readonly List<PreferenceRow> _train = new();
     private readonly List<PreferenceRow> _heldOut = new();
     private readonly Stopwatch _clock = new();
+    private readonly ArrowCodecClock _codec = new();
     private PreferenceBatchMeta? _meta;
     private long _pairsTrained;
     private double _firstLoss = double.NaN, _lastLoss = double.NaN;
@@ -73,9 +74,12 @@ public sealed class PreferenceStudent : IStudentStep
         return student.OnDevice(_device);
     }
 
+    /// <summary>Time spent decoding preference/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
-        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
         CheckMeta(shardId, meta, imageBytes);
         if (_isHeldOut(shardId))
         {
