@@ -115,10 +115,12 @@ public static class PipelineBenchReport
     public static string ScalingTable(PipelineBenchResult result)
     {
         var s = new StringBuilder();
-        s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| teacher workers | credit window | shards/s | ideal shards/s | efficiency | stage wall s |"));
-        s.AppendLine("|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| teacher workers | credit window | shards | shards/s | ideal shards/s | efficiency | trainer cap shards/s | stage wall s |");
+        s.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in result.Scaling)
-            s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {r.Workers} | {r.CreditWindow} | {r.ShardsPerSecond:0.0} | {r.IdealShardsPerSecond:0.0} | {r.Efficiency:0.00} | {r.StageSeconds:0.00} |"));
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Workers} | {r.CreditWindow} | {r.Shards} | {r.ShardsPerSecond:0.0} | {r.IdealShardsPerSecond:0.0} | {r.Efficiency:0.00} | " +
+                $"{r.TrainerCapShardsPerSecond:0} | {r.StageSeconds:0.00} |"));
         return s.ToString();
     }
 

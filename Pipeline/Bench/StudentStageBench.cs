@@ -145,15 +145,20 @@ public sealed class StudentStageBench
             Path.Combine(paths.Root, TeacherPretraining.TokenizerFile), ModelConfigs.Vision(s).NumPatches);
     }
 
-    /// <summary>Every cached batch of <paramref name="stage"/> in shard order, read into memory.</summary>
+    /// <summary>Every cached batch of <paramref name="stage"/> in shard order, read into memory: from the stage's own
+    /// cache, or, for a stage that replays another stage's batches (mod shares mimic's when the configuration makes it
+    /// so), from the one other complete cache of the live run.</summary>
     private static IReadOnlyList<(int Shard, byte[] Bytes)> CachedBatches(IReadOnlyList<CacheEntry> caches, string stage, string root)
     {
-        var entries = caches.Where(e => e.Manifest?.Stage == stage).ToList();
-        if (entries.Count != 1 || entries[0].Manifest is not { Complete: true } manifest)
-            throw new InvalidDataException($"the live run's cache {root} holds {entries.Count} cache(s) of stage '{stage}', " +
-                                           "expected one complete cache");
-        return manifest.Parts.OrderBy(p => p.Shard)
-            .Select(p => (p.Shard, File.ReadAllBytes(Path.Combine(entries[0].Directory, p.File))))
+        var complete = caches.Where(e => e.Manifest is { Complete: true }).ToList();
+        var own = complete.Where(e => e.Manifest!.Stage == stage).ToList();
+        var chosen = own.Count > 0 ? own : complete;
+        if (chosen.Count != 1)
+            throw new InvalidDataException($"the live run's cache {root} holds {own.Count} complete cache(s) of stage '{stage}' and " +
+                                           $"{complete.Count} in all: expected the stage's own, or a single one it shares");
+        var entry = chosen[0];
+        return entry.Manifest!.Parts.OrderBy(p => p.Shard)
+            .Select(p => (p.Shard, File.ReadAllBytes(Path.Combine(entry.Directory, p.File))))
             .ToList();
     }
 
