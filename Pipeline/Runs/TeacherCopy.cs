@@ -17,7 +17,7 @@ public static class TeacherCopy
         var to = Path.Combine(paths.Checkpoints, "teacher");
         if (!File.Exists(Path.Combine(from, TeacherPretraining.FingerprintFile)))
             throw new FileNotFoundException($"run {source} has no finished teacher ({Path.Combine(from, TeacherPretraining.FingerprintFile)} is missing): " +
-                                            "the replay needs its vision tower and fingerprint");
+                                            "the run needs its vision tower and fingerprint");
         if (File.Exists(Path.Combine(to, TeacherPretraining.FingerprintFile))) return;
         Directory.CreateDirectory(to);
         foreach (var file in Directory.EnumerateFiles(from))
