@@ -22,6 +22,14 @@ Verbs:
                     params, FLOPs; writes bench-models.csv/.md to runs/<stamp>-bench-<preset>:
                       --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
                       --repeats N  --batch N  --decode-steps N
+  bench pipeline [options]
+                    build if needed, then measure the dataflow itself: teacher-worker scaling against
+                    the ideal (a teacher stand-in of fixed latency), trainer utilisation and the Arrow
+                    and messaging shares with live teachers, mimic and mod live vs replayed from the
+                    cache vs fed from memory, bytes per cached token vs dense float32 logits; writes
+                    bench/pipeline.csv and bench/pipeline.md to runs/<stamp>-bench-<preset>:
+                      --preset bench|tiny|demo (default bench: demo models, small data)  --config FILE
+                      -D key=value ...  --run DIR  --latency-ms MS  --workers 1,2,4,8  --repeats N
   cluster --teachers N [options]
                     build if needed, then the same run as a local Akka cluster on 127.0.0.1: one
                     coordinator process (supervisor, trainer, teacher and eval stages) and N teacher
@@ -51,7 +59,6 @@ Planned verbs (not built yet; passed to the binary, which will refuse them until
   cache verify              checksums and schema of every cached part
   cluster --teachers N      the same run as a local Akka cluster
   node --role R --seed URI  join an existing cluster from another machine
-  bench pipeline|replay|cache  pipeline vs trainer alone, replay vs live, bytes per cached token
 USAGE
 }
 

@@ -26,9 +26,16 @@ public static class PipelineHost
 
     /// <summary>Runs the pipeline on the actors <paramref name="hosting"/> starts (one process, or the coordinator
     /// node of a cluster).</summary>
+    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
+        CancellationToken ct, ActorHosting hosting) =>
+        RunAsync(settings, paths, progress, ct, hosting, stages => stages);
+
+    /// <summary>Runs the pipeline with every stage definition passed through <paramref name="instrument"/> first (the
+    /// pipeline benchmark wraps the teacher and student steps of each distillation stage to time them).</summary>
     public static async Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
-        CancellationToken ct, ActorHosting hosting)
+        CancellationToken ct, ActorHosting hosting, Func<IReadOnlyList<StageDefinition>, IReadOnlyList<StageDefinition>> instrument)
     {
+        ArgumentNullException.ThrowIfNull(instrument);
         var clock = Stopwatch.StartNew();
         var started = DateTimeOffset.UtcNow;
         TorchSharp.torch.set_num_threads(settings.TorchThreads > 0 ? settings.TorchThreads : Environment.ProcessorCount);
@@ -52,8 +59,8 @@ public static class PipelineHost
             MaxBatchBytes = settings.Transport.MaxBatchBytes,
             StrictOrder = settings.Cache.StrictOrder,
         }.Validate();
-        var stages = StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
-            prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint);
+        var stages = instrument(StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
+            prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint));
 
         var (system, hostedFlow) = await hosting.StartAsync(settings, paths, flow, ct);
         using var _ = system;

@@ -22,7 +22,7 @@ public sealed record BenchModelsOptions
 }
 
 /// <summary><c>distill bench</c>: performance measurements written to a run directory (DESIGN 9). Sub-verbs:
-/// <c>models</c> (<see cref="ModelBench"/>).</summary>
+/// <c>models</c> (<see cref="ModelBench"/>) and <c>pipeline</c> (<see cref="BenchPipelineVerb"/>).</summary>
 public static class BenchVerb
 {
     public const int DefaultRepeats = 5;
@@ -32,8 +32,9 @@ public static class BenchVerb
 
     public static Command Create(CliEnvironment env)
     {
-        var bench = new Command("bench", "Measure performance; results go to a run directory (see 'bench models')");
+        var bench = new Command("bench", "Measure performance; results go to a run directory (see 'bench models', 'bench pipeline')");
         bench.Add(CreateModels(env));
+        bench.Add(BenchPipelineVerb.Create(env));
         return bench;
     }
 

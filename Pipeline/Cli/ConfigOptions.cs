@@ -13,7 +13,8 @@ internal sealed class ConfigOptions
     public Option<string?> Run { get; }
 
     /// <param name="runDescription">help text of <c>--run</c>.</param>
-    public ConfigOptions(string runDescription)
+    /// <param name="defaultPreset">the preset when <c>--preset</c> is not given.</param>
+    public ConfigOptions(string runDescription, string defaultPreset = ConfigSources.DefaultPreset)
     {
         var presets = HoconLocator.TryFind() is { } dir ? string.Join("|", HoconLocator.Presets(dir)) : "tiny|demo";
         Config = new Option<string?>("--config", "-c")
@@ -25,7 +26,7 @@ internal sealed class ConfigOptions
         {
             Description = $"size preset from hocon/presets ({presets})",
             HelpName = "NAME",
-            DefaultValueFactory = _ => ConfigSources.DefaultPreset,
+            DefaultValueFactory = _ => defaultPreset,
         };
         Define = new Option<string[]>("--define", "-D")
         {

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
-using Distill.Stages.Training;
 
 namespace Distill.Pipeline.Cli;
 
@@ -105,7 +104,7 @@ public static partial class ReplayVerb
         try
         {
             (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), baseDir, RunLabel);
-            CopyTeacher(config.Settings, source, paths);
+            TeacherCopy.Into(config.Settings, source, paths);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -114,22 +113,6 @@ public static partial class ReplayVerb
         }
         await env.Out.WriteLineAsync($"distill: replay of {source} from its cache {cacheRoot}");
         return await RunVerb.RunInAsync(config, paths, env, ct);
-    }
-
-    /// <summary>Copies the source run's trained teacher (weights, config, tokenizer, fingerprint) into the replay,
-    /// unless the configuration names an external teacher checkpoint or the replay already has it.</summary>
-    private static void CopyTeacher(DistillSettings settings, string source, RunPaths paths)
-    {
-        if (settings.Teacher.Checkpoint.Length > 0) return;
-        var from = Path.Combine(source, "checkpoints", "teacher");
-        var to = Path.Combine(paths.Checkpoints, "teacher");
-        if (!File.Exists(Path.Combine(from, TeacherPretraining.FingerprintFile)))
-            throw new FileNotFoundException($"run {source} has no finished teacher ({Path.Combine(from, TeacherPretraining.FingerprintFile)} is missing): " +
-                                            "the replay needs its vision tower and fingerprint");
-        if (File.Exists(Path.Combine(to, TeacherPretraining.FingerprintFile))) return;
-        Directory.CreateDirectory(to);
-        foreach (var file in Directory.EnumerateFiles(from))
-            File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);
     }
 
     /// <summary>The preset named in a resolved configuration's header, if this build has it; else the default.</summary>

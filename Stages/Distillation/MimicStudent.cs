@@ -19,7 +19,7 @@ namespace Distill.Stages.Distillation;
 /// forward KL (T = 1, whatever the training divergence) and the response cross-entropy on them are measured before
 /// each phase and after every epoch. The training state is saved after every epoch; a stage started again on the same
 /// run directory continues after the last saved epoch (see <see cref="StudentCurriculum"/>).</summary>
-public sealed class MimicStudent : IStudentStep
+public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
 {
     public const string DensePhase = "d2d", MoePhase = "d2s";
 
@@ -37,6 +37,7 @@ public sealed class MimicStudent : IStudentStep
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
     private readonly TrainingStateStore? _states;
+    private readonly ArrowCodecClock _codec = new();
     private TeacherBatchMeta? _meta;
 
     /// <param name="studentConfig">The dense student (the schedule upcycles it).</param>
@@ -64,9 +65,12 @@ public sealed class MimicStudent : IStudentStep
         _states = states;
     }
 
+    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
-        var (rows, meta) = TeacherV1.Read(teacherV1);
+        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
         var kept = _isHeldOut(shardId) ? _heldOut : _train;
         if (!kept.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");

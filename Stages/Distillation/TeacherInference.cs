@@ -12,8 +12,9 @@ namespace Distill.Stages.Distillation;
 /// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.
 /// With <see cref="ResponseGeneration"/> set, the teacher first answers every prompt greedily and the batch carries
 /// that response instead of the dataset's (<see cref="TeacherResponses"/>), with the log-probs on it.</summary>
-public sealed class TeacherInference : ITeacherStep
+public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
 {
+    private readonly ArrowCodecClock _codec = new();
     private readonly VisionLanguageModel _model;
     private readonly TeacherBatchMeta _meta;
     private readonly int _imageSize;
@@ -37,11 +38,14 @@ public sealed class TeacherInference : ITeacherStep
 
     public TeacherBatchMeta Meta => _meta;
 
+    /// <summary>Time spent reading samples/v1 and writing teacher/v1.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public byte[] Infer(byte[] samplesV1)
     {
-        var rows = SamplesV1.Read(samplesV1);
+        var rows = _codec.Decoding(() => SamplesV1.Read(samplesV1));
         if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageSize, g.MaxNewTokens, g.EosId, _padId);
-        if (rows.Count == 0) return TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageSize * _imageSize * 3);
+        if (rows.Count == 0) return _codec.Encoding(() => TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageSize * _imageSize * 3));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var batch = TrainingBatch.Collate(rows, _imageSize, _padId, _scope);
@@ -64,7 +68,7 @@ public sealed class TeacherInference : ITeacherStep
                 flatTail.AsSpan(offset, n).ToArray()));
             offset += n;
         }
-        return TeacherV1.Write(output, _meta, _imageSize * _imageSize * 3);
+        return _codec.Encoding(() => TeacherV1.Write(output, _meta, _imageSize * _imageSize * 3));
     }
 
     public void Dispose() => _model.Dispose();

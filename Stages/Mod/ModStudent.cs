@@ -26,7 +26,7 @@ namespace Distill.Stages.Mod;
 /// all batches are in); a stage started again on the same run directory restores the converted student, its optimiser
 /// and the figures so far, only collects the batches while they stream in, and goes on after the saved epoch (after
 /// the last one: straight to the checkpoint and the measurements).</summary>
-public sealed class ModStudent : IStudentStep
+public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 {
     /// <summary>The phase name of the saved training state.</summary>
     public const string Phase = "train";
@@ -52,6 +52,7 @@ public sealed class ModStudent : IStudentStep
     private readonly Stopwatch _clock = new();
     private readonly TrainingStateStore? _states;
     private readonly TrainingState? _resumed;
+    private readonly ArrowCodecClock _codec = new();
     private TeacherBatchMeta? _meta;
     private long _samplesTrained;
     private double _lastLoss = double.NaN;
@@ -158,10 +159,13 @@ public sealed class ModStudent : IStudentStep
         return TeacherPretraining.Shuffled(train, _options.Train.Seed).Take(_options.CalibrationSamples).ToList();
     }
 
+    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
         if (_resumed is not null) return Collect(shardId, teacherV1); // epoch 1 is in the saved state
-        var (rows, meta) = TeacherV1.Read(teacherV1);
+        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
         _clock.Start();
         var report = StreamedShard.Consume(shardId, rows, _isHeldOut(shardId), _heldOut, _train, _options.Train.BatchSize, TrainStep);
@@ -172,7 +176,7 @@ public sealed class ModStudent : IStudentStep
     /// <summary>A resumed stage only keeps the rows of a shard (for the replayed epochs and the held-out measurements).</summary>
     private StepReport Collect(int shardId, byte[] teacherV1)
     {
-        var (rows, meta) = TeacherV1.Read(teacherV1);
+        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
         (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
         return new StepReport(shardId, rows.Count, double.NaN);

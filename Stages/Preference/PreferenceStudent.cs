@@ -20,7 +20,7 @@ namespace Distill.Stages.Preference;
 /// The training state is saved after every epoch (the streamed first epoch when all batches are in); a stage started
 /// again on the same run directory restores the saved student and optimiser, only collects the pairs while they stream
 /// in, and replays the epochs after the saved one.</summary>
-public sealed class PreferenceStudent : IStudentStep
+public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 {
     /// <summary>The phase name of the saved training state.</summary>
     public const string Phase = "train";
@@ -44,6 +44,7 @@ public sealed class PreferenceStudent : IStudentStep
     private readonly Stopwatch _clock = new();
     private readonly TrainingStateStore? _states;
     private readonly TrainingState? _resumed;
+    private readonly ArrowCodecClock _codec = new();
     private PreferenceBatchMeta? _meta;
     private long _pairsTrained;
     private double _firstLoss = double.NaN, _lastLoss = double.NaN;
@@ -108,10 +109,13 @@ public sealed class PreferenceStudent : IStudentStep
         return student.OnDevice(_device);
     }
 
+    /// <summary>Time spent decoding preference/v1 batches.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
         if (_resumed is not null) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
-        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
         CheckMeta(shardId, meta, imageBytes);
         bool heldOut = _isHeldOut(shardId);
         if (!heldOut) _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
@@ -121,7 +125,7 @@ public sealed class PreferenceStudent : IStudentStep
     /// <summary>A resumed stage only keeps the pairs of a shard (for the replayed epochs and the measurements).</summary>
     private StepReport Collect(int shardId, byte[] preferenceV1)
     {
-        var (rows, meta, imageBytes) = PreferenceV1.Read(preferenceV1);
+        var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
         CheckMeta(shardId, meta, imageBytes);
         (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
         return new StepReport(shardId, rows.Count, double.NaN);

@@ -12,8 +12,9 @@ namespace Distill.Stages.Preference;
 /// the response tokens, eos included; one image encoding per row). A judged row keeps its pair and gets
 /// ref_chosen_logp / ref_rejected_logp; a row left to the teacher becomes the pair of its best and worst response by
 /// the length-normalised log-likelihood (sum / tokens), with those two sums as the reference log-probs.</summary>
-public sealed class PreferenceTeacher : ITeacherStep
+public sealed class PreferenceTeacher : ITeacherStep, IArrowCodecTimed
 {
+    private readonly ArrowCodecClock _codec = new();
     private readonly VisionLanguageModel _model;
     private readonly PreferenceBatchMeta _meta;
     private readonly int _imageSize;
@@ -35,9 +36,12 @@ public sealed class PreferenceTeacher : ITeacherStep
 
     public PreferenceBatchMeta Meta => _meta;
 
+    /// <summary>Time spent reading candidates/v1 and writing preference/v1.</summary>
+    public ArrowCodecTime ArrowTime => _codec.Time;
+
     public byte[] Infer(byte[] candidatesV1)
     {
-        var (rows, meta, imageBytes) = CandidatesV1.Read(candidatesV1);
+        var (rows, meta, imageBytes) = _codec.Decoding(() => CandidatesV1.Read(candidatesV1));
         if (meta.TokenizerHash != _meta.TokenizerHash)
             throw new InvalidDataException($"{CandidatesV1.SchemaName}: tokenizer hash {meta.TokenizerHash} differs from the teacher's {_meta.TokenizerHash}");
         if (imageBytes != _imageSize * _imageSize * 3)
@@ -48,7 +52,7 @@ public sealed class PreferenceTeacher : ITeacherStep
             var sums = Score(group);
             for (int i = 0; i < group.Count; i++) output.Add(Pair(group[i], sums[i]));
         }
-        return PreferenceV1.Write(output, _meta, imageBytes);
+        return _codec.Encoding(() => PreferenceV1.Write(output, _meta, imageBytes));
     }
 
     /// <summary>Consecutive rows holding at most <see cref="_maxSequences"/> responses together (a larger row alone).</summary>

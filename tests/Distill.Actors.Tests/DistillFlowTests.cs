@@ -31,6 +31,22 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
     }
 
     [Fact]
+    public void The_outcome_carries_how_busy_the_trainer_was_while_the_batches_streamed_in()
+    {
+        var scenario = new FlowScenario(6) { StudentDelay = TimeSpan.FromMilliseconds(20) };
+        var result = RunDistill(scenario, new FlowSettings { Loaders = 1, TeacherWorkers = 2, CreditWindow = 2 });
+
+        var f = result.Outcome.Figures;
+        Assert.Equal(6, f["consumed"]); // the student's own figures stay
+        // Six Consume calls each sleep 20 ms: at least 0.12 s inside Consume, within the streaming phase.
+        Assert.True(f["trainer_consume_seconds"] >= 0.12, $"consume {f["trainer_consume_seconds"]}");
+        Assert.True(f["trainer_stream_seconds"] >= f["trainer_consume_seconds"], $"stream {f["trainer_stream_seconds"]}");
+        Assert.Equal(f["trainer_consume_seconds"] / f["trainer_stream_seconds"], f["trainer_busy_fraction"], 12);
+        Assert.True(f["trainer_complete_seconds"] >= 0);
+        Assert.False(f.ContainsKey("trainer_arrow_decode_seconds")); // the fake student does not time its Arrow decoding
+    }
+
+    [Fact]
     public void Progress_keeps_the_last_training_loss_when_held_out_shards_report_none()
     {
         var scenario = new FlowScenario(8) { HeldOutFrom = 6 };

@@ -59,7 +59,11 @@ public sealed class DistillationFlowTests
         public static VlmConfig StudentConfig(PreparedData data) => new(new VisionConfig(16, 8, 16, 32, 1, 2),
             new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.Tokenizer.ImageId);
 
-        public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples);
+        public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples)
+        {
+            /// <summary>What the teacher and the student measured of their Arrow encoding and decoding, and the shards.</summary>
+            public (ArrowCodecTime Teacher, ArrowCodecTime Student, int Shards) Codec { get; init; }
+        }
 
         /// <summary>Mimic with projector warm-up (1 epoch), D2D (2), upcycling and D2S (2), teacher batches arriving
         /// in reverse shard order.</summary>
@@ -76,8 +80,9 @@ public sealed class DistillationFlowTests
                 SftStudent.Captions(Data.Rows("train")), dense, moe, Data.ImageSize, Data.Tokenizer);
             for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
+            var codec = (teacher.ArrowTime, student.ArrowTime, source.ShardCount);
             var outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
-            return new MimicRun(outcome, options, dense, moe, source.TrainSamples);
+            return new MimicRun(outcome, options, dense, moe, source.TrainSamples) { Codec = codec };
         }
 
         public void Dispose() => Dir.Dispose();
@@ -85,6 +90,17 @@ public sealed class DistillationFlowTests
 
     private readonly TinyRun _run;
     public DistillationFlowTests(TinyRun run) => _run = run;
+
+    [Fact]
+    public void TeacherAndStudentTimeEachArrowEncodeAndDecode()
+    {
+        var (teacher, student, shards) = _run.Mimic.Codec;
+        Assert.Equal(shards, teacher.Decodes);   // each samples/v1 shard read once
+        Assert.Equal(shards, teacher.Encodes);   // each teacher/v1 batch written once
+        Assert.Equal(shards, student.Decodes);   // each teacher/v1 batch read once
+        Assert.Equal(0, student.Encodes);
+        Assert.True(teacher.Encode > TimeSpan.Zero && teacher.Decode > TimeSpan.Zero && student.Decode > TimeSpan.Zero);
+    }
 
     [Fact]
     public void TeacherTrainingLowersValidationLossAndIsReusedByFingerprint()

@@ -1,0 +1,18 @@
+using Distill.Stages.Flow;
+
+namespace Distill.Pipeline.Bench;
+
+/// <summary>A teacher stand-in of fixed latency for the scaling benchmark: every call sleeps <c>latency</c> (taking no
+/// CPU, as a teacher on another machine or an accelerator would) and returns the same real <c>teacher/v1</c> batch of
+/// the configured size (<see cref="SyntheticTeacherBatch"/>).</summary>
+public sealed class FixedLatencyTeacher(TimeSpan latency, byte[] teacherV1, ScalingClock clock) : ITeacherStep
+{
+    public byte[] Infer(byte[] samplesV1)
+    {
+        clock.InferStarted();
+        Thread.Sleep(latency);
+        return teacherV1;
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,169 @@
+using System.Globalization;
+using Distill.Pipeline.Composition;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+using Distill.Stages.Sources;
+using Distill.Stages.Workspace;
+
+namespace Distill.Pipeline.Bench;
+
+/// <summary>Options of <c>distill bench pipeline</c>.</summary>
+public sealed record PipelineBenchOptions
+{
+    /// <summary>The preset when none is given: the demo models on a small slice of the data (hocon/presets/bench.conf).</summary>
+    public const string DefaultPreset = "bench";
+
+    public static readonly TimeSpan DefaultLatency = TimeSpan.FromMilliseconds(50);
+    public static readonly IReadOnlyList<int> DefaultWorkers = [1, 2, 4, 8];
+    public const int DefaultRepeats = 3;
+
+    /// <summary>Most teacher workers one scaling run may have.</summary>
+    public const int MaxWorkers = 64;
+
+    public ConfigSources Sources { get; init; } = new() { Preset = DefaultPreset };
+
+    /// <summary>Latency of the teacher stand-in of the scaling benchmark, per batch.</summary>
+    public TimeSpan Latency { get; init; } = DefaultLatency;
+
+    /// <summary>Teacher worker counts of the scaling benchmark.</summary>
+    public IReadOnlyList<int> Workers { get; init; } = DefaultWorkers;
+
+    /// <summary>Runs of each scaling setting, and rounds of live / replay / limit runs of the student stages.</summary>
+    public int Repeats { get; init; } = DefaultRepeats;
+}
+
+/// <summary><c>distill bench pipeline</c> (issue 5, item 7; DESIGN 9): (a) how the teacher side scales with teacher
+/// workers against the ideal (<see cref="ScalingBench"/>), (b) how busy the trainer is with live teachers and what Arrow
+/// encode/decode and messaging cost per shard, (c) the student stages live, replayed from the cache and fed from memory
+/// without actors (<see cref="StudentStageBench"/>), (d) the cache's bytes per distilled token against dense float32
+/// logits (<see cref="CacheBytes"/>). Works in <c>&lt;run&gt;/bench/pipeline/</c> (replaced on every run).</summary>
+public static class PipelineBench
+{
+    /// <summary>Subject of the rows that add up every student stage.</summary>
+    public const string Total = "all";
+
+    /// <summary>Where the bench writes its files in the run directory, and its runs below that.</summary>
+    public static string OutputDir(string runRoot) => Path.Combine(runRoot, "bench");
+
+    public static string WorkDir(string runRoot) => Path.Combine(OutputDir(runRoot), "pipeline");
+
+    public static async Task<PipelineBenchResult> RunAsync(PipelineBenchOptions options, string preset, RunPaths root, DateTimeOffset now,
+        Action<string>? log = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var work = WorkDir(root.Root);
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        var bench = new StudentStageBench(options.Sources with { Preset = preset }, work, now, log, ct);
+
+        // (a) on the dataset every run shares (written here, once).
+        var (config, paths) = bench.Create("scaling", "distill.cache.mode=off");
+        var s = config.Settings;
+        var prepared = StudentStageBench.Prepare(s, paths);
+        var machine = MachineInfo.Now(TorchSharp.torch.get_num_threads());
+        log?.Invoke($"  (a) scaling: teacher stand-in of {options.Latency.TotalMilliseconds:0.#} ms per batch, workers {string.Join(", ", options.Workers)}");
+        var scaling = await ScalingBench.RunAsync(s, prepared.Data, options.Latency, options.Workers, options.Repeats, paths.Root, log, ct);
+
+        // (b), (c): round-robin, so that load from other processes spreads over the three modes.
+        log?.Invoke($"  (b, c) student stages {string.Join(", ", StudentStages)}: live, replay, limit; {options.Repeats} round(s)");
+        var live = new List<LiveRun>();
+        var replay = new List<StageRun>();
+        var limit = new List<StageRun>();
+        for (int round = 1; round <= options.Repeats; round++)
+        {
+            live.Add(await bench.LiveAsync(round));
+            replay.AddRange(await bench.ReplayAsync(round, live[^1]));
+            limit.AddRange(bench.Limit(round, live[^1]));
+        }
+
+        // (d) from the first live run's cache.
+        var cache = CacheBytes.Measure(live[0].CacheRoot);
+
+        machine = machine with { LoadAtEnd = MachineInfo.LoadAverage() };
+        var source = new SplitShardSource(prepared.Data, "train", "val", s.Parallelism.ShardSize);
+        return new PipelineBenchResult(preset, machine, Sizes(s, prepared, source), options.Latency.TotalMilliseconds, options.Repeats,
+            scaling, Utilisation(live), Replay(live, replay, limit), cache, Notes(s, options, scaling));
+    }
+
+    /// <summary>The student stages measured: the distillation stages of <see cref="StudentStageBench.Stages"/>.</summary>
+    public static IReadOnlyList<string> StudentStages => StudentStageBench.Stages.Where(st => st != "teacher").ToList();
+
+    internal static IReadOnlyList<UtilisationRow> Utilisation(IReadOnlyList<LiveRun> live) =>
+        StudentStages.Select(stage =>
+        {
+            var runs = live.Select(l => l.Stages.Single(r => r.Stage == stage)).ToList();
+            var flows = live.Select(l => l.Flow.TryGetValue(stage, out var f) ? f : null).OfType<FlowStageTimes>().ToList();
+            double PerShard(Func<FlowStageTimes, TimeSpan> time, Func<FlowStageTimes, int> count) =>
+                flows.Count == 0 ? double.NaN : ScalingBench.Median(flows.Select(f => count(f) == 0 ? double.NaN : time(f).TotalMilliseconds / count(f)));
+            double Figure(string name) => ScalingBench.Median(runs.Select(r => r.Figure(name)));
+            return new UtilisationRow(stage,
+                BusyFraction: Figure("trainer_busy_fraction"),
+                StreamSeconds: Figure("trainer_stream_seconds"),
+                ConsumeSeconds: Figure("trainer_consume_seconds"),
+                CompleteSeconds: Figure("trainer_complete_seconds"),
+                TeacherStepMs: PerShard(f => f.TeacherStep, f => f.TeacherShards),
+                TeacherEncodeMs: PerShard(f => f.TeacherEncode, f => f.TeacherShards),
+                TeacherDecodeMs: PerShard(f => f.TeacherDecode, f => f.TeacherShards),
+                StudentStepMs: PerShard(f => f.StudentStep, f => f.StudentShards),
+                StudentDecodeMs: PerShard(f => f.StudentDecode, f => f.StudentShards),
+                MessagingMs: PerShard(f => f.Messaging, f => f.DeliveredShards),
+                Shards: flows.Count == 0 ? 0 : flows[0].StudentShards,
+                DeliveredShards: flows.Count == 0 ? 0 : flows.Min(f => f.DeliveredShards));
+        }).ToList();
+
+    internal static IReadOnlyList<ReplayRow> Replay(IReadOnlyList<LiveRun> live, IReadOnlyList<StageRun> replay, IReadOnlyList<StageRun> limit)
+    {
+        var liveRuns = live.SelectMany(l => l.Stages).ToList();
+        var rows = StudentStages.Select(stage => Row(stage, r => r.Stage == stage)).ToList();
+        rows.Add(Row(Total, _ => true));
+        return rows;
+
+        ReplayRow Row(string name, Func<StageRun, bool> take)
+        {
+            // Per round, the sum over the stages taken; then the median over the rounds.
+            double Median(IEnumerable<StageRun> runs, Func<StageRun, double> value) =>
+                ScalingBench.Median(runs.Where(take).GroupBy(r => r.Round).Select(g => g.Sum(value)));
+            return new ReplayRow(name,
+                LiveSeconds: Median(liveRuns, r => r.WallSeconds),
+                ReplaySeconds: Median(replay, r => r.WallSeconds),
+                LimitSeconds: Median(limit, r => r.WallSeconds),
+                LiveStreamSeconds: Median(liveRuns, r => r.Figure("trainer_stream_seconds")),
+                ReplayStreamSeconds: Median(replay, r => r.Figure("trainer_stream_seconds")),
+                LimitConsumeSeconds: Median(limit, r => r.Figure("limit_consume_seconds")),
+                ReplayBusyFraction: name == Total ? double.NaN : Median(replay, r => r.Figure("trainer_busy_fraction")));
+        }
+    }
+
+    private static string Sizes(DistillSettings s, DataPreparation.Result prepared, SplitShardSource source) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{source.TrainSamples} training + {source.HeldOutSamples} held-out samples in {source.TrainShards} + " +
+            $"{source.ShardCount - source.TrainShards} shards of {s.Parallelism.ShardSize}; {prepared.Data.ImageTokens} image tokens; " +
+            $"teacher {s.Model.Teacher.HiddenSize} wide x {s.Model.Teacher.Layers} layers, student {s.Model.Student.HiddenSize} x {s.Model.Student.Layers}; " +
+            $"top-K {s.Teacher.TopK}, vocabulary {prepared.Data.Tokenizer.VocabSize}; {s.Parallelism.TeacherWorkers} teacher worker(s), " +
+            $"credit window {s.Parallelism.CreditWindow}, strict order {(s.Cache.StrictOrder ? "on" : "off")}");
+
+    private static IReadOnlyList<string> Notes(DistillSettings s, PipelineBenchOptions options, IReadOnlyList<ScalingRow> scaling) =>
+    [
+        string.Create(CultureInfo.InvariantCulture,
+            $"(a) The real actor flow (supervisor, stage coordinator, {s.Parallelism.Loaders} loaders, teacher workers, trainer, student host) runs " +
+            $"{scaling[0].Shards} shards per setting. Each teacher is a stand-in that sleeps {options.Latency.TotalMilliseconds:0.#} ms per batch " +
+            $"(no CPU, like a teacher on another machine) and returns the same real teacher/v1 batch of the configured size; the student only " +
+            $"decodes it. Throughput = shards / (first teacher call -> last shard consumed); ideal = workers / latency, capped by the student's " +
+            $"decode rate; the credit window is raised to twice the workers so that it never idles one. Median of the repeats."),
+        "(b) The first live run trains the teacher with the configuration's teacher settings (or checks the external one); every later run " +
+        "copies it. Busy fraction = time inside the student's Consume / wall time from the student being ready until the last batch was " +
+        "consumed (the trainer's trainer_busy_fraction figure). The mimic student only decodes and keeps the batches while they stream in " +
+        "and trains at the end (its epochs replay them from memory), so its trainer is mostly idle then; the mod student trains its first " +
+        "epoch while they stream in. Arrow times are stopwatches around the encode/decode calls inside the steps. Messaging is the time " +
+        "from a teacher call's end to the student call's start beyond the time the student was still busy (worker -> trainer -> student " +
+        "host messages and their scheduling), its share taken of a shard's work (teacher step + student step); overhead share = (Arrow encode + decode on both sides + messaging) / (teacher step + student step).",
+        "(c) Per round: a live run (teachers running, cache mode write), a replay of its cache through the actors (cache mode replay, no " +
+        "teacher) and the limit: each stage's student step, made as the pipeline makes it, fed the cached batches from memory in shard " +
+        "order without actors. Stage wall time = the supervisor's (live, replay) or create + consume + complete (limit); medians over the rounds. " +
+        "The stream columns are the trainer's streaming phase (live, replay) and the limit's consume loop.",
+        "(d) From the first live run's cache. Tokens = the positions whose logits are cached (distill.mimic.scope). Logit bytes = part " +
+        "bytes minus the same rows written as samples/v1 (images, tokens, masks, which any cache needs); top-K payload = K int32 ids + K " +
+        "float16 log-probs + one float32 tail; dense = vocab_size float32 logits. Part ratio = the part / the same part with dense logits.",
+        "Timings are wall-clock on a machine that may be shared: the load average at start and end is in the machine line. Torch threads come " +
+        "from distill.torch-threads as in a run.",
+    ];
+}

@@ -1,0 +1,207 @@
+using System.Globalization;
+using System.Text;
+
+namespace Distill.Pipeline.Bench;
+
+/// <summary>Writes a <see cref="PipelineBenchResult"/> as <c>pipeline.csv</c> (long format: one figure per line,
+/// <c>section,subject,metric,value,unit</c>) and <c>pipeline.md</c> (the machine, one table per section, notes).</summary>
+public static class PipelineBenchReport
+{
+    public const string CsvFile = "pipeline.csv";
+    public const string MarkdownFile = "pipeline.md";
+    public const string Header = "section,subject,metric,value,unit";
+
+    /// <summary>The CSV sections, in order.</summary>
+    public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache"];
+
+    /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
+    public static (string Csv, string Markdown) Write(string directory, PipelineBenchResult result)
+    {
+        Directory.CreateDirectory(directory);
+        var csv = Path.Combine(directory, CsvFile);
+        var md = Path.Combine(directory, MarkdownFile);
+        WriteAtomically(csv, ToCsv(result));
+        WriteAtomically(md, ToMarkdown(result));
+        return (csv, md);
+    }
+
+    public static string ToCsv(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine(Header);
+        void Line(string section, string subject, string metric, double value, string unit = "") =>
+            s.AppendLine(string.Join(",", section, subject, metric, F(value), unit));
+
+        var m = result.Machine;
+        Line("machine", "machine", "cores", m.Cores);
+        Line("machine", "machine", "torch_threads", m.TorchThreads);
+        Line("machine", "machine", "repeats", result.Repeats);
+
+        foreach (var r in result.Scaling)
+        {
+            var subject = $"workers={r.Workers}";
+            Line("scaling", subject, "workers", r.Workers);
+            Line("scaling", subject, "credit_window", r.CreditWindow);
+            Line("scaling", subject, "shards", r.Shards);
+            Line("scaling", subject, "latency", r.LatencyMs, "ms");
+            Line("scaling", subject, "throughput", r.ShardsPerSecond, "shards/s");
+            Line("scaling", subject, "ideal", r.IdealShardsPerSecond, "shards/s");
+            Line("scaling", subject, "efficiency", r.Efficiency);
+            Line("scaling", subject, "trainer_cap", r.TrainerCapShardsPerSecond, "shards/s");
+            Line("scaling", subject, "stage_wall", r.StageSeconds, "s");
+        }
+
+        foreach (var u in result.Utilisation)
+        {
+            Line("utilisation", u.Stage, "trainer_busy_fraction", u.BusyFraction);
+            Line("utilisation", u.Stage, "stream", u.StreamSeconds, "s");
+            Line("utilisation", u.Stage, "consume", u.ConsumeSeconds, "s");
+            Line("utilisation", u.Stage, "complete", u.CompleteSeconds, "s");
+            Line("utilisation", u.Stage, "teacher_step", u.TeacherStepMs, "ms/shard");
+            Line("utilisation", u.Stage, "teacher_arrow_encode", u.TeacherEncodeMs, "ms/shard");
+            Line("utilisation", u.Stage, "teacher_arrow_encode_share", u.TeacherEncodeShare);
+            Line("utilisation", u.Stage, "teacher_arrow_decode", u.TeacherDecodeMs, "ms/shard");
+            Line("utilisation", u.Stage, "teacher_arrow_decode_share", u.TeacherDecodeShare);
+            Line("utilisation", u.Stage, "student_step", u.StudentStepMs, "ms/shard");
+            Line("utilisation", u.Stage, "student_arrow_decode", u.StudentDecodeMs, "ms/shard");
+            Line("utilisation", u.Stage, "student_arrow_decode_share", u.StudentDecodeShare);
+            Line("utilisation", u.Stage, "messaging", u.MessagingMs, "ms/shard");
+            Line("utilisation", u.Stage, "messaging_share", u.MessagingShare);
+            Line("utilisation", u.Stage, "overhead_share", u.OverheadShare);
+            Line("utilisation", u.Stage, "shards", u.Shards);
+            Line("utilisation", u.Stage, "delivered_shards", u.DeliveredShards);
+        }
+
+        foreach (var r in result.Replay)
+        {
+            Line("replay", r.Stage, "live", r.LiveSeconds, "s");
+            Line("replay", r.Stage, "replay", r.ReplaySeconds, "s");
+            Line("replay", r.Stage, "limit", r.LimitSeconds, "s");
+            Line("replay", r.Stage, "replay_vs_live", r.ReplayVsLive);
+            Line("replay", r.Stage, "replay_vs_limit", r.ReplayVsLimit);
+            Line("replay", r.Stage, "live_vs_limit", r.LiveVsLimit);
+            Line("replay", r.Stage, "live_stream", r.LiveStreamSeconds, "s");
+            Line("replay", r.Stage, "replay_stream", r.ReplayStreamSeconds, "s");
+            Line("replay", r.Stage, "limit_consume", r.LimitConsumeSeconds, "s");
+            if (!double.IsNaN(r.ReplayBusyFraction)) Line("replay", r.Stage, "replay_busy_fraction", r.ReplayBusyFraction);
+        }
+
+        foreach (var c in result.Cache)
+        {
+            Line("cache", c.Stage, "parts", c.Parts);
+            Line("cache", c.Stage, "rows", c.Rows);
+            Line("cache", c.Stage, "tokens", c.Tokens);
+            Line("cache", c.Stage, "top_k", c.TopK);
+            Line("cache", c.Stage, "vocab_size", c.VocabSize);
+            Line("cache", c.Stage, "part_bytes", c.PartBytes, "bytes");
+            Line("cache", c.Stage, "sample_bytes", c.SampleBytes, "bytes");
+            Line("cache", c.Stage, "bytes_per_token", c.BytesPerToken, "bytes/token");
+            Line("cache", c.Stage, "logit_bytes_per_token", c.LogitBytesPerToken, "bytes/token");
+            Line("cache", c.Stage, "topk_payload_bytes_per_token", c.TopKPayloadBytesPerToken, "bytes/token");
+            Line("cache", c.Stage, "dense_float32_bytes_per_token", c.DenseBytesPerToken, "bytes/token");
+            Line("cache", c.Stage, "logit_ratio", c.LogitRatio);
+            Line("cache", c.Stage, "part_ratio", c.PartRatio);
+        }
+        return s.ToString();
+    }
+
+    public static string Machine(PipelineBenchResult result)
+    {
+        var m = result.Machine;
+        return $"Machine: {m.Cores} cores ({m.Cpu}), {m.TorchThreads} torch thread(s), {m.Os}, {m.Runtime}; " +
+               $"load average (1, 5, 15 min) {m.LoadAtStart} at the start, {m.LoadAtEnd} at the end.";
+    }
+
+    public static string ScalingTable(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| teacher workers | credit window | shards | shards/s | ideal shards/s | efficiency | trainer cap shards/s | stage wall s |");
+        s.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in result.Scaling)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Workers} | {r.CreditWindow} | {r.Shards} | {r.ShardsPerSecond:0.0} | {r.IdealShardsPerSecond:0.0} | {r.Efficiency:0.00} | " +
+                $"{r.TrainerCapShardsPerSecond:0} | {r.StageSeconds:0.00} |"));
+        return s.ToString();
+    }
+
+    public static string UtilisationTable(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| stage | trainer busy (streaming) | streaming s | consume s | complete s | teacher step ms | Arrow encode ms (share) | " +
+                     "samples decode ms (share) | student step ms | Arrow decode ms (share) | messaging ms (share of teacher + student step) | overhead share |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var u in result.Utilisation)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {u.Stage} | {u.BusyFraction:0.00} | {u.StreamSeconds:0.00} | {u.ConsumeSeconds:0.00} | {u.CompleteSeconds:0.00} | " +
+                $"{u.TeacherStepMs:0.0} | {u.TeacherEncodeMs:0.00} ({Pct(u.TeacherEncodeShare)}) | {u.TeacherDecodeMs:0.00} ({Pct(u.TeacherDecodeShare)}) | " +
+                $"{u.StudentStepMs:0.0} | {u.StudentDecodeMs:0.00} ({Pct(u.StudentDecodeShare)}) | {u.MessagingMs:0.00} ({Pct(u.MessagingShare)}) | {Pct(u.OverheadShare)} |"));
+        return s.ToString();
+    }
+
+    public static string ReplayTable(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| stage | live s | replay s | limit s | replay / live | replay / limit | live / limit | live streaming s | replay streaming s | limit consume s | trainer busy (replay) |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in result.Replay)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {r.Stage} | {r.LiveSeconds:0.00} | {r.ReplaySeconds:0.00} | {r.LimitSeconds:0.00} | {r.ReplayVsLive:0.00} | {r.ReplayVsLimit:0.00} | " +
+                $"{r.LiveVsLimit:0.00} | {r.LiveStreamSeconds:0.00} | {r.ReplayStreamSeconds:0.00} | {r.LimitConsumeSeconds:0.00} | " +
+                $"{(double.IsNaN(r.ReplayBusyFraction) ? "" : r.ReplayBusyFraction.ToString("0.00", CultureInfo.InvariantCulture))} |"));
+        return s.ToString();
+    }
+
+    public static string CacheTable(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| stage | parts | tokens | K | vocabulary | part bytes/token | logit bytes/token | top-K payload bytes/token | dense float32 bytes/token | logit ratio | part ratio |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var c in result.Cache)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {c.Stage} | {c.Parts} | {c.Tokens} | {c.TopK} | {c.VocabSize} | {c.BytesPerToken:0.0} | {c.LogitBytesPerToken:0.0} | " +
+                $"{c.TopKPayloadBytesPerToken} | {c.DenseBytesPerToken} | {c.LogitRatio:0.000} | {c.PartRatio:0.000} |"));
+        return s.ToString();
+    }
+
+    public static string ToMarkdown(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("# Pipeline benchmark");
+        s.AppendLine();
+        s.AppendLine(Machine(result));
+        s.AppendLine();
+        s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Preset {result.Preset}: {result.Sizes}. {result.Repeats} repeat(s)."));
+        s.AppendLine();
+        s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"## (a) Teacher workers: scaling against the ideal ({result.LatencyMs:0.#} ms teacher stand-in)"));
+        s.AppendLine();
+        s.Append(ScalingTable(result));
+        s.AppendLine();
+        s.AppendLine("## (b) Trainer utilisation, Arrow and messaging (live teachers)");
+        s.AppendLine();
+        s.Append(UtilisationTable(result));
+        s.AppendLine();
+        s.AppendLine("## (c) Replay vs live vs the trainer fed from memory");
+        s.AppendLine();
+        s.Append(ReplayTable(result));
+        s.AppendLine();
+        s.AppendLine("## (d) Bytes per cached token");
+        s.AppendLine();
+        s.Append(CacheTable(result));
+        s.AppendLine();
+        s.AppendLine("## Notes");
+        s.AppendLine();
+        foreach (var note in result.Notes) s.AppendLine("- " + note);
+        return s.ToString();
+    }
+
+    private static string Pct(double share) => double.IsFinite(share) ? (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a";
+
+    private static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
+
+    private static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
+using Distill.Pipeline.Bench;
+using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
+
+namespace Distill.Pipeline.Cli;
+
+/// <summary><c>distill bench pipeline</c>: the dataflow's own costs (<see cref="PipelineBench"/>): teacher-worker
+/// scaling against the ideal, trainer utilisation with Arrow and messaging shares, replay vs live vs the trainer fed
+/// from memory, bytes per cached token. Writes <c>&lt;run&gt;/bench/pipeline.csv</c> and <c>pipeline.md</c>.</summary>
+public static class BenchPipelineVerb
+{
+    public static Command Create(CliEnvironment env)
+    {
+        var options = new ConfigOptions(
+            "output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>); its bench/ folder is replaced",
+            PipelineBenchOptions.DefaultPreset);
+        var latency = new Option<int>("--latency-ms")
+        {
+            Description = "latency of the teacher stand-in of the scaling benchmark, per batch, in milliseconds",
+            HelpName = "MS",
+            DefaultValueFactory = _ => (int)PipelineBenchOptions.DefaultLatency.TotalMilliseconds,
+        };
+        var workers = new Option<string>("--workers")
+        {
+            Description = "teacher worker counts of the scaling benchmark, comma-separated",
+            HelpName = "N,N,...",
+            DefaultValueFactory = _ => string.Join(",", PipelineBenchOptions.DefaultWorkers),
+        };
+        var repeats = new Option<int>("--repeats", "-n")
+        {
+            Description = "runs of each scaling setting, and rounds of live / replay / limit runs (medians are reported)",
+            HelpName = "N",
+            DefaultValueFactory = _ => PipelineBenchOptions.DefaultRepeats,
+        };
+        latency.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is var ms and < 1) r.AddError($"--latency-ms must be at least 1, got {ms}.");
+        });
+        repeats.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is var n and < 1) r.AddError($"--repeats must be at least 1, got {n}.");
+        });
+        workers.Validators.Add(r =>
+        {
+            if (ParseWorkers(r.GetValueOrDefault<string>(), out var error) is null) r.AddError(error!);
+        });
+
+        var command = new Command("pipeline",
+            "Costs of the dataflow itself: teacher-worker scaling against the ideal (a teacher stand-in of fixed latency), trainer " +
+            "utilisation and the Arrow and messaging shares with live teachers, the student stages live vs replayed from the cache vs " +
+            "fed from memory, bytes per cached token vs dense logits; writes bench/pipeline.csv and bench/pipeline.md in the run directory");
+        options.AddTo(command);
+        command.Add(latency);
+        command.Add(workers);
+        command.Add(repeats);
+        command.SetAction((parse, ct) => ExecuteAsync(new PipelineBenchOptions
+        {
+            Sources = options.SourcesOf(parse),
+            Latency = TimeSpan.FromMilliseconds(parse.GetValue(latency)),
+            Workers = ParseWorkers(parse.GetValue(workers), out _)!,
+            Repeats = parse.GetValue(repeats),
+        }, env, ct));
+        return command;
+    }
+
+    /// <summary>"1,2,4,8" -> [1, 2, 4, 8]; null with an error naming the option for anything else (empty, not a
+    /// number, below 1, above <see cref="PipelineBenchOptions.MaxWorkers"/>, repeated).</summary>
+    public static IReadOnlyList<int>? ParseWorkers(string? text, out string? error)
+    {
+        error = null;
+        var items = (text ?? "").Split(',', StringSplitOptions.TrimEntries);
+        var counts = new List<int>();
+        foreach (var item in items)
+        {
+            if (!int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > PipelineBenchOptions.MaxWorkers)
+            {
+                error = $"--workers takes worker counts from 1 to {PipelineBenchOptions.MaxWorkers}, comma-separated (like 1,2,4,8); got '{text}'.";
+                return null;
+            }
+            if (counts.Contains(n))
+            {
+                error = $"--workers names {n} twice in '{text}'.";
+                return null;
+            }
+            counts.Add(n);
+        }
+        return counts;
+    }
+
+    public static async Task<int> ExecuteAsync(PipelineBenchOptions options, CliEnvironment env, CancellationToken ct)
+    {
+        LoadedConfiguration config;
+        try
+        {
+            config = ConfigLoader.Load(options.Sources);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e);
+            return ExitCodes.ConfigurationError;
+        }
+
+        RunPaths paths;
+        try
+        {
+            (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
+            return ExitCodes.RunFailed;
+        }
+
+        // Every run of the benchmark resolves the same layers, with its --run under this directory.
+        var sources = options.Sources with { RunDir = null };
+        try
+        {
+            await env.Out.WriteLineAsync($"distill: bench pipeline {paths.Root}");
+            await env.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"  preset {config.Preset}; teacher stand-in {options.Latency.TotalMilliseconds:0.#} ms; workers {string.Join(",", options.Workers)}; " +
+                $"{options.Repeats} repeat(s); {Environment.ProcessorCount} cores"));
+            var result = await PipelineBench.RunAsync(options with { Sources = sources }, config.Preset, paths, env.Time.GetUtcNow(),
+                line => env.Out.WriteLine(line), ct);
+            var (csv, md) = PipelineBenchReport.Write(PipelineBench.OutputDir(paths.Root), result);
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteLineAsync(PipelineBenchReport.Machine(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(PipelineBenchReport.ScalingTable(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(PipelineBenchReport.UtilisationTable(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(PipelineBenchReport.ReplayTable(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteAsync(PipelineBenchReport.CacheTable(result));
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await env.Error.WriteLineAsync("distill: bench cancelled; nothing was written.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            return await FailureReport.WriteAsync(env, paths, "bench", e);
+        }
+    }
+}
