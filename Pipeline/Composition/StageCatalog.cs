@@ -144,7 +144,7 @@ public sealed class StageCatalog
     {
         var p = _s.Preference;
         var options = new PreferenceOptions(
-            new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta);
+            new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta, p.SftWeight);
         var mining = new MiningOptions(p.SamplesPerPrompt, p.Temperature, p.TopP, p.MaxNewTokens, p.Prompts, p.HeldOutPrompts,
             BatchSize: p.BatchSize, StudentSampled: p.Uses(PreferenceSources.StudentSampled),
             Hallucination: p.Uses(PreferenceSources.Hallucination), Seed: _s.Seed);

@@ -71,6 +71,7 @@ public static class ConfigSchema
 
         new EnumKey("distill.preference.loss", PreferenceLossKinds.Names),
         new DoubleKey("distill.preference.beta", 0, 100, MinExclusive: true),
+        new DoubleKey("distill.preference.sft-weight", 0, 100, MinExclusive: false),
         new IntKey("distill.preference.epochs", 1, 100_000),
         .. Optimiser("preference"),
         new EnumListKey("distill.preference.sources", PreferenceSourceNames),

@@ -126,6 +126,7 @@ public sealed record TransportSettings(long MaxBatchBytes);
 public sealed record PreferenceSettings(
     PreferenceLossKind Loss,
     double Beta,
+    double SftWeight,
     int Epochs,
     int BatchSize,
     double LearningRate,

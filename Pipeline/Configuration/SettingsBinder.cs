@@ -121,6 +121,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
         Preference: new PreferenceSettings(
             Loss: PreferenceLossKinds.Parse(S("distill.preference.loss")),
             Beta: D("distill.preference.beta"),
+            SftWeight: D("distill.preference.sft-weight"),
             Epochs: I("distill.preference.epochs"),
             BatchSize: I("distill.preference.batch-size"),
             LearningRate: D("distill.preference.learning-rate"),

@@ -44,6 +44,22 @@ public static class PreferenceLoss
         return torch.cat([chosenTerms, rejectedTerms], 0).mean();
     }
 
+    /// <summary>The chosen responses' negative log-likelihood per token, averaged over the pairs with a non-empty
+    /// response: <c>mean_b -log pi(y_w|x) / |y_w|</c> (the NLL term of RPO). <paramref name="policyChosen"/> [B] holds the
+    /// summed log-probs, <paramref name="chosenTokens"/> the response lengths. Scalar float32, differentiable; 0 when
+    /// every chosen response is empty.</summary>
+    public static Tensor ChosenNll(Tensor policyChosen, IReadOnlyList<int> chosenTokens)
+    {
+        if (policyChosen.shape.Length != 1 || policyChosen.shape[0] != chosenTokens.Count)
+            throw new ArgumentException($"chosen log-probs [{string.Join(",", policyChosen.shape)}] do not match {chosenTokens.Count} lengths");
+        using var scope = torch.NewDisposeScope();
+        var lengths = torch.tensor(chosenTokens.Select(n => (float)Math.Max(n, 1)).ToArray(), device: policyChosen.device); // [B]
+        var present = torch.tensor(chosenTokens.Select(n => n > 0 ? 1f : 0f).ToArray(), device: policyChosen.device);   // [B]
+        int nonEmpty = chosenTokens.Count(n => n > 0);
+        var perToken = policyChosen.to_type(ScalarType.Float32).div(lengths).neg().mul(present);                          // [B]
+        return perToken.sum().div(Scalars.Of((double)Math.Max(nonEmpty, 1))).MoveToOuterDisposeScope();
+    }
+
     /// <summary>r_w, r_l [B] float32 on the policy's device.</summary>
     public static (Tensor Chosen, Tensor Rejected) LogRatios(Tensor policyChosen, Tensor policyRejected,
         Tensor referenceChosen, Tensor referenceRejected)

@@ -14,6 +14,14 @@ public static class PolicyLogProbs
     public static (Tensor Chosen, Tensor Rejected, Tensor RefChosen, Tensor RefRejected) Of(
         VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, int imageSize, int padId)
     {
+        var (chosen, rejected, refChosen, refRejected, _) = WithChosenLengths(model, rows, imageSize, padId);
+        return (chosen, rejected, refChosen, refRejected);
+    }
+
+    /// <summary><see cref="Of"/> plus the number of response tokens of each chosen response ([B]).</summary>
+    public static (Tensor Chosen, Tensor Rejected, Tensor RefChosen, Tensor RefRejected, int[] ChosenTokens) WithChosenLengths(
+        VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, int imageSize, int padId)
+    {
         if (rows.Count == 0) throw new ArgumentException("no pairs to score", nameof(rows));
         int b = rows.Count;
         using var scope = NewDisposeScope();
@@ -21,11 +29,12 @@ public static class PolicyLogProbs
         var both = features.repeat(2, 1, 1);                                                                     // [2B,N,D]
         var prompts = rows.Select(r => r.PromptIds).Concat(rows.Select(r => r.PromptIds)).ToList();
         var responses = rows.Select(r => r.ChosenIds).Concat(rows.Select(r => r.RejectedIds)).ToList();
-        var sums = model.ScoreResponsesWithImageFeatures(both, prompts, responses, padId).Sum;                   // [2B]
+        var scores = model.ScoreResponsesWithImageFeatures(both, prompts, responses, padId);
+        var sums = scores.Sum;                                                                                   // [2B]
         var device = sums.device;
         var refChosen = tensor(rows.Select(r => (float)r.RefChosenLogp).ToArray(), device: device);             // [B]
         var refRejected = tensor(rows.Select(r => (float)r.RefRejectedLogp).ToArray(), device: device);         // [B]
         return (sums.narrow(0, 0, b).MoveToOuterDisposeScope(), sums.narrow(0, b, b).MoveToOuterDisposeScope(),
-            refChosen.MoveToOuterDisposeScope(), refRejected.MoveToOuterDisposeScope());
+            refChosen.MoveToOuterDisposeScope(), refRejected.MoveToOuterDisposeScope(), scores.Counts.Take(b).ToArray());
     }
 }

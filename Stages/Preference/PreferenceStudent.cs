@@ -146,8 +146,10 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     {
         _student.train();
         using var scope = NewDisposeScope();
-        var (chosen, rejected, refChosen, refRejected) = PolicyLogProbs.Of(_student, rows, _imageSize, _tokenizer.PadId);
+        var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageSize, _tokenizer.PadId);
         var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
+        if (_options.SftWeight > 0)
+            loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)));
         if (_student.Config.Text.Moe is { } moe)
             loss = loss.add(_student.MoeAuxLoss().mul(Scalars.Of(moe.AuxLossCoefficient)));
         _optimization.Step(loss);
@@ -208,18 +210,20 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             Values = new Dictionary<string, double> { [FirstLossValue] = _firstLoss, [LastLossValue] = _lastLoss },
         }, _student, _optimization, progress, _options.Train.Epochs);
 
-    /// <summary>reward_margin_{when}, accuracy_{when} and train_loss_{when} on the training pairs, and the heldout_
-    /// ones when there are held-out pairs.</summary>
+    /// <summary>reward_margin_{when}, accuracy_{when}, train_loss_{when} (the preference loss alone) and
+    /// chosen_nll_{when} on the training pairs, and the heldout_ ones when there are held-out pairs.</summary>
     private void Measure(VisionLanguageModel model, string when, Dictionary<string, double> figures)
     {
         var train = Evaluate(model, _train);
         figures[$"reward_margin_{when}"] = train.Margin;
         figures[$"accuracy_{when}"] = train.Accuracy;
         figures[$"train_loss_{when}"] = train.Loss;
+        figures[$"chosen_nll_{when}"] = train.ChosenNll;
         if (_heldOut.Count == 0) return;
         var heldOut = Evaluate(model, _heldOut);
         figures[$"heldout_reward_margin_{when}"] = heldOut.Margin;
         figures[$"heldout_accuracy_{when}"] = heldOut.Accuracy;
+        figures[$"heldout_chosen_nll_{when}"] = heldOut.ChosenNll;
         figures[$"heldout_loss_{when}"] = heldOut.Loss;
     }
 
@@ -229,16 +233,17 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         model.eval();
         using var noGrad = no_grad();
         var margins = new List<double>(rows.Count);
-        double lossSum = 0;
+        double lossSum = 0, nllSum = 0;
         foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
         {
             using var scope = NewDisposeScope();
-            var (chosen, rejected, refChosen, refRejected) = PolicyLogProbs.Of(model, chunk, _imageSize, _tokenizer.PadId);
+            var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(model, chunk, _imageSize, _tokenizer.PadId);
+            nllSum += PreferenceLoss.ChosenNll(chosen, chosenTokens).item<float>() * chunk.Length;
             var (rw, rl) = PreferenceLoss.LogRatios(chosen, rejected, refChosen, refRejected);
             margins.AddRange((rw - rl).cpu().data<float>().ToArray().Select(m => _options.Beta * m));
             lossSum += PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected).item<float>() * chunk.Length;
         }
-        return PreferenceMetrics.From(margins, lossSum);
+        return PreferenceMetrics.From(margins, lossSum, nllSum);
     }
 
     public void Dispose()

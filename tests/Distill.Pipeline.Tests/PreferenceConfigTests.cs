@@ -16,15 +16,20 @@ public class PreferenceConfigTests
         var p = Cfg.Load().Settings.Preference;
         Assert.Equal(PreferenceLossKind.Sigmoid, p.Loss);
         Assert.Equal(0.1, p.Beta);
-        Assert.Equal(["student-sampled", "hallucination"], p.Sources);
+        Assert.Equal(["hallucination"], p.Sources);
+        Assert.Equal(1.0, p.SftWeight);
+        Assert.Equal(3, p.Epochs);
+        Assert.Equal(1536, p.Prompts);
         Assert.Equal("", p.DatasetFile);
         Assert.Equal(4, p.SamplesPerPrompt);
         Assert.Equal(1e-4, p.LearningRate);
         Assert.True(p.Uses("hallucination"));
+        Assert.False(p.Uses("student-sampled"));
         Assert.False(p.Uses("dataset"));
         var tiny = Cfg.Load("tiny").Settings.Preference;
         Assert.Equal(48, tiny.Prompts);
         Assert.Equal(1, tiny.Epochs);
+        Assert.Equal(["student-sampled", "hallucination"], tiny.Sources);
     }
 
     [Fact]
@@ -34,9 +39,11 @@ public class PreferenceConfigTests
         var file = t.File("pairs.jsonl", "");
         var p = Cfg.Load("tiny", null, "distill.preference.loss=kto-pair", "distill.preference.beta=0.25",
             "distill.preference.sources=[dataset, hallucination]", $"distill.preference.dataset-file=\"{file}\"",
-            "distill.preference.temperature=0.7", "distill.preference.top-p=0.9", "distill.preference.heldout-prompts=3").Settings.Preference;
+            "distill.preference.temperature=0.7", "distill.preference.top-p=0.9", "distill.preference.heldout-prompts=3",
+            "distill.preference.sft-weight=0.5").Settings.Preference;
         Assert.Equal(PreferenceLossKind.KtoPair, p.Loss);
         Assert.Equal(0.25, p.Beta);
+        Assert.Equal(0.5, p.SftWeight);
         Assert.Equal(["dataset", "hallucination"], p.Sources);
         Assert.Equal(file, p.DatasetFile);
         Assert.Equal(0.7, p.Temperature);

@@ -311,6 +311,27 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
     }
 
     [Fact]
+    public void The_sft_weight_lowers_the_chosen_responses_nll_against_the_same_run_without_it()
+    {
+        var source = _run.Collected;
+        var batches = _run.Scored;
+        double ChosenNllAfter(double sftWeight)
+        {
+            var options = new PreferenceOptions(new TrainOptions(Epochs: 3, BatchSize: 8, LearningRate: 2e-3, WeightDecay: 0, WarmupSteps: 0, Seed: 3),
+                PreferenceLossKind.Sigmoid, Beta: 0.1, SftWeight: sftWeight);
+            using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
+                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageSize, _run.Data.Tokenizer, source.Figures);
+            for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]);
+            var f = student.Complete(NullStageProgress.Instance, CancellationToken.None).Figures;
+            _output.WriteLine($"sft-weight {sftWeight}: chosen nll {f["chosen_nll_before"]} -> {f["chosen_nll_after"]}, loss {f["train_loss_before"]} -> {f["train_loss_after"]}");
+            Assert.True(f["chosen_nll_before"] > 0);
+            return f["chosen_nll_after"];
+        }
+        double without = ChosenNllAfter(0.0), with = ChosenNllAfter(2.0);
+        Assert.True(with < without, $"chosen NLL after training: {with} with sft-weight 2, {without} without");
+    }
+
+    [Fact]
     public void An_moe_student_adds_the_aux_loss_times_its_coefficient()
     {
         string moeDir = _run.Dir.File("student-moe");

@@ -32,6 +32,24 @@ public sealed class PreferenceLossTests
     }
 
     [Fact]
+    public void Chosen_nll_is_the_per_token_mean_over_non_empty_responses_and_its_gradient_is_minus_one_over_length()
+    {
+        using var scope = NewDisposeScope();
+        // Sums -2 over 2 tokens, -6 over 3 tokens, and an empty response: (2/2 + 6/3) / 2 = 1.5; the empty one counts 0.
+        var chosen = tensor(new[] { -2.0f, -6.0f, 0.0f }, requires_grad: true);
+        var nll = PreferenceLoss.ChosenNll(chosen, [2, 3, 0]);
+        Assert.Equal(1.5, nll.item<float>(), 6);
+        nll.backward();
+        // d/d sum_b = -1 / (len_b * non-empty pairs): -1/4, -1/6, 0.
+        var grad = chosen.grad!.data<float>().ToArray();
+        Assert.Equal(-0.25, grad[0], 6);
+        Assert.Equal(-1.0 / 6, grad[1], 6);
+        Assert.Equal(0.0, grad[2], 6);
+        Assert.Equal(0.0, PreferenceLoss.ChosenNll(tensor(new[] { 0.0f }), [0]).item<float>());
+        Assert.Throws<ArgumentException>(() => PreferenceLoss.ChosenNll(chosen, [2, 3]));
+    }
+
+    [Fact]
     public void Sigmoid_matches_the_hand_computed_value()
     {
         using var scope = NewDisposeScope();
