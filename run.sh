@@ -15,12 +15,12 @@ Usage: ./run.sh [verb] [options]
 Verbs:
   (none)            build if needed, then run the whole pipeline with the demo preset
   run [options]     build if needed, then run the pipeline; options go to the binary:
-                      --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
+                      --config FILE  --preset tiny|demo|compact  -D key=value ...  --run DIR
   bench models [options]
                     build if needed, then measure the speed of teacher, dense, MoE and MoD
                     students (random weights): forward tokens/s, prefill and decode latency,
                     params, FLOPs; writes bench-models.csv/.md to runs/<stamp>-bench-<preset>:
-                      --config FILE  --preset tiny|demo  -D key=value ...  --run DIR
+                      --config FILE  --preset tiny|demo|compact  -D key=value ...  --run DIR
                       --repeats N  --batch N  --decode-steps N
   bench pipeline [options]
                     build if needed, then measure the dataflow itself: teacher-worker scaling against

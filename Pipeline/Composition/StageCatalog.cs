@@ -117,9 +117,7 @@ public sealed class StageCatalog
     public StudentSchedule StudentSchedule => new(_s.Mimic.ProjectorWarmupEpochs, _s.Mimic.D2dEpochs, _s.Mimic.D2sEpochs, StudentMoe);
 
     /// <summary>The student's MoE after upcycling, or null when <c>distill.model.student.moe.enabled</c> is false.</summary>
-    public MoeConfig? StudentMoe => _s.Model.StudentMoe is { Enabled: true } m
-        ? new MoeConfig(m.Experts, m.TopK, m.TrainCapacityFactor, m.EvalCapacityFactor, m.Layers?.ToArray(), AuxLossCoefficient: _s.Mimic.AuxWeight)
-        : null;
+    public MoeConfig? StudentMoe => ModelConfigs.StudentMoe(_s);
 
     private TrainOptions StudentTrain => new(_s.Mimic.D2dEpochs + _s.Mimic.D2sEpochs, _s.Mimic.BatchSize, _s.Mimic.LearningRate,
         _s.Mimic.WeightDecay, _s.Mimic.WarmupSteps, _s.Seed);
