@@ -116,7 +116,7 @@ public static class BenchPipelineVerb
 
         // Every run of the benchmark resolves the same layers, with its --run under this directory.
         var sources = options.Sources with { RunDir = null };
-        try
+        return await BenchOutput.RunAsync(env, paths, ct, async () =>
         {
             await env.Out.WriteLineAsync($"distill: bench pipeline {paths.Root}");
             await env.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
@@ -125,28 +125,8 @@ public static class BenchPipelineVerb
             var result = await PipelineBench.RunAsync(options with { Sources = sources }, config.Preset, paths, env.Time.GetUtcNow(),
                 line => env.Out.WriteLine(line), ct);
             var (csv, md) = PipelineBenchReport.Write(PipelineBench.OutputDir(paths.Root), result);
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteLineAsync(PipelineBenchReport.Machine(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(PipelineBenchReport.ScalingTable(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(PipelineBenchReport.UtilisationTable(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(PipelineBenchReport.ReplayTable(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(PipelineBenchReport.CacheTable(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
-            return ExitCodes.Ok;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            await env.Error.WriteLineAsync("distill: bench cancelled; nothing was written.");
-            return ExitCodes.Cancelled;
-        }
-        catch (Exception e)
-        {
-            return await FailureReport.WriteAsync(env, paths, "bench", e);
-        }
+            return (csv, md, [PipelineBenchReport.Machine(result), PipelineBenchReport.ScalingTable(result),
+                PipelineBenchReport.UtilisationTable(result), PipelineBenchReport.ReplayTable(result), PipelineBenchReport.CacheTable(result)]);
+        });
     }
 }

@@ -111,7 +111,7 @@ public static class BenchVerb
 
         var s = config.Settings;
         TorchSharp.torch.set_num_threads(s.TorchThreads > 0 ? s.TorchThreads : Environment.ProcessorCount);
-        try
+        return await BenchOutput.RunAsync(env, paths, ct, async () =>
         {
             var workload = ShapesWorkload.Of(s, options.Batch, options.DecodeSteps);
             await env.Out.WriteLineAsync($"distill: bench models {paths.Root}");
@@ -120,22 +120,7 @@ public static class BenchVerb
                 $"{workload.DecodeSteps} decode steps; {options.Repeats} repeat(s); torch threads {TorchSharp.torch.get_num_threads()}; random weights (seed {s.Seed})"));
             var result = await Task.Run(() => ModelBench.Run(s, workload, options.Repeats, line => env.Out.WriteLine(line), ct), ct);
             var (csv, md) = ModelBenchReport.Write(paths.Root, result);
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(ModelBenchReport.Table(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteAsync(ModelBenchReport.Comparisons(result));
-            await env.Out.WriteLineAsync();
-            await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
-            return ExitCodes.Ok;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            await env.Error.WriteLineAsync("distill: bench cancelled; nothing was written.");
-            return ExitCodes.Cancelled;
-        }
-        catch (Exception e)
-        {
-            return await FailureReport.WriteAsync(env, paths, "bench", e);
-        }
+            return (csv, md, [ModelBenchReport.Table(result), ModelBenchReport.Comparisons(result)]);
+        });
     }
 }

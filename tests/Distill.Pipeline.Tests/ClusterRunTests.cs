@@ -138,6 +138,8 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         // 96 training and 16 held-out samples in shards of 4.
         var shards = (int)(Math.Ceiling(mimic.Figures!["train_samples"] / 4) + Math.Ceiling(mimic.Figures["heldout_samples"] / 4));
         Assert.Equal(28, shards);
+        output.WriteLine($"mimic ledger after killing teacher node 0 (pid {killed}): {mimic.ShardsIssued} issued, " +
+            $"{mimic.ShardsReissued} re-issued, {mimic.ShardsConsumed} consumed of {shards} shards");
         Assert.Equal(shards, mimic.ShardsConsumed);
         Assert.True(mimic.ShardsReissued >= 1, $"no shard was re-issued: {mimic}");
         Assert.Equal(shards + mimic.ShardsReissued, mimic.ShardsIssued); // each shard issued once plus its re-issues

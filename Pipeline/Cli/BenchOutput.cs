@@ -1,0 +1,37 @@
+using Distill.Pipeline.Runs;
+
+namespace Distill.Pipeline.Cli;
+
+/// <summary>What every <c>bench</c> verb does around its measurement: the result tables on stdout after the files are
+/// written, and one way to end (cancelled: nothing written, the cancelled exit code; failed: the error report in the run's
+/// logs).</summary>
+internal static class BenchOutput
+{
+    /// <summary>Runs <paramref name="measure"/>, which returns the written CSV and Markdown paths and the tables to
+    /// print, then prints them separated by blank lines and names the files.</summary>
+    public static async Task<int> RunAsync(CliEnvironment env, RunPaths paths, CancellationToken ct,
+        Func<Task<(string Csv, string Markdown, IReadOnlyList<string> Tables)>> measure)
+    {
+        try
+        {
+            var (csv, md, tables) = await measure();
+            foreach (var table in tables)
+            {
+                await env.Out.WriteLineAsync();
+                await env.Out.WriteAsync(table.EndsWith('\n') ? table : table + Environment.NewLine);
+            }
+            await env.Out.WriteLineAsync();
+            await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await env.Error.WriteLineAsync("distill: bench cancelled; nothing was written.");
+            return ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            return await FailureReport.WriteAsync(env, paths, "bench", e);
+        }
+    }
+}
