@@ -18,34 +18,11 @@ public class BenchModelsTests
     private static readonly string[] ExpectedModels =
         ["teacher", "student-dense", "student-moe", "student-mod-0", "student-mod-25", "student-mod-50", "student-mod-75"];
 
-    private sealed class Harness : IDisposable
-    {
-        public readonly TempDir Dir = new();
-        public readonly StringWriter Out = new();
-        public readonly StringWriter Err = new();
-        public bool PipelineCalled;
-
-        public CliEnvironment Env => new(Out, Err, (_, _, _, _) =>
-        {
-            PipelineCalled = true;
-            return Task.FromResult(0);
-        })
-        {
-            WorkingDirectory = Dir.Path,
-            Colour = false,
-            ProgressOutput = Out,
-            Time = new ManualTime(Now),
-        };
-
-        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
-
-        public void Dispose() => Dir.Dispose();
-    }
 
     [Fact]
     public async Task Bench_models_on_tiny_writes_csv_and_markdown_with_the_accounted_values()
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         var code = await h.Run("bench", "models", "--preset", "tiny", "--repeats", "1", "--batch", "2", "--decode-steps", "2");
         Assert.True(code == 0, h.Err.ToString());
         Assert.False(h.PipelineCalled);
@@ -123,7 +100,7 @@ public class BenchModelsTests
     [Fact]
     public async Task A_bad_define_exits_2_and_creates_nothing()
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "-D", "distill.mimic.d2d-epoch=3"));
         Assert.Contains("did you mean distill.mimic.d2d-epochs?", h.Err.ToString());
         Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
@@ -132,7 +109,7 @@ public class BenchModelsTests
     [Fact]
     public async Task Bad_bench_options_exit_2()
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "--repeats", "0"));
         Assert.Contains("--repeats must be at least 1", h.Err.ToString());
         Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench"));

@@ -22,29 +22,6 @@ public class BenchPipelineTests
         "-D", "distill.data.train-scenes=24", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
     ];
 
-    private sealed class Harness : IDisposable
-    {
-        public readonly TempDir Dir = new();
-        public readonly StringWriter Out = new();
-        public readonly StringWriter Err = new();
-        public bool PipelineCalled;
-
-        public CliEnvironment Env => new(Out, Err, (_, _, _, _) =>
-        {
-            PipelineCalled = true;
-            return Task.FromResult(0);
-        })
-        {
-            WorkingDirectory = Dir.Path,
-            Colour = false,
-            ProgressOutput = Out,
-            Time = new ManualTime(Now),
-        };
-
-        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
-
-        public void Dispose() => Dir.Dispose();
-    }
 
     private sealed record Row(string Section, string Subject, string Metric, double Value, string Unit);
 
@@ -60,7 +37,7 @@ public class BenchPipelineTests
     [Fact]
     public async Task Bench_pipeline_on_tiny_writes_every_section_with_sane_values()
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         var code = await h.Run(["bench", "pipeline", "--preset", "tiny", "--repeats", "1", "--latency-ms", "5", "--workers", "1,2", .. Small]);
         Assert.True(code == 0, h.Err.ToString() + h.Out);
         Assert.False(h.PipelineCalled); // the bench runs its own pipelines, not the CLI's runner
@@ -159,7 +136,7 @@ public class BenchPipelineTests
     [InlineData("--repeats", "0")]
     public async Task A_bad_option_exits_2_naming_it_and_creates_nothing(string option, string value)
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "pipeline", "--preset", "tiny", option, value));
         Assert.Contains(option, h.Err.ToString());
         Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
@@ -168,7 +145,7 @@ public class BenchPipelineTests
     [Fact]
     public async Task A_bad_define_exits_2_and_creates_nothing()
     {
-        using var h = new Harness();
+        using var h = new CliHarness(Now);
         Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "pipeline", "-D", "distill.parallelism.shard-size=0"));
         Assert.Contains("distill.parallelism.shard-size", h.Err.ToString());
         Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));

@@ -7,37 +7,11 @@ namespace Distill.Pipeline.Tests;
 
 public class CliTests
 {
-    private sealed class Harness : IDisposable
-    {
-        public readonly TempDir Dir = new();
-        public readonly StringWriter Out = new();
-        public readonly StringWriter Err = new();
-        public DistillSettings? Settings;
-        public RunPaths? Paths;
-        public Func<IStageProgress, CancellationToken, Task<int>> Body = (_, _) => Task.FromResult(0);
-
-        public CliEnvironment Env => new(Out, Err, async (s, p, progress, ct) =>
-        {
-            Settings = s;
-            Paths = p;
-            return await Body(progress, ct);
-        })
-        {
-            WorkingDirectory = Dir.Path,
-            Colour = false,
-            ProgressOutput = Out,
-            Time = new ManualTime(new DateTimeOffset(2025, 2, 3, 4, 5, 6, TimeSpan.Zero)),
-        };
-
-        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
-
-        public void Dispose() => Dir.Dispose();
-    }
 
     [Fact]
     public async Task Configuration_errors_exit_2_print_all_errors_and_do_no_work()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         var code = await h.Run("run", "-D", "distill.mimic.d2d-epoch=3", "-Ddistill.mimic.scope=everything", "--config", "missing.conf");
         Assert.Equal(2, code);
         var err = h.Err.ToString();
@@ -52,7 +26,7 @@ public class CliTests
     [Fact]
     public async Task Run_builds_settings_and_run_directory_then_calls_the_pipeline()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         h.Body = (progress, _) =>
         {
             progress.Report(new StageProgress("mimic", "distill", 4, 4, 10, 0.5));
@@ -73,7 +47,7 @@ public class CliTests
     [Fact]
     public async Task No_verb_runs_the_demo_preset()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         Assert.Equal(0, await h.Run());
         Assert.Equal(48, h.Settings!.Data.ImageSize);
         Assert.EndsWith("-demo", h.Paths!.Root);
@@ -83,7 +57,7 @@ public class CliTests
     [Fact]
     public async Task Pipeline_failure_exits_1_and_logs_the_exception()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         h.Body = (_, _) => throw new InvalidDataException("shard 7 is corrupt");
         Assert.Equal(1, await h.Run("run", "--preset", "tiny"));
         Assert.Contains("shard 7 is corrupt", h.Err.ToString());
@@ -93,7 +67,7 @@ public class CliTests
     [Fact]
     public async Task The_cli_runs_the_real_host_on_the_tiny_preset()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         var env = h.Env with { Runner = PipelineHost.RunAsync };
         Assert.Equal(0, await DistillCli.InvokeAsync(["run", "--preset", "tiny"], env));
         Assert.NotEmpty(Directory.EnumerateFiles(h.Dir.Path, "report.md", SearchOption.AllDirectories));
@@ -102,7 +76,7 @@ public class CliTests
     [Fact]
     public async Task Cancellation_stops_the_run_cleanly()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         using var cts = new CancellationTokenSource();
         h.Body = async (_, ct) =>
         {
@@ -117,7 +91,7 @@ public class CliTests
     [Fact]
     public async Task Help_lists_verbs_and_bad_arguments_exit_2()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         Assert.Equal(0, await h.Run("--help"));
         Assert.Contains("run", h.Out.ToString());
         Assert.Contains("replay", h.Out.ToString());

@@ -6,46 +6,16 @@ namespace Distill.Pipeline.Tests;
 
 public class NodeVerbTests
 {
-    private sealed class Harness : IDisposable
-    {
-        public readonly TempDir Dir = new();
-        public readonly StringWriter Out = new();
-        public readonly StringWriter Err = new();
-        public DistillSettings? Settings;
-        public RunPaths? Paths;
-        public bool SingleProcessRunnerCalled;
-
-        public CliEnvironment Env => new(Out, Err, (_, _, _, _) =>
-        {
-            SingleProcessRunnerCalled = true;
-            return Task.FromResult(0);
-        })
-        {
-            WorkingDirectory = Dir.Path,
-            Colour = false,
-            ProgressOutput = Out,
-            ClusterRunner = (s, p, _, _) =>
-            {
-                Settings = s;
-                Paths = p;
-                return Task.FromResult(0);
-            },
-        };
-
-        public Task<int> Run(params string[] args) => DistillCli.InvokeAsync(args, Env);
-
-        public void Dispose() => Dir.Dispose();
-    }
 
     [Fact]
     public async Task The_coordinator_runs_the_pipeline_on_the_cluster_runner_with_the_cluster_overlay()
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         var code = await h.Run("node", "--role", "coordinator", "--preset", "tiny", "--run", "r1",
             "-D", "distill.cluster.teacher.workers=3");
 
         Assert.Equal(0, code);
-        Assert.False(h.SingleProcessRunnerCalled);
+        Assert.False(h.PipelineCalled);
         var c = h.Settings!.Cluster;
         Assert.Equal((1, 3, 4053), (c.TeacherLoaders, c.TeacherWorkers, c.CoordinatorPort)); // loaders from cluster.conf, workers from -D
         Assert.Equal(32, h.Settings.Data.ImageSize); // the preset is still there
@@ -64,10 +34,10 @@ public class NodeVerbTests
         "-D", "distill.cluster.teacher.base-port=65530" }, "would listen on port 65540")]
     public async Task Bad_node_command_lines_exit_2_naming_the_problem_and_run_nothing(string[] args, string message)
     {
-        using var h = new Harness();
+        using var h = new CliHarness();
         Assert.Equal(2, await h.Run(args));
         Assert.Contains(message, h.Err.ToString());
         Assert.Null(h.Settings);
-        Assert.False(h.SingleProcessRunnerCalled);
+        Assert.False(h.PipelineCalled);
     }
 }
