@@ -1,3 +1,4 @@
+using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
 
 namespace Distill.Pipeline.Cli;
@@ -7,6 +8,33 @@ namespace Distill.Pipeline.Cli;
 /// logs).</summary>
 internal static class BenchOutput
 {
+    /// <summary>Loads the configuration and creates the bench run directory. On failure: null and the exit code
+    /// (configuration errors listed by key; a run directory that cannot be made, named with the reason).</summary>
+    public static async Task<((LoadedConfiguration Config, RunPaths Paths)? Run, int ExitCode)> PrepareAsync(
+        ConfigSources sources, CliEnvironment env)
+    {
+        LoadedConfiguration config;
+        try
+        {
+            config = ConfigLoader.Load(sources);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e);
+            return (null, ExitCodes.ConfigurationError);
+        }
+        try
+        {
+            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel);
+            return ((resolved, paths), ExitCodes.Ok);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
+            return (null, ExitCodes.RunFailed);
+        }
+    }
+
     /// <summary>Runs <paramref name="measure"/>, which returns the written CSV and Markdown paths and the tables to
     /// print, then prints them separated by blank lines and names the files.</summary>
     public static async Task<int> RunAsync(CliEnvironment env, RunPaths paths, CancellationToken ct,

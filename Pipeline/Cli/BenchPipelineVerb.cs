@@ -92,27 +92,9 @@ public static class BenchPipelineVerb
 
     public static async Task<int> ExecuteAsync(PipelineBenchOptions options, CliEnvironment env, CancellationToken ct)
     {
-        LoadedConfiguration config;
-        try
-        {
-            config = ConfigLoader.Load(options.Sources);
-        }
-        catch (ConfigurationErrorException e)
-        {
-            RunVerb.PrintConfigurationErrors(env.Error, e);
-            return ExitCodes.ConfigurationError;
-        }
-
-        RunPaths paths;
-        try
-        {
-            (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
-            return ExitCodes.RunFailed;
-        }
+        var (prepared, exitCode) = await BenchOutput.PrepareAsync(options.Sources, env);
+        if (prepared is not { } run) return exitCode;
+        var (config, paths) = run;
 
         // Every run of the benchmark resolves the same layers, with its --run under this directory.
         var sources = options.Sources with { RunDir = null };

@@ -87,27 +87,9 @@ public static class BenchVerb
 
     public static async Task<int> ExecuteModelsAsync(BenchModelsOptions options, CliEnvironment env, CancellationToken ct)
     {
-        LoadedConfiguration config;
-        try
-        {
-            config = ConfigLoader.Load(options.Sources);
-        }
-        catch (ConfigurationErrorException e)
-        {
-            RunVerb.PrintConfigurationErrors(env.Error, e);
-            return ExitCodes.ConfigurationError;
-        }
-
-        RunPaths paths;
-        try
-        {
-            (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, RunLabel);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-        {
-            await env.Error.WriteLineAsync($"distill: cannot create the run directory: {e.Message}");
-            return ExitCodes.RunFailed;
-        }
+        var (prepared, exitCode) = await BenchOutput.PrepareAsync(options.Sources, env);
+        if (prepared is not { } run) return exitCode;
+        var (config, paths) = run;
 
         var s = config.Settings;
         TorchSharp.torch.set_num_threads(s.TorchThreads > 0 ? s.TorchThreads : Environment.ProcessorCount);
