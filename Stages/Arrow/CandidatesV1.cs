@@ -55,21 +55,17 @@ public static class CandidatesV1
                 throw new InvalidDataException($"{SchemaName}: column '{Responses}' must be list<list<int32>>");
             var meta = new CandidateBatchMeta(ArrowContract.RequireMetadata(schema, TokenizerHashKey, SchemaName));
             int imageBytes = PairColumns.ImageBytes(schema);
-            var rows = new List<CandidateRow>();
-            foreach (var batch in batches)
+            var rows = PairColumns.ReadRows<CandidateRow>(batches, SchemaName, (batch, shared) =>
             {
-                var shared = new PairColumns.Reader(batch, SchemaName);
                 var responses = (ListArray)batch.Column(Responses);
-                for (int i = 0; i < batch.Length; i++)
+                return i =>
                 {
                     string id = shared.Id(i);
                     if (responses.IsNull(i)) throw new InvalidDataException($"{SchemaName}: sample '{id}' has a null {Responses}");
-                    var row = new CandidateRow(id, shared.ImageOf(i), shared.Prompt(i), ArrowColumns.Int32ListList(responses, i),
+                    return new CandidateRow(id, shared.ImageOf(i), shared.Prompt(i), ArrowColumns.Int32ListList(responses, i),
                         shared.SourceOf(i), shared.JudgeOf(i));
-                    Check(rows.Count, row, imageBytes, msg => new InvalidDataException(msg));
-                    rows.Add(row);
-                }
-            }
+                };
+            }, (index, row) => Check(index, row, imageBytes, msg => new InvalidDataException(msg)));
             return (rows, meta, imageBytes);
         }
         finally

@@ -49,6 +49,26 @@ internal static class PairColumns
     public static int ImageBytes(Schema schema) => ((FixedSizeBinaryType)schema.GetFieldByName(Image).DataType).ByteWidth;
 
     /// <summary>The shared columns of one batch, for reading row by row.</summary>
+    /// <summary>The rows of every batch of a pair contract, in order: <paramref name="rowsOf"/> binds a batch's own
+    /// columns and returns the row maker for that batch; every row goes through <paramref name="check"/> (with its index
+    /// in the stream) before it is kept.</summary>
+    public static List<TRow> ReadRows<TRow>(IEnumerable<RecordBatch> batches, string contract,
+        Func<RecordBatch, Reader, Func<int, TRow>> rowsOf, Action<int, TRow> check)
+    {
+        var rows = new List<TRow>();
+        foreach (var batch in batches)
+        {
+            var rowAt = rowsOf(batch, new Reader(batch, contract));
+            for (int i = 0; i < batch.Length; i++)
+            {
+                var row = rowAt(i);
+                check(rows.Count, row);
+                rows.Add(row);
+            }
+        }
+        return rows;
+    }
+
     public sealed class Reader(RecordBatch batch, string contract)
     {
         private readonly StringArray _ids = (StringArray)batch.Column(SampleId);

@@ -67,26 +67,22 @@ public static class PreferenceV1
                 ArrowContract.RequireMetadata(schema, FingerprintKey, SchemaName),
                 ArrowContract.RequireMetadata(schema, TokenizerHashKey, SchemaName));
             int imageBytes = PairColumns.ImageBytes(schema);
-            var rows = new List<PreferenceRow>();
-            foreach (var batch in batches)
+            var rows = PairColumns.ReadRows<PreferenceRow>(batches, SchemaName, (batch, shared) =>
             {
-                var shared = new PairColumns.Reader(batch, SchemaName);
                 var chosen = (ListArray)batch.Column(ChosenIds);
                 var rejected = (ListArray)batch.Column(RejectedIds);
                 var refChosen = (DoubleArray)batch.Column(RefChosenLogp);
                 var refRejected = (DoubleArray)batch.Column(RefRejectedLogp);
-                for (int i = 0; i < batch.Length; i++)
+                return i =>
                 {
                     string id = shared.Id(i);
                     if (chosen.IsNull(i) || rejected.IsNull(i) || refChosen.IsNull(i) || refRejected.IsNull(i))
                         throw new InvalidDataException($"{SchemaName}: sample '{id}' has a null in a non-nullable column");
-                    var row = new PreferenceRow(id, shared.ImageOf(i), shared.Prompt(i), ArrowColumns.Int32List(chosen, i),
+                    return new PreferenceRow(id, shared.ImageOf(i), shared.Prompt(i), ArrowColumns.Int32List(chosen, i),
                         ArrowColumns.Int32List(rejected, i), refChosen.GetValue(i)!.Value, refRejected.GetValue(i)!.Value,
                         shared.SourceOf(i), shared.JudgeOf(i) ?? throw new InvalidDataException($"{SchemaName}: sample '{id}' has a null judge"));
-                    Check(rows.Count, row, imageBytes, msg => new InvalidDataException(msg));
-                    rows.Add(row);
-                }
-            }
+                };
+            }, (index, row) => Check(index, row, imageBytes, msg => new InvalidDataException(msg)));
             return (rows, meta, imageBytes);
         }
         finally
