@@ -53,12 +53,6 @@ Verbs:
   --help            this text ('./run.sh run --help' shows the binary's options)
 
 Environment: DISTILL_NO_BUILD=1 uses the existing Release build as it is (tests that drive run.sh set it).
-
-Planned verbs (not built yet; passed to the binary, which will refuse them until then):
-  replay --run DIR          train students again from cached teacher outputs
-  cache verify              checksums and schema of every cached part
-  cluster --teachers N      the same run as a local Akka cluster
-  node --role R --seed URI  join an existing cluster from another machine
 USAGE
 }
 
