@@ -32,32 +32,22 @@ public sealed class ArrowCodecClock
         Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _decodeTicks)), Volatile.Read(ref _decodes));
 
     /// <summary>Runs <paramref name="encode"/> (rows -> Arrow bytes) and adds its time to the encode total.</summary>
-    public T Encoding<T>(Func<T> encode)
-    {
-        var start = Stopwatch.GetTimestamp();
-        try
-        {
-            return encode();
-        }
-        finally
-        {
-            Interlocked.Add(ref _encodeTicks, Stopwatch.GetTimestamp() - start);
-            Interlocked.Increment(ref _encodes);
-        }
-    }
+    public T Encoding<T>(Func<T> encode) => Timed(encode, ref _encodeTicks, ref _encodes);
 
     /// <summary>Runs <paramref name="decode"/> (Arrow bytes -> rows) and adds its time to the decode total.</summary>
-    public T Decoding<T>(Func<T> decode)
+    public T Decoding<T>(Func<T> decode) => Timed(decode, ref _decodeTicks, ref _decodes);
+
+    private static T Timed<T>(Func<T> work, ref long ticks, ref int calls)
     {
         var start = Stopwatch.GetTimestamp();
         try
         {
-            return decode();
+            return work();
         }
         finally
         {
-            Interlocked.Add(ref _decodeTicks, Stopwatch.GetTimestamp() - start);
-            Interlocked.Increment(ref _decodes);
+            Interlocked.Add(ref ticks, Stopwatch.GetTimestamp() - start);
+            Interlocked.Increment(ref calls);
         }
     }
 }
