@@ -48,7 +48,6 @@ internal static class PairColumns
     /// <summary>The image width in bytes of a stream's schema (its fixed-size-binary column).</summary>
     public static int ImageBytes(Schema schema) => ((FixedSizeBinaryType)schema.GetFieldByName(Image).DataType).ByteWidth;
 
-    /// <summary>The shared columns of one batch, for reading row by row.</summary>
     /// <summary>The rows of every batch of a pair contract, in order: <paramref name="rowsOf"/> binds a batch's own
     /// columns and returns the row maker for that batch; every row goes through <paramref name="check"/> (with its index
     /// in the stream) before it is kept.</summary>
@@ -69,6 +68,7 @@ internal static class PairColumns
         return rows;
     }
 
+    /// <summary>The shared columns of one batch, for reading row by row.</summary>
     public sealed class Reader(RecordBatch batch, string contract)
     {
         private readonly StringArray _ids = (StringArray)batch.Column(SampleId);
