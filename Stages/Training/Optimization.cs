@@ -1,4 +1,5 @@
 using System.Text;
+using Distill.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -9,7 +10,7 @@ namespace Distill.Stages.Training;
 public sealed class Optimization : IDisposable
 {
     private readonly IReadOnlyList<Parameter> _parameters;
-    private readonly optim.Optimizer _optimizer;
+    private readonly AdamW _optimizer;
     private readonly LearningRateSchedule _schedule;
     private readonly double _maxGradNorm;
     private readonly double[] _multipliers = [1.0];
@@ -18,7 +19,7 @@ public sealed class Optimization : IDisposable
     {
         _parameters = parameters.Where(p => p.requires_grad).ToList();
         if (_parameters.Count == 0) throw new ArgumentException("no trainable parameters", nameof(parameters));
-        _optimizer = optim.AdamW(_parameters, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        _optimizer = new AdamW([new AdamW.Group(_parameters, options.LearningRate, options.WeightDecay)]);
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, totalSteps);
         _maxGradNorm = options.MaxGradNorm;
     }
@@ -38,30 +39,30 @@ public sealed class Optimization : IDisposable
         var special = _parameters.Where(p => handles.Contains(p.Handle)).ToList();
         if (special.Count != boosted.Count)
             throw new ArgumentException("every boosted parameter must be one of the trainable parameters", nameof(boosted));
-        var groups = new List<AdamW.ParamGroup>();
+        var groups = new List<AdamW.Group>();
         var multipliers = new List<double>();
-        if (rest.Count > 0) { groups.Add(new AdamW.ParamGroup(rest, lr: options.LearningRate, weight_decay: options.WeightDecay)); multipliers.Add(1.0); }
-        if (special.Count > 0) { groups.Add(new AdamW.ParamGroup(special, lr: options.LearningRate * multiplier, weight_decay: options.WeightDecay)); multipliers.Add(multiplier); }
-        _optimizer = optim.AdamW(groups, lr: options.LearningRate, weight_decay: options.WeightDecay);
+        if (rest.Count > 0) { groups.Add(new AdamW.Group(rest, options.LearningRate, options.WeightDecay)); multipliers.Add(1.0); }
+        if (special.Count > 0) { groups.Add(new AdamW.Group(special, options.LearningRate * multiplier, options.WeightDecay)); multipliers.Add(multiplier); }
+        _optimizer = new AdamW(groups);
         _multipliers = [.. multipliers];
         _schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, totalSteps);
         _maxGradNorm = options.MaxGradNorm;
     }
 
     /// <summary>The learning rate of each parameter group at the last step (the first group: the scheduled rate).</summary>
-    public IReadOnlyList<double> GroupLearningRates => _optimizer.ParamGroups.Select(g => g.LearningRate).ToList();
+    public IReadOnlyList<double> GroupLearningRates => _optimizer.Groups.Select(g => g.LearningRate).ToList();
 
     public long StepsTaken { get; private set; }
 
     /// <summary>Writes the optimiser's state to <paramref name="stream"/>: AdamW's step count and first and second
-    /// moments of every parameter and each group's options (TorchSharp's optimiser format), <see cref="StepsTaken"/>,
+    /// moments of every parameter (<see cref="AdamW.Save"/>), <see cref="StepsTaken"/>,
     /// which places the learning-rate schedule, and which parameters hold a gradient tensor: AdamW skips a parameter
     /// without one (an MoE expert no token has reached yet), while one whose gradient was only zeroed is still
     /// decayed and moved by its moments.</summary>
     public void SaveState(Stream stream)
     {
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-        Helper.save_state_dict(writer);
+        _optimizer.Save(writer);
         writer.Write(StepsTaken);
         writer.Write(_parameters.Count);
         foreach (var parameter in _parameters)
@@ -77,7 +78,7 @@ public sealed class Optimization : IDisposable
     public void LoadState(Stream stream)
     {
         using var reader = new BinaryReader(stream, Encoding.UTF8, leaveOpen: true);
-        Helper.load_state_dict(reader);
+        _optimizer.Load(reader);
         StepsTaken = reader.ReadInt64();
         int count = reader.ReadInt32();
         if (count != _parameters.Count)
@@ -93,22 +94,19 @@ public sealed class Optimization : IDisposable
         if (withGrad.Count == 0) return;
         using var scope = NewDisposeScope();
         using var enabled = enable_grad();
-        stack(withGrad.Select(p => p.sum()).ToArray()).sum().mul(Models.Scalars.Of(0)).backward();   // d(0 * sum p)/dp = 0
+        stack(withGrad.Select(p => p.sum()).ToArray()).sum().mul(Scalars.Zero).backward();   // d(0 * sum p)/dp = 0
     }
-
-    private OptimizerHelper Helper => _optimizer as OptimizerHelper
-        ?? throw new NotSupportedException($"{_optimizer.GetType().Name} cannot save its state");
 
     /// <summary>Back-propagates <paramref name="loss"/> and applies one update; returns the learning rate used.</summary>
     public double Step(Tensor loss)
     {
         double lr = _schedule.At(StepsTaken);
         int g = 0;
-        foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr * _multipliers[Math.Min(g++, _multipliers.Length - 1)];
-        _optimizer.zero_grad();
+        foreach (var group in _optimizer.Groups) group.LearningRate = lr * _multipliers[Math.Min(g++, _multipliers.Length - 1)];
+        _optimizer.ZeroGrad();
         loss.backward();
         if (_maxGradNorm > 0) nn.utils.clip_grad_norm_(_parameters, _maxGradNorm);
-        _optimizer.step();
+        _optimizer.Step();
         StepsTaken++;
         return lr;
     }
