@@ -131,13 +131,13 @@ public sealed class VisionLanguageModel : nn.Module
         if (imageFeatures.shape[1] != n || imageFeatures.shape[2] != Config.Text.HiddenSize)
             throw new ArgumentException(
                 $"image features have shape [{string.Join(",", imageFeatures.shape)}], expected [{b},{n},{Config.Text.HiddenSize}].");
-        var isImage = ids.eq(Config.ImageTokenId);                                         // [B,T]
+        var isImage = ids.eq(Scalars.Of(Config.ImageTokenId));                                         // [B,T]
         var counts = isImage.sum(1, type: ScalarType.Int64).cpu().data<long>().ToArray();
         for (var row = 0; row < counts.Length; row++)
             if (counts[row] != n)
                 throw new ArgumentException(
                     $"row {row} of input_ids holds {counts[row]} image tokens (id {Config.ImageTokenId}), expected {n}.");
-        var textIds = ids.masked_fill(isImage, 0);                                        // image id may lie outside the vocab
+        var textIds = ids.masked_fill(isImage, Scalars.Zero);                                       // image id may lie outside the vocab
         var embeds = language_model.Model.Embed(textIds);                                  // [B,T,Dt]
         var features = imageFeatures.to(Device).to_type(embeds.dtype);
         var slots = isImage.unsqueeze(-1).expand_as(embeds);                                // [B,T,Dt]
@@ -169,7 +169,7 @@ public sealed class VisionLanguageModel : nn.Module
         using var scope = torch.NewDisposeScope();
         var ids = inputIds.to(Device).to_type(ScalarType.Int64);                          // [B,T]
         var embeds = language_model.Model.Embed(ids);                                      // [B,T,Dt]
-        var types = language_model.Model.HasModLayers ? torch.full_like(ids, ModTokenTypes.Generated) : null;
+        var types = language_model.Model.HasModLayers ? torch.full_like(ids, Scalars.Of(ModTokenTypes.Generated)) : null;
         return language_model.forward(embeds, null, types, cache).MoveToOuterDisposeScope(); // [B,T,V]
     }
 
@@ -275,7 +275,7 @@ public sealed class VisionLanguageModel : nn.Module
         }
         // New handles for the caller's scope (the capture frees its own); padding queries' rows zeroed.
         using var outputScope = torch.NewDisposeScope();
-        var queries = attentionMask?.to(Device).ne(0).view(inputIds.shape[0], 1, inputIds.shape[1], 1); // [B,1,T,1]
+        var queries = attentionMask?.to(Device).ne(Scalars.Zero).view(inputIds.shape[0], 1, inputIds.shape[1], 1); // [B,1,T,1]
         return Enumerable.Range(0, capture.LayerCount)
             .Select(i => (queries is null ? capture[i]!.alias() : capture[i]!.mul(queries)).MoveToOuterDisposeScope())
             .ToList();

@@ -100,7 +100,7 @@ public sealed class KvCache : IDisposable
             mask = _mask is null ? stepMask.clone() : torch.cat([_mask, stepMask], 1);        // [B,S+T]
             positions = AttentionMask.ContinuedPositionIds(stepMask, pastLengths);           // [B,T]
             allowed = AttentionMask.CausalWithPast(batch, length, past, mask, device);       // [B,1,T,S+T]
-            lengths = pastLengths + stepMask.sum(1);                                         // [B]
+            lengths = pastLengths.add(stepMask.sum(1), Scalars.One);                         // [B]
             positions.MoveToOuterDisposeScope();
             allowed.MoveToOuterDisposeScope();
             mask.DetachFromDisposeScope();
@@ -141,7 +141,7 @@ public sealed class KvCache : IDisposable
             mask = _layerMask[layer] is null ? stepMask.clone() : torch.cat([_layerMask[layer]!, stepMask], 1); // [B,S_l+P]
             positions = AttentionMask.ContinuedPositionIds(stepMask, pastLengths);                  // [B,P]
             allowed = AttentionMask.CausalWithPast(batch, length, past, mask, device);              // [B,1,P,S_l+P]
-            lengths = pastLengths + stepMask.sum(1);                                                // [B]
+            lengths = pastLengths.add(stepMask.sum(1), Scalars.One);                                // [B]
             positions.MoveToOuterDisposeScope();
             allowed.MoveToOuterDisposeScope();
             mask.DetachFromDisposeScope();

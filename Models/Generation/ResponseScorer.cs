@@ -49,7 +49,7 @@ public static class ResponseScorer
             for (var j = r - counts[i]; j < r; j++)
                 inResponse[i * r + j] = true;
         var select = torch.tensor(inResponse, [b, r], device: model.Device);               // [B,R]
-        var sum = tokenLogProbs.masked_fill(select.logical_not(), 0.0).sum(1);             // [B]
+        var sum = tokenLogProbs.masked_fill(select.logical_not(), Scalars.Zero).sum(1);             // [B]
         return new ResponseLogProbs(sum.MoveToOuterDisposeScope(), counts);
     }
 }

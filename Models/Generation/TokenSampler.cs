@@ -38,12 +38,12 @@ public sealed class TokenSampler : IDisposable
     /// <summary>scores [A,V] float32 -> sampled ids [A] int64 on the CPU.</summary>
     private Tensor Sample(Tensor scores)
     {
-        var probs = (scores / _options.Temperature).softmax(-1).cpu();                   // [A,V]
+        var probs = (scores / Scalars.Of(_options.Temperature)).softmax(-1).cpu();                   // [A,V]
         if (_options.TopP >= 1.0)
             return probs.multinomial(1, generator: _generator).squeeze(1);               // [A]
         var (sorted, order) = probs.sort(-1, descending: true);                           // [A,V] each
         var before = sorted.cumsum(-1) - sorted;                                          // mass of more likely tokens
-        var nucleus = sorted.masked_fill(before.ge(_options.TopP), 0.0);                  // the top token always stays
+        var nucleus = sorted.masked_fill(before.ge(Scalars.Of(_options.TopP)), Scalars.Zero); // the top token always stays
         var pick = nucleus.multinomial(1, generator: _generator);                         // [A,1] index into sorted
         return order.gather(1, pick).squeeze(1);                                          // [A]
     }

@@ -15,7 +15,7 @@ public static class AttentionMask
         var allowed = causal.view(1, 1, length, length).expand(batch, 1, length, length);     // [B,1,T,T]
         if (attentionMask is not null)
         {
-            var keys = attentionMask.to(device).ne(0).view(batch, 1, 1, length);                // [B,1,1,T]
+            var keys = attentionMask.to(device).ne(Scalars.Zero).view(batch, 1, 1, length);                // [B,1,1,T]
             allowed = allowed.logical_and(keys);
         }
         return allowed.contiguous().MoveToOuterDisposeScope();
@@ -32,7 +32,7 @@ public static class AttentionMask
             throw new ArgumentException(
                 $"key mask has shape [{string.Join(",", keyMask.shape)}], expected [{batch},{total}].");
         var causal = torch.ones(length, total, dtype: ScalarType.Bool, device: device).tril(past); // [T,P+T]
-        var keys = keyMask.to(device).ne(0).view(batch, 1, 1, total);                             // [B,1,1,P+T]
+        var keys = keyMask.to(device).ne(Scalars.Zero).view(batch, 1, 1, total);                             // [B,1,1,P+T]
         var allowed = causal.view(1, 1, length, total).logical_and(keys);                         // [B,1,T,P+T]
         return allowed.contiguous().MoveToOuterDisposeScope();
     }
@@ -44,7 +44,7 @@ public static class AttentionMask
     {
         using var scope = torch.NewDisposeScope();
         var counts = newMask.to_type(ScalarType.Int64).cumsum(1);                                 // [B,T]
-        var positions = (pastLengths.to(newMask.device).to_type(ScalarType.Int64).unsqueeze(1) + counts - 1).clamp_min(0);
+        var positions = pastLengths.to(newMask.device).to_type(ScalarType.Int64).unsqueeze(1).add(counts, Scalars.One).sub(Scalars.One).clamp_min(Scalars.Zero);
         return positions.contiguous().MoveToOuterDisposeScope();
     }
 
@@ -54,8 +54,8 @@ public static class AttentionMask
     {
         using var scope = torch.NewDisposeScope();
         Tensor positions = attentionMask is null
-            ? torch.arange(length, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length)
-            : (attentionMask.to(device).to_type(ScalarType.Int64).cumsum(1) - 1).clamp_min(0);
+            ? Scalars.Arange(length, device).unsqueeze(0).expand(batch, length)
+            : attentionMask.to(device).to_type(ScalarType.Int64).cumsum(1).sub(Scalars.One).clamp_min(Scalars.Zero);
         return positions.contiguous().MoveToOuterDisposeScope();
     }
 }

@@ -52,8 +52,8 @@ public sealed class LlamaDecoderLayer : nn.Module<Tensor, Tensor, Tensor, Tensor
     public Tensor forward(Tensor x, Tensor cos, Tensor sin, Tensor allowed, KvCache? cache, int layer, AttentionCapture? capture)
     {
         using var scope = torch.NewDisposeScope();
-        var h = x + self_attn.forward(input_layernorm.forward(x), cos, sin, allowed, cache, layer, capture);
-        var y = h + mlp.forward(post_attention_layernorm.forward(h));
+        var h = x.add(self_attn.forward(input_layernorm.forward(x), cos, sin, allowed, cache, layer, capture), Scalars.One);
+        var y = h.add(mlp.forward(post_attention_layernorm.forward(h)), Scalars.One);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -23,8 +23,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = torch.NewDisposeScope();
         var h = x.to_type(ScalarType.Float32);
-        var variance = h.square().mean([-1L], keepdim: true);     // [..., 1]
-        h = h * torch.rsqrt(variance.add(Scalars.Of(_eps)));
+        var variance = h.pow(Scalars.Of(2L)).mean([-1L], keepdim: true);               // [..., 1]
+        h = h * torch.rsqrt(variance.add(Scalars.Of(_eps), Scalars.One));
         return (weight * h.to_type(x.dtype)).MoveToOuterDisposeScope();
     }
 }

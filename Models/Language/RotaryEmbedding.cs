@@ -34,7 +34,7 @@ public sealed class RotaryEmbedding
         using var scope = torch.NewDisposeScope();
         var c = cos.unsqueeze(1).to_type(x.dtype);                 // [B,1,T,d]
         var s = sin.unsqueeze(1).to_type(x.dtype);
-        return (x * c + RotateHalf(x) * s).MoveToOuterDisposeScope();
+        return (x * c).add(RotateHalf(x) * s, Scalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>(x1, x2) -> (-x2, x1) over the last dimension.</summary>

@@ -96,9 +96,9 @@ public sealed class ModDecoderLayer : IDisposable
         var p = ModRouter.ProcessProbability(logits);                                         // [B,T]
         var real = keyMask is null
             ? torch.ones(b, t, dtype: ScalarType.Bool, device: device)
-            : keyMask.to(device).ne(0);                                                       // [B,T]
+            : keyMask.to(device).ne(Scalars.Zero);                                            // [B,T]
         var types = tokenTypes?.to(device) ?? torch.zeros(b, t, dtype: ScalarType.Int64, device: device);
-        var competing = types.eq(ModTokenTypes.Competing).logical_and(real);                  // [B,T]
+        var competing = types.eq(Scalars.Of(ModTokenTypes.Competing)).logical_and(real);      // [B,T]
         var processed = ModSelection.Processed(p, types, real, Config, Training);             // [B,T] bool
         // The routing loss is only needed for training; under no_grad its inputs are kept and it is computed on demand.
         var loss = torch.is_grad_enabled() ? ModSelection.RoutingLoss(logits, competing, processed) : null; // []
@@ -119,10 +119,11 @@ public sealed class ModDecoderLayer : IDisposable
         }
         else
         {
-            var arange = torch.arange(t, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t); // [B,T]
-            index = torch.where(processed, arange, arange + t).argsort(1).narrow(1, 0, width);  // [B,P]
+            var arange = Scalars.Arange(t, device).unsqueeze(0).expand(b, t);                 // [B,T]
+            using var shift = t.ToScalar();
+            index = torch.where(processed, arange, arange.add(shift, Scalars.One)).argsort(1).narrow(1, 0, width); // [B,P]
             var rowCounts = torch.tensor(processedPerRow, device: device);                      // [B]
-            valid = torch.arange(width, dtype: ScalarType.Int64, device: device).unsqueeze(0)
+            valid = Scalars.Arange(width, device).unsqueeze(0)
                 .lt(rowCounts.unsqueeze(1));                                                    // [B,P]
             var byToken = index.unsqueeze(-1).expand(b, width, d);                              // [B,P,D]
             xc = x.gather(1, byToken);
@@ -143,9 +144,9 @@ public sealed class ModDecoderLayer : IDisposable
             ? (AttentionMask.PositionIds(b, width, keyMaskC, device), AttentionMask.CausalWithPadding(b, width, keyMaskC, device))
             : cache.BeginLayerStep(layer, keyMaskC);                                            // [B,P], [B,1,P,S_l+P]
         var (cos, sin) = _rope.CosSin(positions);                                              // [B,P,d]
-        var h = xc + Layer.SelfAttn.forward(nc, cos, sin, allowed, cache, layer, capture);      // [B,P,D]
+        var h = xc.add(Layer.SelfAttn.forward(nc, cos, sin, allowed, cache, layer, capture), Scalars.One); // [B,P,D]
         var m = Layer.Mlp.forward(Layer.PostAttentionLayernorm.forward(h));                     // [B,P,D]
-        var y = ScaleMlpByRouter ? h + m * pc.unsqueeze(-1).to_type(m.dtype) : h + m;           // [B,P,D]
+        var y = h.add(ScaleMlpByRouter ? m * pc.unsqueeze(-1).to_type(m.dtype) : m, Scalars.One); // [B,P,D]
 
         if (index is null) return y.MoveToOuterDisposeScope();
         if (capture is not null) capture.Uncompact(layer, index, valid, t);

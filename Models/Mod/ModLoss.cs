@@ -16,7 +16,7 @@ public static class ModLoss
         foreach (var layer in layers)
         {
             var loss = layer.LastRoutingLoss ?? throw new InvalidOperationException("a MoD layer has not run a forward yet.");
-            total = total.to(loss.device) + loss;
+            total = total.to(loss.device).add(loss, Scalars.One);
         }
         return total.MoveToOuterDisposeScope();
     }

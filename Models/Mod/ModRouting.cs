@@ -23,8 +23,8 @@ public static class ModSelection
     public static Tensor Processed(Tensor p, Tensor types, Tensor real, ModConfig config, bool training)
     {
         using var scope = torch.NewDisposeScope();
-        var competing = types.eq(ModTokenTypes.Competing).logical_and(real);               // [B,T]
-        var generated = types.eq(ModTokenTypes.Generated).logical_and(real);               // [B,T]
+        var competing = types.eq(Scalars.Of(ModTokenTypes.Competing)).logical_and(real);               // [B,T]
+        var generated = types.eq(Scalars.Of(ModTokenTypes.Generated)).logical_and(real);               // [B,T]
         Tensor keptCompeting, keptGenerated;
         if (training)
         {
@@ -33,8 +33,8 @@ public static class ModSelection
         }
         else
         {
-            keptCompeting = competing.logical_and(p.gt(config.PrefillThreshold));
-            keptGenerated = generated.logical_and(p.ge(config.DecodeThreshold));
+            keptCompeting = competing.logical_and(p.gt(Scalars.Of(config.PrefillThreshold)));
+            keptGenerated = generated.logical_and(p.ge(Scalars.Of(config.DecodeThreshold)));
         }
         var always = competing.logical_or(generated).logical_not();                        // text and padding
         return always.logical_or(keptCompeting).logical_or(keptGenerated).MoveToOuterDisposeScope();
@@ -48,10 +48,10 @@ public static class ModSelection
         if (fraction is < 0 or > 1 || double.IsNaN(fraction))
             throw new ArgumentException($"MoD keep fraction {fraction} is outside [0, 1].");
         using var scope = torch.NewDisposeScope();
-        var ranked = score.detach().to_type(ScalarType.Float32).masked_fill(candidates.logical_not(), float.NegativeInfinity);
+        var ranked = score.detach().to_type(ScalarType.Float32).masked_fill(candidates.logical_not(), Scalars.Of(double.NegativeInfinity));
         var rank = ranked.argsort(1, descending: true).argsort(1);                        // [B,T]: 0 = best of the row
         var n = candidates.sum(1, type: ScalarType.Float64);                               // [B]
-        var k = (n * fraction - 1e-9).ceil().clamp_min(0).to_type(ScalarType.Int64);       // [B]
+        var k = (n * Scalars.Of(fraction)).sub(Scalars.Of(1e-9)).ceil().clamp_min(Scalars.Zero).to_type(ScalarType.Int64); // [B]
         return candidates.logical_and(rank.lt(k.unsqueeze(1))).MoveToOuterDisposeScope();
     }
 
@@ -64,7 +64,7 @@ public static class ModSelection
         var target = processed.to_type(ScalarType.Int64).unsqueeze(-1);                    // [B,T,1]
         var nll = -logits.to_type(ScalarType.Float32).log_softmax(-1).gather(-1, target).squeeze(-1); // [B,T]
         var weight = competing.to_type(ScalarType.Float32);                                 // [B,T]
-        var loss = (nll * weight).sum() / weight.sum().clamp_min(1.0);
+        var loss = (nll * weight).sum() / weight.sum().clamp_min(Scalars.One);
         return loss.MoveToOuterDisposeScope();
     }
 }

@@ -19,14 +19,14 @@ public static class ModTokenTypes
     public static Tensor FromInputIds(Tensor inputIds, int imageTokenId)
     {
         using var scope = torch.NewDisposeScope();
-        return inputIds.eq(imageTokenId).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
+        return inputIds.eq(Scalars.Of(imageTokenId)).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>competing [B,T] bool (true = competes, e.g. image and system tokens) -> types [B,T] int64.</summary>
     public static Tensor FromCompetingMask(Tensor competing)
     {
         using var scope = torch.NewDisposeScope();
-        return competing.ne(0).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
+        return competing.ne(Scalars.Zero).to_type(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>A caller's token types: a bool mask (true = competes) becomes types; an integer tensor is taken as

@@ -20,7 +20,7 @@ public static class MoeLoss
         foreach (var layer in Layers(root))
         {
             var aux = layer.LastAuxLoss ?? throw new InvalidOperationException("an MoE layer has not run a forward yet.");
-            total = total.to(aux.device) + aux;
+            total = total.to(aux.device).add(aux, Scalars.One);
         }
         return total.MoveToOuterDisposeScope();
     }

@@ -75,10 +75,10 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
         // Capacity: rank of each assignment in its expert's queue, assignments in row-major (token, slot) order.
         var slotExpert = topExperts.reshape(-1);                                          // [N*k]
         var slotGate = gates.reshape(-1);                                                 // [N*k]
-        var slotToken = torch.arange(n, device: x.device).unsqueeze(1).expand(n, k).reshape(-1); // [N*k]
+        var slotToken = Scalars.Arange(n, x.device).unsqueeze(1).expand(n, k).reshape(-1);   // [N*k]
         var onehot = nn.functional.one_hot(slotExpert, e);                                // [N*k,E] int64
-        var rank = (onehot.cumsum(0) * onehot).sum(-1) - 1;                               // [N*k]
-        var keep = rank.lt(capacity);                                                     // [N*k]
+        var rank = (onehot.cumsum(0) * onehot).sum(-1).sub(Scalars.One);                   // [N*k]
+        var keep = rank.lt(Scalars.Of(capacity));                                         // [N*k]
 
         var assigned = onehot.sum(0L).cpu().data<long>().ToArray();                        // [E]
         var kept = (onehot * keep.unsqueeze(1).to_type(ScalarType.Int64)).sum(0L).cpu().data<long>().ToArray(); // [E]
@@ -88,16 +88,16 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
         for (var j = 0; j < e; j++)
         {
             if (kept[j] == 0) continue;
-            var slots = slotExpert.eq(j).logical_and(keep).nonzero().squeeze(1);          // [n_j]
+            var slots = slotExpert.eq(Scalars.Of(j)).logical_and(keep).nonzero().squeeze(1);          // [n_j]
             var tokens = slotToken.index_select(0, slots);                                // [n_j]
             var y = experts[j].forward(flat.index_select(0, tokens));                     // [n_j,D]
-            output = output.index_add(0, tokens, y * slotGate.index_select(0, slots).unsqueeze(1), 1.0);
+            output = output.index_add(0, tokens, y * slotGate.index_select(0, slots).unsqueeze(1), Scalars.One);
         }
 
         // Aux load-balancing loss: E * sum_e f_e * P_e.
         var top1Share = nn.functional.one_hot(topExperts.select(1, 0), e).to_type(ScalarType.Float32).mean([0L]); // [E]
         var meanProb = probs.mean([0L]);                                                  // [E]
-        var aux = (top1Share * meanProb).sum() * e;                                       // []
+        var aux = (top1Share * meanProb).sum() * Scalars.Of(e);                           // []
 
         _auxLoss?.Dispose();
         _auxLoss = aux.DetachFromDisposeScope();

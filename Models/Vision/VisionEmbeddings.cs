@@ -31,7 +31,7 @@ public sealed class VisionEmbeddings : nn.Module<Tensor, Tensor>
         var tokens = patches.flatten(2).transpose(1, 2);                                      // [B,N,Dv]
         if (tokens.shape[1] != _numPatches)
             throw new ArgumentException($"images give {tokens.shape[1]} patches, the config expects {_numPatches}.");
-        var positions = torch.arange(_numPatches, dtype: ScalarType.Int64, device: pixels.device);
-        return (tokens + position_embedding.forward(positions)).MoveToOuterDisposeScope();    // [B,N,Dv]
+        var positions = Scalars.Arange(_numPatches, pixels.device);
+        return tokens.add(position_embedding.forward(positions), Scalars.One).MoveToOuterDisposeScope();    // [B,N,Dv]
     }
 }

@@ -25,7 +25,7 @@ public sealed class VisionEncoderLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) // [B,N,Dv] -> [B,N,Dv]
     {
         using var scope = torch.NewDisposeScope();
-        var h = x + self_attn.forward(layer_norm1.forward(x));
-        return (h + mlp.forward(layer_norm2.forward(h))).MoveToOuterDisposeScope();
+        var h = x.add(self_attn.forward(layer_norm1.forward(x)), Scalars.One);
+        return h.add(mlp.forward(layer_norm2.forward(h)), Scalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -17,8 +17,8 @@ public static class MimicLoss
     {
         var kd = options.Kd.PerPosition(studentLogits, teacher.Ids, teacher.Logprobs, teacher.Tail).mean();
         var ce = CausalLmLoss.ResponseCrossEntropy(studentLogits, batch);
-        var total = kd.mul(Scalars.Of(options.KdWeight)).add(ce.mul(Scalars.Of(options.CeWeight)));
-        if (moeAux is not null && options.AuxWeight > 0) total = total.add(moeAux.mul(Scalars.Of(options.AuxWeight)));
+        var total = kd.mul(Scalars.Of(options.KdWeight)).add(ce.mul(Scalars.Of(options.CeWeight)), Scalars.One);
+        if (moeAux is not null && options.AuxWeight > 0) total = total.add(moeAux.mul(Scalars.Of(options.AuxWeight)), Scalars.One);
         return (total, kd, ce);
     }
 }

@@ -28,7 +28,7 @@ public static class PreferenceLoss
         Tensor loss = kind switch
         {
             PreferenceLossKind.Sigmoid => nn.functional.logsigmoid((rw - rl).mul(b)).neg().mean(),
-            PreferenceLossKind.Ipo => (rw - rl).sub(Scalars.Of(1.0 / (2.0 * beta))).square().mean(),
+            PreferenceLossKind.Ipo => (rw - rl).sub(Scalars.Of(1.0 / (2.0 * beta))).pow(Scalars.Of(2L)).mean(),
             PreferenceLossKind.KtoPair => KtoPair(rw, rl, b),
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
         };
@@ -39,8 +39,8 @@ public static class PreferenceLoss
     {
         var klChosen = rw.mean().clamp_min(Scalars.Of(0.0));                                     // []
         var klRejected = rl.mean().clamp_min(Scalars.Of(0.0));                                   // []
-        var chosenTerms = torch.sigmoid((rw - klRejected).mul(beta)).neg().add(Scalars.Of(1.0)); // [B]
-        var rejectedTerms = torch.sigmoid((klChosen - rl).mul(beta)).neg().add(Scalars.Of(1.0)); // [B]
+        var chosenTerms = torch.sigmoid((rw - klRejected).mul(beta)).neg().add(Scalars.One, Scalars.One); // [B]
+        var rejectedTerms = torch.sigmoid((klChosen - rl).mul(beta)).neg().add(Scalars.One, Scalars.One); // [B]
         return torch.cat([chosenTerms, rejectedTerms], 0).mean();
     }
 

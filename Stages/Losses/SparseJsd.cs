@@ -24,10 +24,10 @@ public static class SparseJsd
     {
         if (!(beta > 0 && beta < 1)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "JSD beta must lie in (0, 1).");
         using var scope = torch.NewDisposeScope();
-        var logM = torch.stack([logP.add(Scalars.Of(Math.Log(beta))), logQ.add(Scalars.Of(Math.Log(1 - beta)))], 0)
+        var logM = torch.stack([logP.add(Scalars.Of(Math.Log(beta)), Scalars.One), logQ.add(Scalars.Of(Math.Log(1 - beta)), Scalars.One)], 0)
             .logsumexp(0);                                                                               // [N,B]
         var toP = SparseKl.Of(logP, logM);
         var toQ = SparseKl.Of(logQ, logM);
-        return toP.mul(Scalars.Of(beta)).add(toQ.mul(Scalars.Of(1 - beta))).MoveToOuterDisposeScope();
+        return toP.mul(Scalars.Of(beta)).add(toQ.mul(Scalars.Of(1 - beta)), Scalars.One).MoveToOuterDisposeScope();
     }
 }

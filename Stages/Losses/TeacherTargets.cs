@@ -40,7 +40,7 @@ public sealed record TeacherTargets(Tensor Ids, Tensor Logprobs, Tensor TailLogp
     public static Tensor LogMassOutside(Tensor logprobs, Tensor ids)
     {
         using var scope = torch.NewDisposeScope();
-        var outside = logprobs.scatter(1, ids, torch.full_like(ids, -1e30f, dtype: logprobs.dtype)); // [N,V]
+        var outside = logprobs.scatter(1, ids, torch.full_like(ids, Scalars.Of(-1e30), dtype: logprobs.dtype)); // [N,V]
         return outside.logsumexp(-1).clamp_min(Scalars.Of(MinLogprob)).MoveToOuterDisposeScope();            // [N]
     }
 

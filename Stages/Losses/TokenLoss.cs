@@ -30,7 +30,7 @@ public static class TokenLoss
         if (!values.shape.SequenceEqual(mask.shape))
             throw new ArgumentException($"values [{string.Join(",", values.shape)}] and mask [{string.Join(",", mask.shape)}] differ in shape.");
         using var scope = torch.NewDisposeScope();
-        var weights = mask.to(values.device).ne(0).to_type(ScalarType.Float32);
+        var weights = mask.to(values.device).ne(Scalars.Zero).to_type(ScalarType.Float32);
         var total = (values.to_type(ScalarType.Float32) * weights).sum();
         return (total / weights.sum().clamp_min(Scalars.Of(1.0))).MoveToOuterDisposeScope();
     }

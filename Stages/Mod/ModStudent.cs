@@ -204,9 +204,9 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         var logits = CausalLmLoss.AtPositions(_student.Forward(batch.Pixels, batch.InputIds), batch);   // [N,V]
         var (distill, _, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
         var routing = _student.ModRoutingLoss();                                                        // []
-        var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)));
+        var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)), Scalars.One);
         if (_student.Config.Text.Moe is { } moe)
-            total = total.add(_student.MoeAuxLoss().to(distill.device).mul(Scalars.Of(moe.AuxLossCoefficient)));
+            total = total.add(_student.MoeAuxLoss().to(distill.device).mul(Scalars.Of(moe.AuxLossCoefficient)), Scalars.One);
         _optimization.Step(total);
         _samplesTrained += rows.Count;
         _lastLoss = total.item<float>();

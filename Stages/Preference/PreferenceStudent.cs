@@ -149,9 +149,9 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageSize, _tokenizer.PadId);
         var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
         if (_options.SftWeight > 0)
-            loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)));
+            loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)), Scalars.One);
         if (_student.Config.Text.Moe is { } moe)
-            loss = loss.add(_student.MoeAuxLoss().mul(Scalars.Of(moe.AuxLossCoefficient)));
+            loss = loss.add(_student.MoeAuxLoss().mul(Scalars.Of(moe.AuxLossCoefficient)), Scalars.One);
         _optimization.Step(loss);
         _pairsTrained += rows.Count;
         _lastLoss = loss.item<float>();

@@ -18,7 +18,7 @@ public static class SftLoss
         using var batch = TrainingBatch.Collate(rows, imageSize, padId, TokenScope.Response);
         var logits = CausalLmLoss.AtPositions(student.Logits(batch, rows), batch);          // [N,V]
         var loss = CausalLmLoss.ResponseCrossEntropy(logits, batch);
-        if (student.MoeAuxLoss() is { } aux && auxWeight > 0) loss = loss.add(aux.mul(Scalars.Of(auxWeight)));
+        if (student.MoeAuxLoss() is { } aux && auxWeight > 0) loss = loss.add(aux.mul(Scalars.Of(auxWeight)), Scalars.One);
         return loss.MoveToOuterDisposeScope();
     }
 
