@@ -72,11 +72,9 @@ public sealed class TeacherWorker : ReceiveActor
         _teacher = null;
     }
 
-    /// <summary>Fault drills: <c>DISTILL_FAULT_TEACHER_DELAY_MS</c> makes every inference take at least that long (this
-    /// actor runs on the compute dispatcher, where blocking is expected), so a test can kill a teacher node while it
-    /// surely holds a lease. Unset (the normal case): no delay.</summary>
-    private static readonly int FaultDelayMs =
-        int.TryParse(Environment.GetEnvironmentVariable("DISTILL_FAULT_TEACHER_DELAY_MS"), out var ms) && ms > 0 ? ms : 0;
+    /// <summary>Fault drill <c>DISTILL_FAULT_TEACHER_DELAY_MS</c> (see <see cref="FaultDrills"/>): every inference takes
+    /// at least that long. Unset (the normal case): no delay.</summary>
+    private static int FaultDelayMs => FaultDrills.TeacherDelayMs;
 
     private void Infer(ShardLoaded shard)
     {

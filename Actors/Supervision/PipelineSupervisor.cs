@@ -151,6 +151,7 @@ public sealed class PipelineSupervisor : ReceiveActor
             _resuming = false;
             _ledger.Append(new RunLedgerEntry(stage.Name, RunLedgerStatus.Started, DateTime.UtcNow));
             _log.Info("Stage {0} started", stage.Name);
+            FaultDrills.AtStageStart(stage.Name);
             _childError = null;
             _childDetail = null;
             _stageClock = Stopwatch.StartNew();
