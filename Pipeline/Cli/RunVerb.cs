@@ -121,6 +121,7 @@ public static class RunVerb
         catch (ConfigurationErrorException e)
         {
             PrintConfigurationErrors(env.Error, e);
+            failures.ExceptionFailed(verb, e, "(configuration)"); // found only now, in a run directory that exists
             return ExitCodes.ConfigurationError;
         }
         catch (Exception e)
