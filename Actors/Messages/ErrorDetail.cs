@@ -25,7 +25,7 @@ public sealed record ErrorDetail(string Type, string Text)
         if (ex is Akka.Actor.ActorInitializationException { InnerException: { } inner }) ex = inner;
         var line = FirstLine(ex.Message);
         if (line.Length == 0) line = ex.GetType().Name;
-        return ex is ExternalException && ex.GetType() == typeof(ExternalException) ? $"libtorch: {line}" : line;
+        return ex.GetType() == typeof(ExternalException) ? $"libtorch: {line}" : line;
     }
 
     /// <summary>The first non-empty line of <paramref name="text"/>, trimmed; empty when there is none.</summary>

@@ -60,7 +60,7 @@ public sealed class ErrorLogTests
         Assert.Contains("distill: run failed in stage teacher: teacher weights are truncated at byte 4096", h.Err.ToString());
         Assert.Contains($"  details: {log}", h.Err.ToString());
         // The ledger keeps the one-line message.
-        var failed = new RunLedger(h.Paths.Ledger).ReadAll()[^1];
+        var failed = new RunLedger(h.Paths!.Ledger).ReadAll()[^1];
         Assert.Equal((RunLedgerStatus.Failed, "teacher weights are truncated at byte 4096"), (failed.Status, failed.Error));
 
         // Resumed, it fails again: the second entry is appended after the first, which stays as it was.
