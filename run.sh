@@ -52,7 +52,12 @@ Verbs:
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
 
+run, replay and cluster: should the process (the coordinator) die of a signal it cannot handle (a native crash,
+an abort), run.sh appends an entry naming the signal and its last lines of standard error to <run>/logs/error.log.
+
 Environment: DISTILL_NO_BUILD=1 uses the existing Release build as it is (tests that drive run.sh set it).
+Fault drills (tests): DISTILL_FAULT_TEACHER_DELAY_MS=N, DISTILL_FAULT_ABORT_STAGE=STAGE, DISTILL_FAULT_THROW_STAGE=STAGE
+(see Actors/FaultDrills.cs).
 USAGE
 }
 
@@ -87,6 +92,105 @@ build_app() {
 run_app() {
   build_app
   exec dotnet "$APP_DLL" "$@"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# run, replay (and no verb): the binary runs as a child of this script, not in its place, so that a death by a
+# signal it cannot handle itself (a native SIGSEGV, an abort, SIGKILL) still leaves an entry in the run's
+# logs/error.log. The binary writes its run directory to $DISTILL_RUN_DIR_FILE as soon as it exists; its standard
+# error goes to the console and to a temporary copy, for the entry's last lines. The child has a process group of
+# its own; Ctrl-C, SIGTERM and SIGHUP to this script are passed on to that group. The exit status is the child's.
+
+WATCHED_CHILD=""
+STDERR_TAIL_LINES=40
+
+forward_signal() {
+  if [ -n "$WATCHED_CHILD" ]; then kill "-$1" -- "-$WATCHED_CHILD" 2>/dev/null || true; fi
+}
+
+# The stage a dead run was in: the last stage its ledger says started (written after $2 was created, i.e. by this
+# run), "(after stage S)" when that stage had ended, "(startup)" when this run started none.
+ledger_stage() {
+  local ledger="$1/ledger.jsonl" since=$2 last
+  if [ -f "$ledger" ] && [ "$ledger" -nt "$since" ]; then
+    last=$(tail -n 1 "$ledger")
+    if [[ "$last" =~ ^\{\"stage\":\"([^\"]*)\",\"status\":\"started\" ]]; then
+      echo "${BASH_REMATCH[1]}"
+      return
+    elif [[ "$last" =~ ^\{\"stage\":\"([^\"]*)\" ]]; then
+      echo "(after stage ${BASH_REMATCH[1]})"
+      return
+    fi
+  fi
+  echo "(startup)"
+}
+
+# Appends run.sh's entry for a child that died of a signal to <run>/logs/error.log, in the binary's layout
+# (FailureReport): a header line "[UTC time] stage S | signal SIGxxx | message", the text, a blank line; one write.
+append_signal_entry() {
+  local run_dir=$1 status=$2 stderr_copy=$3 since=$4 pid=$5 verb=$6
+  local signal=$((status - 128)) name stage log entry message why
+  name=$(kill -l "$signal" 2>/dev/null || echo "$signal")
+  name=SIG${name#SIG}
+  stage=$(ledger_stage "$run_dir" "$since")
+  log="$run_dir/logs/error.log"
+  message="the process died of signal $signal ($name)"
+  if [ -f "$log" ] && [ "$log" -nt "$since" ]; then
+    why="The process wrote an entry of its own before it died (above); run.sh wrote this one."
+  else
+    why="The process could not report it itself; run.sh wrote this entry."
+  fi
+  entry="[$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)] stage $stage | signal $name | $message
+distill $verb (pid $pid) was killed by signal $signal ($name), exit status $status: a native crash (SIGSEGV, an abort
+in libtorch or the runtime, an unhandled exception), or a kill from outside. $why
+Last lines of its standard error:
+$(tail -n "$STDERR_TAIL_LINES" "$stderr_copy" | sed 's/^/  /')"
+  mkdir -p "$run_dir/logs"
+  printf '%s\n\n' "$entry" >>"$log"
+  echo "distill: $verb failed in stage $stage: $message" >&2
+  echo "  details: $log" >&2
+}
+
+run_watched() {
+  build_app
+  local verb=${1:-run} dir_file stderr_copy copier status waited=0 run_dir
+  dir_file=$(mktemp "${TMPDIR:-/tmp}/distill-run-dir.XXXXXX")
+  stderr_copy=$(mktemp "${TMPDIR:-/tmp}/distill-stderr.XXXXXX")
+  trap 'rm -f "$dir_file" "$stderr_copy"' EXIT
+
+  # The stderr copier ignores the signals, so it still copies the child's last words while the child stops.
+  exec 3> >(trap '' INT TERM HUP; exec tee "$stderr_copy" >&2)
+  copier=$!
+  trap 'forward_signal INT' INT
+  trap 'forward_signal TERM' TERM
+  trap 'forward_signal HUP' HUP
+  set -m
+  DISTILL_RUN_DIR_FILE=$dir_file dotnet "$APP_DLL" "$@" 2>&3 3>&- &
+  WATCHED_CHILD=$!
+  set +m
+  exec 3>&-
+
+  # wait returns early (status > 128) when a trapped signal arrives; wait again until the child has really ended.
+  while :; do
+    status=0
+    wait "$WATCHED_CHILD" 2>/dev/null || status=$? # (quiet: bash would add its own "Aborted" line)
+    kill -0 "$WATCHED_CHILD" 2>/dev/null || break
+  done
+  # The copier ends once the child's stderr is closed; give it a moment to write the last lines.
+  while kill -0 "$copier" 2>/dev/null && [ "$waited" -lt 50 ]; do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+
+  if [ "$status" -gt 128 ] && [ "$status" -ne 130 ]; then
+    run_dir=$(head -n 1 "$dir_file" 2>/dev/null || true)
+    if [ -n "$run_dir" ] && [ -d "$run_dir" ]; then
+      append_signal_entry "$run_dir" "$status" "$stderr_copy" "$dir_file" "$WATCHED_CHILD" "$verb"
+    else
+      echo "run.sh: distill $verb died of signal $((status - 128)) before its run directory existed" >&2
+    fi
+  fi
+  exit "$status"
 }
 
 run_tests() {
@@ -229,6 +333,9 @@ run_cluster() {
       local status=0
       wait "$coordinator" || status=$?
       echo "run.sh: the coordinator exited ($status) before the cluster was up; see $coordinator_log" >&2
+      if [ "$status" -gt 128 ] && [ "$status" -ne 130 ]; then
+        append_signal_entry "$run_dir" "$status" "$coordinator_log" "$run_dir/cluster/node-coordinator-0.pid" "$coordinator" cluster
+      fi
       exit "$status"
     fi
     sleep 0.2
@@ -248,6 +355,11 @@ run_cluster() {
 
   local status=0 waited=0
   wait "$coordinator" || status=$?
+  if [ "$status" -gt 128 ] && [ "$status" -ne 130 ]; then
+    # Killed by a signal it could not handle: the coordinator wrote no entry of its own (its output, stdout and
+    # stderr, is in its log).
+    append_signal_entry "$run_dir" "$status" "$coordinator_log" "$run_dir/cluster/node-coordinator-0.pid" "$coordinator" cluster
+  fi
   # Teacher nodes end by themselves once the coordinator has left the cluster; the EXIT trap stops any that do not.
   while any_alive "${CLUSTER_PIDS[@]}" && [ "$waited" -lt $((CLUSTER_STOP_SECONDS * 5)) ]; do
     sleep 0.2
@@ -257,9 +369,10 @@ run_cluster() {
 }
 
 case "${1:-}" in
-  "")               run_app ;;
+  "")               run_watched run ;;
   -h|--help|help)   usage ;;
   test)             shift; run_tests "$@" ;;
   cluster)          shift; run_cluster "$@" ;;
+  run|replay)       run_watched "$@" ;;
   *)                run_app "$@" ;;
 esac

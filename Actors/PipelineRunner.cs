@@ -15,7 +15,7 @@ public static class PipelineRunner
 
     /// <summary>Starts a <see cref="PipelineSupervisor"/>, runs every stage in order and returns the result.
     /// Cancelling <paramref name="cancellation"/> cancels the running stage (its token is cancelled, its actors
-    /// stopped, the ledger records it as failed) and throws <see cref="OperationCanceledException"/>.</summary>
+    /// stopped, the ledger records it as failed) and throws <see cref="PipelineCancelledException"/> naming it.</summary>
     public static async Task<PipelineResult> RunAsync(ActorSystem system, IReadOnlyList<StageDefinition> stages,
         FlowSettings settings, string ledgerPath, IStageProgress? progress = null,
         CancellationToken cancellation = default)
@@ -50,9 +50,9 @@ public static class PipelineRunner
         return reply switch
         {
             PipelineCompleted done => new PipelineResult(true, done.Stages, null, null),
-            PipelineFailed when cancellation.IsCancellationRequested =>
-                throw new OperationCanceledException("The pipeline was cancelled.", cancellation),
-            PipelineFailed failed => new PipelineResult(false, failed.Stages, failed.Stage, failed.Error),
+            PipelineFailed failed when cancellation.IsCancellationRequested =>
+                throw new PipelineCancelledException(failed.Stage, cancellation),
+            PipelineFailed failed => new PipelineResult(false, failed.Stages, failed.Stage, failed.Error, failed.Detail),
             _ => throw new InvalidOperationException($"Unexpected answer from the pipeline supervisor: {reply}"),
         };
     }

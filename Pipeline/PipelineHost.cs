@@ -20,19 +20,22 @@ public static class PipelineHost
     /// <summary>Runs the pipeline. When called: the configuration is valid; <paramref name="paths"/> exists with
     /// checkpoints/ and logs/ created and config.resolved.conf written; <see cref="DistillSettings.RunDir"/> and
     /// <see cref="DataSettings.Dir"/> are absolute. <paramref name="progress"/> is thread-safe and already forwards
-    /// every update to <see cref="RunPaths.Metrics"/>. Returns the exit code: 0 ok, 1 failure.</summary>
-    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct) =>
+    /// every update to <see cref="RunPaths.Metrics"/>. Returns the exit code (0 ok, 1 a stage failed) and, when a stage
+    /// failed, which one, its error and the exception behind it. An exception before the stages (data preparation,
+    /// building the stages, starting the actors) or after them (the report) escapes tagged with its step
+    /// (<see cref="StartupStep"/>).</summary>
+    public static Task<RunOutcome> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress, CancellationToken ct) =>
         RunAsync(settings, paths, progress, ct, ActorHosting.SingleProcess);
 
     /// <summary>Runs the pipeline on the actors <paramref name="hosting"/> starts (one process, or the coordinator
     /// node of a cluster).</summary>
-    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
+    public static Task<RunOutcome> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
         CancellationToken ct, ActorHosting hosting) =>
         RunAsync(settings, paths, progress, ct, hosting, stages => stages);
 
     /// <summary>Runs the pipeline with every stage definition passed through <paramref name="instrument"/> first (the
     /// pipeline benchmark wraps the teacher and student steps of each distillation stage to time them).</summary>
-    public static async Task<int> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
+    public static async Task<RunOutcome> RunAsync(DistillSettings settings, RunPaths paths, IStageProgress progress,
         CancellationToken ct, ActorHosting hosting, Func<IReadOnlyList<StageDefinition>, IReadOnlyList<StageDefinition>> instrument)
     {
         ArgumentNullException.ThrowIfNull(instrument);
@@ -40,29 +43,56 @@ public static class PipelineHost
         var started = DateTimeOffset.UtcNow;
         TorchSharp.torch.set_num_threads(settings.TorchThreads > 0 ? settings.TorchThreads : Environment.ProcessorCount);
 
-        progress.Report(new StageProgress("data", "prepare", 0, 1, 0, double.NaN));
-        var catalogTeacher = settings.Teacher.Checkpoint;
-        var prepared = DataPreparation.Prepare(
-            StageCatalog.ShapesOptionsOf(settings),
-            settings.Data.Dir,
-            catalogTeacher.Length > 0 ? Path.Combine(catalogTeacher, TeacherPretraining.TokenizerFile) : null,
-            Path.Combine(paths.Root, TeacherPretraining.TokenizerFile),
-            ModelConfigs.Vision(settings).NumPatches);
-        progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
-
-        var catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = ct };
-        var flow = new FlowSettings
+        DataPreparation.Result prepared;
+        try
         {
-            Loaders = settings.Parallelism.Loaders,
-            TeacherWorkers = settings.Parallelism.TeacherWorkers,
-            CreditWindow = settings.Parallelism.CreditWindow,
-            MaxBatchBytes = settings.Transport.MaxBatchBytes,
-            StrictOrder = settings.Cache.StrictOrder,
-        }.Validate();
-        var stages = instrument(StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
-            prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint));
+            progress.Report(new StageProgress("data", "prepare", 0, 1, 0, double.NaN));
+            var catalogTeacher = settings.Teacher.Checkpoint;
+            prepared = DataPreparation.Prepare(
+                StageCatalog.ShapesOptionsOf(settings),
+                settings.Data.Dir,
+                catalogTeacher.Length > 0 ? Path.Combine(catalogTeacher, TeacherPretraining.TokenizerFile) : null,
+                Path.Combine(paths.Root, TeacherPretraining.TokenizerFile),
+                ModelConfigs.Vision(settings).NumPatches);
+            progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
+        }
+        catch (Exception e) when (StartupStep.Tag(e, "data preparation"))
+        {
+            throw;
+        }
 
-        var (system, hostedFlow) = await hosting.StartAsync(settings, paths, flow, ct);
+        StageCatalog catalog;
+        FlowSettings flow;
+        IReadOnlyList<StageDefinition> stages;
+        try
+        {
+            catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = ct };
+            flow = new FlowSettings
+            {
+                Loaders = settings.Parallelism.Loaders,
+                TeacherWorkers = settings.Parallelism.TeacherWorkers,
+                CreditWindow = settings.Parallelism.CreditWindow,
+                MaxBatchBytes = settings.Transport.MaxBatchBytes,
+                StrictOrder = settings.Cache.StrictOrder,
+            }.Validate();
+            stages = instrument(StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
+                prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint));
+        }
+        catch (Exception e) when (StartupStep.Tag(e, "building the stages"))
+        {
+            throw;
+        }
+
+        ActorSystem system;
+        FlowSettings hostedFlow;
+        try
+        {
+            (system, hostedFlow) = await hosting.StartAsync(settings, paths, flow, ct);
+        }
+        catch (Exception e) when (StartupStep.Tag(e, "starting the actors"))
+        {
+            throw;
+        }
         using var _ = system;
         Distill.Actors.PipelineResult result;
         try
@@ -74,6 +104,31 @@ public static class PipelineHost
             await system.Terminate();
         }
 
+        try
+        {
+            WriteReport(settings, paths, hosting, catalog, prepared, result, started, clock.Elapsed);
+        }
+        catch (Exception e) when (!result.Succeeded)
+        {
+            // The stage's failure is what the run ended with; the report's is added to its message.
+            return new RunOutcome(1, new RunFailure(result.FailedStage ?? "(pipeline)",
+                $"{result.Error} (and writing the report failed: {Distill.Actors.Messages.ErrorDetail.OneLine(e)})", result.Detail));
+        }
+        catch (Exception e) when (StartupStep.Tag(e, "writing the report"))
+        {
+            throw;
+        }
+        if (result.Succeeded)
+        {
+            Console.Out.WriteLine($"Pipeline finished in {ReportWriter.Duration(clock.Elapsed)}. Report: {paths.Report}");
+            return RunOutcome.Ok;
+        }
+        return new RunOutcome(1, new RunFailure(result.FailedStage ?? "(pipeline)", result.Error ?? "", result.Detail));
+    }
+
+    private static void WriteReport(DistillSettings settings, RunPaths paths, ActorHosting hosting, StageCatalog catalog,
+        DataPreparation.Result prepared, Distill.Actors.PipelineResult result, DateTimeOffset started, TimeSpan elapsed)
+    {
         IReadOnlyList<MetricPoint> metrics = [];
         string? metricsError = null;
         try
@@ -85,7 +140,7 @@ public static class PipelineHost
             metricsError = e.Message; // the report is still written, without loss curves, and says why
         }
         var report = new ReportInput(
-            Path.GetFileName(paths.Root), started, clock.Elapsed,
+            Path.GetFileName(paths.Root), started, elapsed,
             EvaluationStage.ReadResults(catalog.EvalDir),
             result.Stages.Select(r => new StageSummary(r.Stage, TimeSpan.FromSeconds(r.WallSeconds), r.Outcome.Figures)).ToList())
         {
@@ -106,10 +161,6 @@ public static class PipelineHost
             Metrics = metrics,
         };
         ReportWriter.Write(paths.Report, report);
-        Console.Out.WriteLine(result.Succeeded
-            ? $"Pipeline finished in {ReportWriter.Duration(clock.Elapsed)}. Report: {paths.Report}"
-            : $"Pipeline failed in stage {result.FailedStage}: {result.Error}\nLedger: {paths.Ledger}");
-        return result.Succeeded ? 0 : 1;
     }
 
     /// <summary>"Export: ..." when the eval stage exported the final student.</summary>

@@ -50,7 +50,8 @@ public sealed class TeacherNodeStage : ReceiveActor
         {
             _log.Error(ex, "Opening stage {0} failed", _open.Stage);
             var node = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
-            _open.Coordinator.Tell(new ComponentFailed($"teacher node {node}", $"opening stage '{_open.Stage}' failed: {ex.Message}"));
+            _open.Coordinator.Tell(new ComponentFailed($"teacher node {node}", $"opening stage '{_open.Stage}' failed: {ErrorDetail.OneLine(ex)}",
+                ErrorDetail.Of(ex)));
             Context.Stop(Self);
             return;
         }

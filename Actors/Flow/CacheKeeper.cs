@@ -54,7 +54,7 @@ public sealed class CacheKeeper : ReceiveActor
         }
         catch (Exception ex)
         {
-            Fail($"opening the teacher-output cache failed: {ex.Message}");
+            Fail($"opening the teacher-output cache failed: {ErrorDetail.OneLine(ex)}", ex);
             return;
         }
         foreach (var repair in _cache.Repairs) _log.Warning("Stage {0} cache: {1}", _stage, repair);
@@ -94,7 +94,7 @@ public sealed class CacheKeeper : ReceiveActor
         }
         catch (Exception ex)
         {
-            Fail($"writing the cache part of shard {write.ShardId} failed: {ex.Message}");
+            Fail($"writing the cache part of shard {write.ShardId} failed: {ErrorDetail.OneLine(ex)}", ex);
         }
     }
 
@@ -114,10 +114,10 @@ public sealed class CacheKeeper : ReceiveActor
 
     private string? InputSha256(int shard) => _source is null ? null : CachePartCheck.Sha256(_source.Value.LoadShard(shard));
 
-    private void Fail(string error)
+    private void Fail(string error, Exception? ex = null)
     {
         _failed = true;
         _log.Error("Stage {0}: {1}", _stage, error);
-        _coordinator.Tell(new ComponentFailed("cache", error));
+        _coordinator.Tell(new ComponentFailed("cache", error, ex is null ? null : ErrorDetail.Of(ex)));
     }
 }

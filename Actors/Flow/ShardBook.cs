@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Distill.Actors.Messages;
 
 namespace Distill.Actors.Flow;
 
@@ -14,8 +15,9 @@ internal sealed class ShardLease(int shardId, int attempt, IActorRef worker, IAc
     public bool Started { get; set; }
 }
 
-/// <summary>Why a shard went back to the queue, or that it has used up its attempts.</summary>
-internal readonly record struct Requeued(int ShardId, ShardLease Lease, bool Exhausted, string Reason);
+/// <summary>Why a shard went back to the queue, or that it has used up its attempts; <see cref="Detail"/> is the
+/// exception behind the reason, when there was one.</summary>
+internal readonly record struct Requeued(int ShardId, ShardLease Lease, bool Exhausted, string Reason, ErrorDetail? Detail = null);
 
 /// <summary>The coordinator's book of shards: the queues (shards waiting for a teacher, and shards waiting to be
 /// read from the cache), leases, shards delivered to the trainer but not yet consumed, attempts, and counts. Plain
@@ -135,10 +137,10 @@ internal sealed class ShardBook
 
     /// <summary>The attempt failed: the shard goes back to the queue unless its attempts are used up.
     /// Null when the attempt is stale (the shard was re-leased or consumed meanwhile).</summary>
-    public Requeued? Fail(int shard, int attempt, string reason)
+    public Requeued? Fail(int shard, int attempt, string reason, ErrorDetail? detail = null)
     {
         if (CurrentLease(shard, attempt) is not { } lease) return null;
-        return Requeue(lease, reason);
+        return Requeue(lease, reason, detail);
     }
 
     /// <summary>Takes back every lease whose deadline passed.</summary>
@@ -149,10 +151,10 @@ internal sealed class ShardBook
     }
 
     /// <summary>Takes back the leases that match (a dead worker's, or a dead loader's not yet started ones).</summary>
-    public IReadOnlyList<Requeued> Revoke(Func<ShardLease, bool> match, string reason)
+    public IReadOnlyList<Requeued> Revoke(Func<ShardLease, bool> match, string reason, ErrorDetail? detail = null)
     {
         var revoked = _leases.Values.Where(match).ToList();
-        return revoked.Select(l => Requeue(l, reason)).ToList();
+        return revoked.Select(l => Requeue(l, reason, detail)).ToList();
     }
 
     /// <summary>Records that the trainer consumed <paramref name="shard"/>. False when it already was (or the id is
@@ -174,11 +176,11 @@ internal sealed class ShardBook
 
     public int Attempts(int shard) => _attempts[shard];
 
-    private Requeued Requeue(ShardLease lease, string reason)
+    private Requeued Requeue(ShardLease lease, string reason, ErrorDetail? detail = null)
     {
         _leases.Remove(lease.ShardId);
         var exhausted = _attempts[lease.ShardId] >= _maxAttempts;
         if (!exhausted) _queue.Add(lease.ShardId);
-        return new Requeued(lease.ShardId, lease, exhausted, reason);
+        return new Requeued(lease.ShardId, lease, exhausted, reason, detail);
     }
 }

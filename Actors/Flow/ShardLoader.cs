@@ -36,7 +36,7 @@ public sealed class ShardLoader : ReceiveActor
         catch (Exception ex)
         {
             _log.Error(ex, "Opening the shard source failed");
-            _coordinator.Tell(new ComponentFailed("shard source", ex.Message));
+            _coordinator.Tell(new ComponentFailed("shard source", ErrorDetail.OneLine(ex), ErrorDetail.Of(ex)));
         }
     }
 
@@ -50,7 +50,8 @@ public sealed class ShardLoader : ReceiveActor
         catch (Exception ex)
         {
             _log.Warning("Loading shard {0} (attempt {1}) failed: {2}", load.ShardId, load.Attempt, ex.Message);
-            load.Worker.Tell(new ShardLoadFailed(load.ShardId, load.Attempt, $"loading shard {load.ShardId} failed: {ex.Message}"));
+            load.Worker.Tell(new ShardLoadFailed(load.ShardId, load.Attempt, $"loading shard {load.ShardId} failed: {ErrorDetail.OneLine(ex)}",
+                ErrorDetail.Of(ex)));
         }
     }
 }

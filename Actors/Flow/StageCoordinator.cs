@@ -50,6 +50,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     private long _samples;
     private double _lastLoss = double.NaN;
     private string? _lastChildError;
+    private ErrorDetail? _lastChildDetail;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -111,7 +112,8 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(ex =>
         {
-            _lastChildError = ex.Message;
+            _lastChildError = ErrorDetail.OneLine(ex);
+            _lastChildDetail = ErrorDetail.Of(ex);
             return Directive.Stop; // every child is watched; Terminated decides what happens next
         });
 
@@ -158,7 +160,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         Receive<ShardInferred>(inferred => _book.Deliver(inferred.ShardId, inferred.Attempt));
         Receive<ShardFailed>(failed =>
         {
-            if (_book.Fail(failed.ShardId, failed.Attempt, failed.Error) is { } requeued && Requeue([requeued]))
+            if (_book.Fail(failed.ShardId, failed.Attempt, failed.Error, failed.Detail) is { } requeued && Requeue([requeued]))
                 Dispatch();
         });
         Receive<ShardConsumed>(Consumed);
@@ -176,7 +178,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             _trained = done.Outcome;
             TryFinishStage();
         });
-        Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}"));
+        Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}", failed.Detail));
         Receive<Terminated>(t =>
         {
             if (!RemoteMemberTerminated(t)) ChildTerminated(t.ActorRef);
@@ -309,7 +311,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         {
             if (r.Exhausted)
             {
-                FailStage($"shard {r.ShardId} failed after {_book.Attempts(r.ShardId)} attempts: {r.Reason}");
+                FailStage($"shard {r.ShardId} failed after {_book.Attempts(r.ShardId)} attempts: {r.Reason}", r.Detail);
                 return false;
             }
             _log.Warning("Stage {0}: shard {1} (attempt {2}) goes back to the queue: {3}",
@@ -321,43 +323,45 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     private void ChildTerminated(IActorRef child)
     {
         var error = _lastChildError is null ? "" : $" ({_lastChildError})";
+        var detail = _lastChildDetail;
         _lastChildError = null;
+        _lastChildDetail = null;
         if (child.Equals(_trainer))
         {
-            FailStage($"the trainer stopped unexpectedly{error}");
+            FailStage($"the trainer stopped unexpectedly{error}", detail);
             return;
         }
         if (child.Equals(_cacheKeeper))
         {
-            FailStage($"the cache keeper stopped unexpectedly{error}");
+            FailStage($"the cache keeper stopped unexpectedly{error}", detail);
             return;
         }
 
         if (_workers.Remove(child))
         {
             _demand.Remove(child);
-            var revoked = _book.Revoke(l => l.Worker.Equals(child), $"teacher worker {child.Path.Name} stopped{error}");
+            var revoked = _book.Revoke(l => l.Worker.Equals(child), $"teacher worker {child.Path.Name} stopped{error}", detail);
             if (!Requeue(revoked)) return;
-            if (!Respawn(SpawnWorker, $"teacher worker {child.Path.Name} stopped{error}")) return;
+            if (!Respawn(SpawnWorker, $"teacher worker {child.Path.Name} stopped{error}", detail)) return;
         }
         else if (_loaders.Remove(child))
         {
-            var revoked = _book.Revoke(l => l.Loader.Equals(child) && !l.Started, $"loader {child.Path.Name} stopped{error}");
+            var revoked = _book.Revoke(l => l.Loader.Equals(child) && !l.Started, $"loader {child.Path.Name} stopped{error}", detail);
             foreach (var r in revoked)
                 if (_workers.Contains(r.Lease.Worker))
                     _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
             if (!Requeue(revoked)) return;
-            if (!Respawn(SpawnLoader, $"loader {child.Path.Name} stopped{error}")) return;
+            if (!Respawn(SpawnLoader, $"loader {child.Path.Name} stopped{error}", detail)) return;
         }
         else return;
         Dispatch();
     }
 
-    private bool Respawn(Action spawn, string why)
+    private bool Respawn(Action spawn, string why, ErrorDetail? detail)
     {
         if (_respawnsLeft-- <= 0)
         {
-            FailStage($"too many stage actors stopped; last: {why}");
+            FailStage($"too many stage actors stopped; last: {why}", detail);
             return false;
         }
         _log.Warning("Stage {0}: {1}; starting a replacement", _stage.Name, why);
@@ -403,10 +407,11 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         }
     }
 
-    private void FailStage(string error)
+    /// <summary>Fails the stage with a one-line <paramref name="error"/> and the exception behind it, when there was one.</summary>
+    private void FailStage(string error, ErrorDetail? detail = null)
     {
         _log.Error("Stage {0} failed: {1}", _stage.Name, error);
-        Finish(new StageFailed(_stage.Name, error, Counts));
+        Finish(new StageFailed(_stage.Name, error, Counts, detail));
     }
 
     /// <summary>Reports the end of the stage once; afterwards the coordinator only waits to be stopped.</summary>

@@ -128,7 +128,7 @@ public sealed class StudentHost : ReceiveActor
     private void Fail(Exception ex, string what)
     {
         _log.Error(ex, what);
-        Context.Parent.Tell(new StudentFailed($"{what}: {ex.Message}"));
+        Context.Parent.Tell(new StudentFailed($"{what}: {ErrorDetail.OneLine(ex)}", ErrorDetail.Of(ex)));
         DisposeStudent();
     }
 }

@@ -38,7 +38,7 @@ public sealed class TeacherWorker : ReceiveActor
         Receive<ShardLoaded>(Infer);
         Receive<ShardLoadFailed>(failed =>
         {
-            _coordinator.Tell(new ShardFailed(failed.ShardId, failed.Attempt, failed.Error));
+            _coordinator.Tell(new ShardFailed(failed.ShardId, failed.Attempt, failed.Error, failed.Detail));
             _coordinator.Tell(new RequestWork(1));
         });
     }
@@ -52,7 +52,8 @@ public sealed class TeacherWorker : ReceiveActor
         catch (Exception ex)
         {
             _log.Error(ex, "Creating the teacher failed");
-            _coordinator.Tell(new ComponentFailed($"teacher worker {Self.Path.Name}", $"creating the teacher failed: {ex.Message}"));
+            _coordinator.Tell(new ComponentFailed($"teacher worker {Self.Path.Name}", $"creating the teacher failed: {ErrorDetail.OneLine(ex)}",
+                ErrorDetail.Of(ex)));
             return;
         }
         _coordinator.Tell(new RequestWork(_prefetch));
@@ -71,11 +72,9 @@ public sealed class TeacherWorker : ReceiveActor
         _teacher = null;
     }
 
-    /// <summary>Fault drills: <c>DISTILL_FAULT_TEACHER_DELAY_MS</c> makes every inference take at least that long (this
-    /// actor runs on the compute dispatcher, where blocking is expected), so a test can kill a teacher node while it
-    /// surely holds a lease. Unset (the normal case): no delay.</summary>
-    private static readonly int FaultDelayMs =
-        int.TryParse(Environment.GetEnvironmentVariable("DISTILL_FAULT_TEACHER_DELAY_MS"), out var ms) && ms > 0 ? ms : 0;
+    /// <summary>Fault drill <c>DISTILL_FAULT_TEACHER_DELAY_MS</c> (see <see cref="FaultDrills"/>): every inference takes
+    /// at least that long. Unset (the normal case): no delay.</summary>
+    private static int FaultDelayMs => FaultDrills.TeacherDelayMs;
 
     private void Infer(ShardLoaded shard)
     {
@@ -94,13 +93,15 @@ public sealed class TeacherWorker : ReceiveActor
         {
             // The same row would be too large on every attempt: the stage cannot go on without dropping it.
             _log.Error("Shard {0}: {1}", shard.ShardId, ex.Message);
-            _coordinator.Tell(new ComponentFailed($"teacher worker {Self.Path.Name}", $"shard {shard.ShardId}: {ex.Message}"));
+            _coordinator.Tell(new ComponentFailed($"teacher worker {Self.Path.Name}", $"shard {shard.ShardId}: {ErrorDetail.OneLine(ex)}",
+                ErrorDetail.Of(ex)));
             return;
         }
         catch (Exception ex)
         {
             _log.Warning("Teacher inference on shard {0} (attempt {1}) failed: {2}", shard.ShardId, shard.Attempt, ex.Message);
-            _coordinator.Tell(new ShardFailed(shard.ShardId, shard.Attempt, $"teacher inference failed: {ex.Message}"));
+            _coordinator.Tell(new ShardFailed(shard.ShardId, shard.Attempt, $"teacher inference failed: {ErrorDetail.OneLine(ex)}",
+                ErrorDetail.Of(ex)));
             _coordinator.Tell(new RequestWork(1));
             return;
         }

@@ -28,6 +28,7 @@ public sealed class Trainer : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private IActorRef _host = ActorRefs.Nobody;
     private string? _hostError;
+    private ErrorDetail? _hostDetail;
     private bool _finished;
     private int _duplicates;
     private int _nextInOrder;
@@ -64,9 +65,9 @@ public sealed class Trainer : ReceiveActor
             _finished = true;
             _coordinator.Tell(new TrainingCompleted(done.Outcome));
         });
-        Receive<StudentFailed>(failed => Fail(failed.Error));
+        Receive<StudentFailed>(failed => Fail(failed.Error, failed.Detail));
         Receive<Terminated>(t => t.ActorRef.Equals(_host), _ =>
-            Fail(_hostError is null ? "the student host stopped unexpectedly" : $"the student host crashed: {_hostError}"));
+            Fail(_hostError is null ? "the student host stopped unexpectedly" : $"the student host crashed: {_hostError}", _hostDetail));
     }
 
     protected override void PreStart()
@@ -78,7 +79,8 @@ public sealed class Trainer : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(ex =>
         {
-            _hostError = ex.Message;
+            _hostError = ErrorDetail.OneLine(ex);
+            _hostDetail = ErrorDetail.Of(ex);
             return Directive.Stop;
         });
 
@@ -115,7 +117,8 @@ public sealed class Trainer : ReceiveActor
         }
         catch (Exception ex) when (ex is InvalidDataException or ArgumentException)
         {
-            _coordinator.Tell(new ShardFailed(part.ShardId, part.Attempt, $"joining the {slots.Length} parts of its teacher batch failed: {ex.Message}"));
+            _coordinator.Tell(new ShardFailed(part.ShardId, part.Attempt,
+                $"joining the {slots.Length} parts of its teacher batch failed: {ErrorDetail.OneLine(ex)}", ErrorDetail.Of(ex)));
             return;
         }
         TakeTeacherBatch(new TeacherBatch(part.ShardId, part.Attempt, joined));
@@ -146,10 +149,10 @@ public sealed class Trainer : ReceiveActor
         return true;
     }
 
-    private void Fail(string error)
+    private void Fail(string error, ErrorDetail? detail)
     {
         if (_finished) return;
         _finished = true;
-        _coordinator.Tell(new ComponentFailed("student", error));
+        _coordinator.Tell(new ComponentFailed("student", error, detail));
     }
 }

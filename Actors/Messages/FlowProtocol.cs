@@ -16,8 +16,8 @@ public sealed record LoadShard(int ShardId, int Attempt, Akka.Actor.IActorRef Wo
 /// <summary>Loader -> teacher worker: a leased shard as <c>samples/v1</c> Arrow bytes.</summary>
 public sealed record ShardLoaded(int ShardId, int Attempt, byte[] SamplesV1) : IWireMessage;
 
-/// <summary>Loader -> teacher worker: the shard could not be loaded.</summary>
-public sealed record ShardLoadFailed(int ShardId, int Attempt, string Error) : IWireMessage;
+/// <summary>Loader -> teacher worker: the shard could not be loaded (<paramref name="Detail"/>: the exception).</summary>
+public sealed record ShardLoadFailed(int ShardId, int Attempt, string Error, ErrorDetail? Detail = null) : IWireMessage;
 
 /// <summary>Teacher worker -> coordinator: inference of the shard begins (the lease clock restarts).</summary>
 public sealed record ShardStarted(int ShardId, int Attempt) : IWireMessage;
@@ -33,8 +33,9 @@ public sealed record TeacherBatchPart(int ShardId, int Attempt, int Part, int Pa
 /// <summary>Teacher worker -> coordinator: the shard's teacher batch went to the trainer.</summary>
 public sealed record ShardInferred(int ShardId, int Attempt) : IWireMessage;
 
-/// <summary>Teacher worker -> coordinator: loading or inference of the shard failed for this attempt.</summary>
-public sealed record ShardFailed(int ShardId, int Attempt, string Error) : IWireMessage;
+/// <summary>Teacher worker -> coordinator: loading or inference of the shard failed for this attempt
+/// (<paramref name="Detail"/>: the exception, when there was one).</summary>
+public sealed record ShardFailed(int ShardId, int Attempt, string Error, ErrorDetail? Detail = null) : IWireMessage;
 
 /// <summary>Trainer -> coordinator: the student consumed the shard (once; duplicates never get here).</summary>
 public sealed record ShardConsumed(int ShardId, int Samples, double Loss) : IWireMessage;
@@ -51,8 +52,9 @@ public sealed record TrainingCompleted(Distill.Stages.Flow.StageOutcome Outcome)
     public Distill.Stages.Flow.StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
 }
 
-/// <summary>Any stage actor -> coordinator: a part of the stage failed for good; the stage fails.</summary>
-public sealed record ComponentFailed(string Component, string Error) : IWireMessage;
+/// <summary>Any stage actor -> coordinator: a part of the stage failed for good; the stage fails
+/// (<paramref name="Detail"/>: the exception, when there was one).</summary>
+public sealed record ComponentFailed(string Component, string Error, ErrorDetail? Detail = null) : IWireMessage;
 
 /// <summary>Coordinator's timer: take back expired leases.</summary>
 public sealed record CheckLeases : IWireMessage

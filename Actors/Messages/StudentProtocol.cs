@@ -22,5 +22,6 @@ public sealed record StudentCompleted(StageOutcome Outcome)
     public StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
 }
 
-/// <summary>Student host -> trainer: creating, consuming or completing failed.</summary>
-public sealed record StudentFailed(string Error);
+/// <summary>Student host -> trainer: creating, consuming or completing failed (<paramref name="Detail"/>: the
+/// exception, when there was one).</summary>
+public sealed record StudentFailed(string Error, ErrorDetail? Detail = null);

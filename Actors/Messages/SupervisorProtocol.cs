@@ -44,9 +44,10 @@ public sealed record PipelineCompleted(IReadOnlyList<StageResult> Stages)
     public IReadOnlyList<StageResult> Stages { get; init; } = MessageValues.Portable(Stages);
 }
 
-/// <summary>The pipeline stopped at <paramref name="Stage"/> with <paramref name="Error"/>;
-/// <paramref name="Stages"/> holds the results of the stages before it.</summary>
-public sealed record PipelineFailed(string Stage, string Error, IReadOnlyList<StageResult> Stages)
+/// <summary>The pipeline stopped at <paramref name="Stage"/> with <paramref name="Error"/> (one line, as the ledger
+/// records it); <paramref name="Stages"/> holds the results of the stages before it; <paramref name="Detail"/> is the
+/// exception behind the failure, when there was one.</summary>
+public sealed record PipelineFailed(string Stage, string Error, IReadOnlyList<StageResult> Stages, ErrorDetail? Detail = null)
 {
     public IReadOnlyList<StageResult> Stages { get; init; } = MessageValues.Portable(Stages);
 }
@@ -57,8 +58,9 @@ public sealed record StageSucceeded(string Stage, StageOutcome Outcome, ShardCou
     public StageOutcome Outcome { get; init; } = MessageValues.Portable(Outcome);
 }
 
-/// <summary>A stage child failed its stage.</summary>
-public sealed record StageFailed(string Stage, string Error, ShardCounts Shards);
+/// <summary>A stage child failed its stage: <paramref name="Error"/> is one line, <paramref name="Detail"/> the
+/// exception behind it when there was one (see <see cref="ErrorDetail"/>).</summary>
+public sealed record StageFailed(string Stage, string Error, ShardCounts Shards, ErrorDetail? Detail = null);
 
 /// <summary>Sent by a compute-stage runner to itself: run the stage now (after start-up, so the work happens
 /// while processing a message rather than inside actor creation).</summary>

@@ -33,16 +33,16 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
             case RequestWork m: return w.Int(m.Count).ToArray();
             case LoadShard m: return w.Int(m.ShardId).Int(m.Attempt).Ref(m.Worker).ToArray();
             case ShardLoaded m: return w.Int(m.ShardId).Int(m.Attempt).ToArray(m.SamplesV1);
-            case ShardLoadFailed m: return w.Int(m.ShardId).Int(m.Attempt).String(m.Error).ToArray();
+            case ShardLoadFailed m: return Detail(w.Int(m.ShardId).Int(m.Attempt).String(m.Error), m.Detail).ToArray();
             case ShardStarted m: return w.Int(m.ShardId).Int(m.Attempt).ToArray();
             case TeacherBatch m: return w.Int(m.ShardId).Int(m.Attempt).ToArray(m.TeacherV1);
             case TeacherBatchPart m: return w.Int(m.ShardId).Int(m.Attempt).Int(m.Part).Int(m.Parts).ToArray(m.Bytes);
             case ShardInferred m: return w.Int(m.ShardId).Int(m.Attempt).ToArray();
-            case ShardFailed m: return w.Int(m.ShardId).Int(m.Attempt).String(m.Error).ToArray();
+            case ShardFailed m: return Detail(w.Int(m.ShardId).Int(m.Attempt).String(m.Error), m.Detail).ToArray();
             case ShardConsumed m: return w.Int(m.ShardId).Int(m.Samples).Double(m.Loss).ToArray();
             case CompleteTraining: return [];
             case TrainingCompleted m: return Outcome(w, m.Outcome).ToArray();
-            case ComponentFailed m: return w.String(m.Component).String(m.Error).ToArray();
+            case ComponentFailed m: return Detail(w.String(m.Component).String(m.Error), m.Detail).ToArray();
             case CheckLeases: return [];
             // Cluster protocol
             case RegisterTeacherNode m: return w.Ref(m.Node).ToArray();
@@ -64,16 +64,16 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
             nameof(RequestWork) => new RequestWork(r.Int()),
             nameof(LoadShard) => new LoadShard(r.Int(), r.Int(), r.Ref()),
             nameof(ShardLoaded) => new ShardLoaded(r.Int(), r.Int(), r.Rest()),
-            nameof(ShardLoadFailed) => new ShardLoadFailed(r.Int(), r.Int(), r.Text()),
+            nameof(ShardLoadFailed) => new ShardLoadFailed(r.Int(), r.Int(), r.Text(), Detail(ref r)),
             nameof(ShardStarted) => new ShardStarted(r.Int(), r.Int()),
             nameof(TeacherBatch) => new TeacherBatch(r.Int(), r.Int(), r.Rest()),
             nameof(TeacherBatchPart) => new TeacherBatchPart(r.Int(), r.Int(), r.Int(), r.Int(), r.Rest()),
             nameof(ShardInferred) => new ShardInferred(r.Int(), r.Int()),
-            nameof(ShardFailed) => new ShardFailed(r.Int(), r.Int(), r.Text()),
+            nameof(ShardFailed) => new ShardFailed(r.Int(), r.Int(), r.Text(), Detail(ref r)),
             nameof(ShardConsumed) => new ShardConsumed(r.Int(), r.Int(), r.Double()),
             nameof(CompleteTraining) => CompleteTraining.Instance,
             nameof(TrainingCompleted) => new TrainingCompleted(Outcome(ref r)),
-            nameof(ComponentFailed) => new ComponentFailed(r.Text(), r.Text()),
+            nameof(ComponentFailed) => new ComponentFailed(r.Text(), r.Text(), Detail(ref r)),
             nameof(CheckLeases) => CheckLeases.Instance,
             nameof(RegisterTeacherNode) => new RegisterTeacherNode(r.Ref()),
             nameof(TeacherNodeRegistered) => new TeacherNodeRegistered(r.Text()),
@@ -105,6 +105,16 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
         var figures = new Dictionary<string, double>(count);
         for (var i = 0; i < count; i++) figures[r.Text()] = r.Double();
         return new StageOutcome(checkpoint, figures);
+    }
+
+    /// <summary>The exception behind a failure: its type (null = none, and then nothing follows) and its full text.</summary>
+    private static WireWriter Detail(WireWriter w, ErrorDetail? detail) =>
+        detail is null ? w.String(null) : w.String(detail.Type).String(detail.Text);
+
+    private static ErrorDetail? Detail(ref WireReader r)
+    {
+        var type = r.String();
+        return type is null ? null : new ErrorDetail(type, r.Text());
     }
 
     private static ArgumentException Unknown(Type type) =>

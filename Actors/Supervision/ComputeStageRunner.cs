@@ -6,7 +6,7 @@ using Distill.Stages.Flow;
 namespace Distill.Actors.Supervision;
 
 /// <summary>Runs one <see cref="ComputeStage"/>'s delegate on the compute dispatcher and reports
-/// <see cref="StageSucceeded"/> or <see cref="StageFailed"/> to its parent.</summary>
+/// <see cref="StageSucceeded"/> or <see cref="StageFailed"/> (with the exception's full text) to its parent.</summary>
 public sealed class ComputeStageRunner : ReceiveActor
 {
     private readonly ComputeStage _stage;
@@ -50,7 +50,7 @@ public sealed class ComputeStageRunner : ReceiveActor
         catch (Exception ex)
         {
             _log.Error(ex, "Stage {0} failed", _stage.Name);
-            result = new StageFailed(_stage.Name, ex.Message, ShardCounts.None);
+            result = new StageFailed(_stage.Name, ErrorDetail.OneLine(ex), ShardCounts.None, ErrorDetail.Of(ex));
         }
         Context.Parent.Tell(result);
     }

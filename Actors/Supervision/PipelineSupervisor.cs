@@ -37,6 +37,7 @@ public sealed class PipelineSupervisor : ReceiveActor
     private IActorRef? _child;
     private Stopwatch _stageClock = new();
     private string? _childError;
+    private ErrorDetail? _childDetail;
 
     public static Props Props(IReadOnlyList<StageDefinition> stages, FlowSettings settings, string ledgerPath,
         IStageProgress progress, CancellationToken cancellation = default) =>
@@ -56,7 +57,8 @@ public sealed class PipelineSupervisor : ReceiveActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(ex =>
         {
-            _childError = ex is ActorInitializationException { InnerException: { } inner } ? inner.Message : ex.Message;
+            _childError = ErrorDetail.OneLine(ex);
+            _childDetail = ErrorDetail.Of(ex);
             return Directive.Stop;
         });
 
@@ -80,10 +82,10 @@ public sealed class PipelineSupervisor : ReceiveActor
         Receive<RunPipeline>(_ => Sender.Tell(new PipelineFailed(PipelineStageName,
             "a pipeline run is already in progress", [])));
         Receive<StageSucceeded>(_ => Sender.Equals(_child), done => Guard(() => StageSucceeded(done)));
-        Receive<StageFailed>(_ => Sender.Equals(_child), failed => Guard(() => StageEnded(failed.Error, failed.Shards)));
+        Receive<StageFailed>(_ => Sender.Equals(_child), failed => Guard(() => StageEnded(failed.Error, failed.Shards, failed.Detail)));
         Receive<Terminated>(t => t.ActorRef.Equals(_child), _ =>
             Guard(() => StageEnded(_childError is null ? "the stage actor stopped unexpectedly"
-                : $"the stage actor crashed: {_childError}", ShardCounts.None)));
+                : $"the stage actor crashed: {_childError}", ShardCounts.None, _childDetail)));
         Receive<CancelPipeline>(_ =>
         {
             _runCancellation?.Cancel();
@@ -119,7 +121,7 @@ public sealed class PipelineSupervisor : ReceiveActor
         }
         catch (Exception ex)
         {
-            Reply(new PipelineFailed(PipelineStageName, ex.Message, []));
+            Reply(new PipelineFailed(PipelineStageName, ErrorDetail.OneLine(ex), [], ErrorDetail.Of(ex)));
             return;
         }
         Guard(NextStage);
@@ -149,7 +151,9 @@ public sealed class PipelineSupervisor : ReceiveActor
             _resuming = false;
             _ledger.Append(new RunLedgerEntry(stage.Name, RunLedgerStatus.Started, DateTime.UtcNow));
             _log.Info("Stage {0} started", stage.Name);
+            FaultDrills.AtStageStart(stage.Name);
             _childError = null;
+            _childDetail = null;
             _stageClock = Stopwatch.StartNew();
             var props = stage switch
             {
@@ -179,8 +183,9 @@ public sealed class PipelineSupervisor : ReceiveActor
         NextStage();
     }
 
-    /// <summary>The current stage failed: record it, stop its actor, answer <see cref="PipelineFailed"/>.</summary>
-    private void StageEnded(string error, ShardCounts shards)
+    /// <summary>The current stage failed: record it (the one-line error), stop its actor, answer
+    /// <see cref="PipelineFailed"/> with the error and its <paramref name="detail"/>.</summary>
+    private void StageEnded(string error, ShardCounts shards, ErrorDetail? detail = null)
     {
         var stage = _stages[_index];
         var wall = _stageClock.Elapsed.TotalSeconds;
@@ -195,7 +200,7 @@ public sealed class PipelineSupervisor : ReceiveActor
         {
             error = $"{error} (and recording it in the ledger failed: {ex.Message})";
         }
-        Reply(new PipelineFailed(stage.Name, error, _results.ToList()));
+        Reply(new PipelineFailed(stage.Name, error, _results.ToList(), detail));
     }
 
     /// <summary>Runs a step that may throw (ledger I/O, actor creation); a throw fails the pipeline at the
@@ -211,7 +216,7 @@ public sealed class PipelineSupervisor : ReceiveActor
             _log.Error(ex, "Pipeline step failed");
             var stage = _index < _stages.Count ? _stages[_index].Name : PipelineStageName;
             StopChild();
-            Reply(new PipelineFailed(stage, ex.Message, _results.ToList()));
+            Reply(new PipelineFailed(stage, ErrorDetail.OneLine(ex), _results.ToList(), ErrorDetail.Of(ex)));
         }
     }
 

@@ -167,14 +167,16 @@ public sealed class StudentStageBench
     {
         var (config, paths) = Create(name, overrides);
         CopyTeacher(config.Settings, paths);
-        int code;
+        RunOutcome outcome;
         using (var metrics = new MetricsLog(paths.Metrics))
         {
             var progress = new ConsoleProgress(metrics, TextWriter.Null, colour: false);
-            code = await PipelineHost.RunAsync(config.Settings, paths, progress, _ct, ActorHosting.SingleProcess, instrument);
+            outcome = await PipelineHost.RunAsync(config.Settings, paths, progress, _ct, ActorHosting.SingleProcess, instrument);
         }
-        if (code != 0) throw new InvalidOperationException($"the benchmark's {name} run failed (exit code {code}); see {paths.Report} and {paths.Ledger}");
-        return paths;
+        if (outcome.Succeeded) return paths;
+        var why = outcome.Failure is { } failure ? $" in stage {failure.Stage}: {failure.Error}" : $" (exit code {outcome.ExitCode})";
+        if (outcome.Failure is not null) new Cli.FailureReport(paths, TextWriter.Null).StageFailed("bench", outcome.Failure); // the run's own logs/error.log
+        throw new InvalidOperationException($"the benchmark's {name} run failed{why}; see {Path.Combine(paths.Logs, Cli.FailureReport.FileName)}");
     }
 
     /// <summary>Every run after the first gets the first run's teacher.</summary>

@@ -59,7 +59,7 @@ internal static class BenchOutput
         }
         catch (Exception e)
         {
-            return await FailureReport.WriteAsync(env, paths, "bench", e);
+            return new FailureReport(paths, env.Error, env.Time).ExceptionFailed("bench", e, "(bench)");
         }
     }
 }

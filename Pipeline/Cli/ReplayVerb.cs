@@ -104,15 +104,24 @@ public static partial class ReplayVerb
         try
         {
             (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), baseDir, RunLabel);
-            TeacherCopy.Into(config.Settings, source, paths);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             await env.Error.WriteLineAsync($"distill: cannot prepare the replay directory: {e.Message}");
             return ExitCodes.RunFailed;
         }
+        FailureReport.TellRunScript(paths);
+        try
+        {
+            TeacherCopy.Into(config.Settings, source, paths);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            // The replay's directory exists: the failure goes into its error log.
+            return new FailureReport(paths, env.Error, env.Time).ExceptionFailed("replay", e, "(copying the teacher)");
+        }
         await env.Out.WriteLineAsync($"distill: replay of {source} from its cache {cacheRoot}");
-        return await RunVerb.RunInAsync(config, paths, env, ct);
+        return await RunVerb.RunInAsync(config, paths, env, ct, "replay");
     }
 
     /// <summary>The preset named in a resolved configuration's header, if this build has it; else the default.</summary>

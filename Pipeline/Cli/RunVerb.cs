@@ -76,9 +76,15 @@ public static class RunVerb
     }
 
     /// <summary>Runs the pipeline of <paramref name="config"/> in the created run directory <paramref name="paths"/>
-    /// with progress on the console and metrics in the run; returns the exit code.</summary>
-    internal static async Task<int> RunInAsync(LoadedConfiguration config, RunPaths paths, CliEnvironment env, CancellationToken ct)
+    /// with progress on the console and metrics in the run; returns the exit code. Every way the run can fail ends
+    /// with an entry in <c>logs/error.log</c> and the console naming it (<see cref="FailureReport"/>): a failed stage,
+    /// an exception before or after the stages, Ctrl-C / SIGTERM, an unhandled exception anywhere in the process.</summary>
+    internal static async Task<int> RunInAsync(LoadedConfiguration config, RunPaths paths, CliEnvironment env, CancellationToken ct,
+        string verb = "run")
     {
+        FailureReport.TellRunScript(paths);
+        var failures = new FailureReport(paths, env.Error, env.Time);
+        using var watch = failures.Watch(verb, ct);
         var s = config.Settings;
         await env.Out.WriteLineAsync($"distill: run {paths.Root}");
         await env.Out.WriteLineAsync($"  preset {config.Preset}; stages {string.Join(" -> ", s.Stages)}; seed {s.Seed.ToString(CultureInfo.InvariantCulture)}; config {paths.ResolvedConfig}");
@@ -88,27 +94,39 @@ public static class RunVerb
         {
             using var metrics = new MetricsLog(paths.Metrics, env.Time);
             var progress = new ConsoleProgress(metrics, env.ProgressOutput, env.Colour, env.Time);
-            var code = await env.Runner(s, paths, progress, ct);
+            var outcome = await env.Runner(s, paths, progress, ct);
             var elapsed = env.Time.GetElapsedTime(started);
-            if (code == ExitCodes.Ok)
+            if (outcome.Succeeded)
+            {
                 await env.Out.WriteLineAsync($"distill: done in {Reporting.ReportWriter.Duration(elapsed)}; report {paths.Report}");
-            else
-                await env.Error.WriteLineAsync($"distill: run failed (exit code {code}); logs in {paths.Logs}");
-            return code;
+                return outcome.ExitCode;
+            }
+            if (outcome.Failure is { } failure)
+            {
+                failures.StageFailed(verb, failure);
+                return outcome.ExitCode;
+            }
+            await env.Error.WriteLineAsync($"distill: {verb} failed (exit code {outcome.ExitCode}); logs in {paths.Logs}");
+            return outcome.ExitCode;
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested)
         {
-            await env.Error.WriteLineAsync($"distill: cancelled; finished stages are kept in {paths.Root} (run again with --run {paths.Root} to resume)");
-            return ExitCodes.Cancelled;
+            return failures.Interrupted(e switch
+            {
+                Distill.Actors.PipelineCancelledException cancelled => cancelled.Stage,
+                _ when Composition.StartupStep.Of(e) is { } step => $"({step})",
+                _ => failures.StageNow(),
+            });
         }
         catch (ConfigurationErrorException e)
         {
             PrintConfigurationErrors(env.Error, e);
+            failures.ExceptionFailed(verb, e, "(configuration)"); // found only now, in a run directory that exists
             return ExitCodes.ConfigurationError;
         }
         catch (Exception e)
         {
-            return await FailureReport.WriteAsync(env, paths, "run", e);
+            return failures.ExceptionFailed(verb, e);
         }
     }
 

@@ -75,6 +75,6 @@ public sealed class CoordinatorHosting(TextWriter output) : ActorHosting
 
     /// <summary>The pipeline on a coordinator node (<see cref="Composition.PipelineRunner"/> of <c>distill node --role
     /// coordinator</c>).</summary>
-    public static Task<int> RunAsync(DistillSettings settings, RunPaths paths, Stages.Flow.IStageProgress progress, CancellationToken ct) =>
+    public static Task<Composition.RunOutcome> RunAsync(DistillSettings settings, RunPaths paths, Stages.Flow.IStageProgress progress, CancellationToken ct) =>
         PipelineHost.RunAsync(settings, paths, progress, ct, new CoordinatorHosting(Console.Out));
 }

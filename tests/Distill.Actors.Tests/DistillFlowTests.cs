@@ -148,6 +148,10 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
         Assert.Contains("shard 5", failed.Error);
         Assert.Contains("3 attempts", failed.Error);
         Assert.Contains("CUDA error: device-side assert", failed.Error);
+        // The teacher's exception comes along: its type and the teacher's frame, for the run's error log.
+        Assert.Equal(typeof(InvalidOperationException).FullName, failed.Detail!.Type);
+        Assert.Contains("CUDA error: device-side assert", failed.Detail.Text);
+        Assert.Contains("FakeTeacher.Infer", failed.Detail.Text);
         Assert.Equal(3, scenario.InferCalls(5));
         Assert.DoesNotContain(5, scenario.Consumed);
         var last = new RunLedger(LedgerPath).ReadAll()[^1];
@@ -194,6 +198,7 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
         var failed = RunDistillFailing(scenario, new FlowSettings());
         Assert.Equal("mimic", failed.Stage);
         Assert.Contains("creating the teacher failed: checkpoint missing", failed.Error);
+        Assert.Contains("FlowScenario.CreateTeacher", failed.Detail!.Text);
     }
 
     [Fact]
@@ -211,6 +216,8 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
         var scenario = new FlowScenario(4) { ConsumeFailure = shard => shard == 2 ? "loss is NaN" : null };
         var failed = RunDistillFailing(scenario, new FlowSettings());
         Assert.Contains("consuming shard 2 failed: loss is NaN", failed.Error);
+        Assert.Equal(typeof(InvalidOperationException).FullName, failed.Detail!.Type);
+        Assert.Contains("FakeStudent.Consume", failed.Detail.Text);
         AwaitAssert(() => Assert.True(scenario.StudentDisposed), Long);
     }
 
@@ -221,5 +228,6 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
         var failed = RunDistillFailing(scenario, new FlowSettings());
         Assert.Contains("shard source", failed.Error);
         Assert.Contains("no such dataset /data/x", failed.Error);
+        Assert.Equal(typeof(IOException).FullName, failed.Detail!.Type);
     }
 }

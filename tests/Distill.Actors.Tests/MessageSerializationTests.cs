@@ -13,6 +13,9 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
 
     private static readonly StageResult Result = new("mimic", StageStatus.Completed, Outcome, 1.25, new ShardCounts(5, 1, 4));
 
+    private static readonly ErrorDetail Detail = new("System.IO.IOException",
+        "System.IO.IOException: disk full\n   at Distill.Stages.Cache.StageCache.Write(Int32 shard) in StageCache.cs:line 12");
+
     private object[] OneOfEach() =>
     [
         RunPipeline.Instance,
@@ -20,29 +23,31 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
         new ShardCounts(3, 1, 2),
         Result,
         new PipelineCompleted([Result, Result with { Status = StageStatus.Skipped }]),
-        new PipelineFailed("mimic", "shard 5 failed", [Result]),
+        new PipelineFailed("mimic", "shard 5 failed", [Result], Detail),
+        Detail,
         new StageSucceeded("mimic", Outcome, new ShardCounts(1, 0, 1)),
-        new StageFailed("mimic", "boom", ShardCounts.None),
+        new StageFailed("mimic", "boom", ShardCounts.None, Detail),
         RunStage.Instance,
         new SourceReady(12),
         new RequestWork(2),
         new LoadShard(3, 1, TestActor),
         new ShardLoaded(3, 1, [1, 2, 3, 255]),
-        new ShardLoadFailed(3, 1, "read error"),
+        new ShardLoadFailed(3, 1, "read error", Detail),
         new ShardStarted(3, 2),
         new TeacherBatch(3, 2, [9, 8, 7]),
         new ShardInferred(3, 2),
-        new ShardFailed(3, 2, "inference failed"),
+        new ShardFailed(3, 2, "inference failed", Detail),
         new ShardConsumed(3, 32, 0.5),
         CompleteTraining.Instance,
         new TrainingCompleted(Outcome),
         new ComponentFailed("student", "nan"),
+        new ComponentFailed("teacher worker teacher-0", "creating the teacher failed: disk full", Detail),
         CheckLeases.Instance,
         new ConsumeShard(4, [1, 2]),
         new ShardTrained(4, 32, 1.5),
         CompleteStudent.Instance,
         new StudentCompleted(StageOutcome.Empty),
-        new StudentFailed("bad"),
+        new StudentFailed("bad", Detail),
         new TeacherBatchPart(3, 2, 1, 4, [5, 6, 7]),
         new RegisterTeacherNode(TestActor),
         new TeacherNodeRegistered("/runs/x"),
@@ -140,7 +145,7 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
                 for (var i = 0; i < e.Stages.Count; i++) AssertSame(e.Stages[i], a.Stages[i]);
                 break;
             case (PipelineFailed e, PipelineFailed a):
-                Assert.Equal((e.Stage, e.Error), (a.Stage, a.Error));
+                Assert.Equal((e.Stage, e.Error, e.Detail), (a.Stage, a.Error, a.Detail));
                 AssertSame(e.Stages.Single(), a.Stages.Single());
                 break;
             case (StageResult e, StageResult a):

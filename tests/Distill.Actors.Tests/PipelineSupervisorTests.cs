@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Distill.Actors.Messages;
 using Distill.Actors.Supervision;
@@ -101,6 +103,37 @@ public sealed class PipelineSupervisorTests(ITestOutputHelper output) : ActorTes
         Assert.Contains("out of memory", new RunLedger(LedgerPath).ReadAll()[3].Error);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowFromDeepInside() => throw new InvalidOperationException("out of memory",
+        new IOException("swap is full"));
+
+    [Fact]
+    public void A_failing_compute_stage_answers_with_the_whole_exception_and_the_ledger_keeps_one_line()
+    {
+        var failed = Assert.IsType<PipelineFailed>(RunStages([Compute("mimic", body: ThrowFromDeepInside)]));
+
+        Assert.Equal("out of memory", failed.Error);
+        Assert.Equal(typeof(InvalidOperationException).FullName, failed.Detail!.Type);
+        Assert.Contains("out of memory", failed.Detail.Text);
+        Assert.Contains(nameof(ThrowFromDeepInside), failed.Detail.Text);                // the stack
+        Assert.Contains("System.IO.IOException: swap is full", failed.Detail.Text);     // the inner exception
+        Assert.Equal("out of memory", new RunLedger(LedgerPath).ReadAll()[^1].Error);
+    }
+
+    [Fact]
+    public void A_native_error_keeps_libtorchs_text_in_the_message_and_its_backtrace_in_the_detail()
+    {
+        const string native = "The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1\n" +
+                              "Exception raised from infer_size_impl at /pytorch/aten/src/ATen/ExpandUtils.cpp:31 (most recent call first):\n" +
+                              "frame #0: c10::Error::Error(...)";
+        var failed = Assert.IsType<PipelineFailed>(RunStages([Compute("mod", body: () => throw new ExternalException(native))]));
+
+        Assert.Equal("libtorch: The size of tensor a (3) must match the size of tensor b (4) at non-singleton dimension 1", failed.Error);
+        Assert.Equal(typeof(ExternalException).FullName, failed.Detail!.Type);
+        Assert.Contains("frame #0: c10::Error::Error(...)", failed.Detail.Text);
+        Assert.Equal(failed.Error, new RunLedger(LedgerPath).ReadAll()[^1].Error);
+    }
+
     [Fact]
     public void A_failed_stage_runs_again_on_resume()
     {
@@ -162,7 +195,8 @@ public sealed class PipelineSupervisorTests(ITestOutputHelper output) : ActorTes
         var run = PipelineRunner.RunAsync(Sys, [stage], new FlowSettings(), LedgerPath, null, cts.Token);
         Assert.True(started.Wait(Long));
         cts.Cancel();
-        Assert.ThrowsAny<OperationCanceledException>(() => run.GetAwaiter().GetResult());
+        var cancelled = Assert.Throws<PipelineCancelledException>(() => run.GetAwaiter().GetResult());
+        Assert.Equal("teacher", cancelled.Stage);
         var last = new RunLedger(LedgerPath).ReadAll()[^1];
         Assert.Equal(RunLedgerStatus.Failed, last.Status);
         Assert.Equal("cancelled", last.Error);
@@ -180,6 +214,7 @@ public sealed class PipelineSupervisorTests(ITestOutputHelper output) : ActorTes
         Assert.False(bad.Succeeded);
         Assert.Equal("eval", bad.FailedStage);
         Assert.Contains("no split", bad.Error);
+        Assert.Contains("no split", bad.Detail!.Text);
         Assert.Equal(StageStatus.Skipped, Assert.Single(bad.Stages).Status);
     }
 

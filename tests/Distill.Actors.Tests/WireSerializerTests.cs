@@ -84,6 +84,32 @@ public sealed class WireSerializerTests(ITestOutputHelper output) : ActorTestBas
     }
 
     [Fact]
+    public void Failures_cross_the_wire_with_the_exception_behind_them()
+    {
+        var detail = ErrorDetail.Of(new InvalidOperationException("CUDA error: device-side assert triggered"));
+        object[] messages =
+        [
+            new ComponentFailed("teacher node akka.tcp://distill@10.0.0.5:4060", "opening stage 'mimic' failed: no teacher", detail),
+            new ShardFailed(7, 2, "teacher inference failed: CUDA error", detail),
+            new ShardLoadFailed(7, 2, "loading shard 7 failed: gone", detail),
+        ];
+        foreach (var message in messages)
+        {
+            var back = Wire.FromBinary(Wire.ToBinary(message), Wire.Manifest(message));
+            Assert.Equal(message, back);
+        }
+        // Without one, the detail costs a single length field (-1): the error and nothing else.
+        var plain = Wire.ToBinary(new ComponentFailed("student", "nan"));
+        Assert.Equal(4 + 7 + 4 + 3 + 4, plain.Length);
+        Assert.Equal([0xFF, 0xFF, 0xFF, 0xFF], plain[^4..]);
+        Assert.Null(Assert.IsType<ComponentFailed>(Wire.FromBinary(plain, nameof(ComponentFailed))).Detail);
+        // A type without its text is cut short.
+        var cut = Wire.ToBinary(new ShardFailed(1, 1, "x", detail));
+        var typeOnly = cut[..(4 + 4 + 4 + 1 + 4 + detail.Type.Length)];
+        Assert.Throws<SerializationException>(() => Wire.FromBinary(typeOnly, nameof(ShardFailed)));
+    }
+
+    [Fact]
     public void A_message_that_is_not_a_wire_message_is_refused()
     {
         var e = Assert.Throws<ArgumentException>(() => Wire.ToBinary(new RunPipeline()));

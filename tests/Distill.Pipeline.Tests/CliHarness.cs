@@ -1,4 +1,5 @@
 using Distill.Pipeline.Cli;
+using Distill.Pipeline.Composition;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
 using Distill.Stages.Flow;
@@ -30,7 +31,7 @@ internal sealed class CliHarness : IDisposable
         PipelineCalled = true;
         Settings = s;
         Paths = p;
-        return await Body(progress, ct);
+        return new RunOutcome(await Body(progress, ct));
     })
     {
         WorkingDirectory = Dir.Path,
@@ -42,7 +43,7 @@ internal sealed class CliHarness : IDisposable
             ClusterRunnerCalled = true;
             Settings = s;
             Paths = p;
-            return Task.FromResult(0);
+            return Task.FromResult(RunOutcome.Ok);
         },
     };
 

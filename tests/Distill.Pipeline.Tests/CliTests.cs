@@ -60,8 +60,13 @@ public class CliTests
         using var h = new CliHarness();
         h.Body = (_, _) => throw new InvalidDataException("shard 7 is corrupt");
         Assert.Equal(1, await h.Run("run", "--preset", "tiny"));
-        Assert.Contains("shard 7 is corrupt", h.Err.ToString());
-        Assert.Contains("shard 7 is corrupt", File.ReadAllText(Path.Combine(h.Paths!.Logs, "error.log")));
+        var log = Path.Combine(h.Paths!.Logs, "error.log");
+        Assert.Contains("distill: run failed in stage (startup): shard 7 is corrupt", h.Err.ToString());
+        Assert.Contains($"  details: {log}", h.Err.ToString());
+        var lines = File.ReadAllLines(log);
+        Assert.Equal("[2025-02-03T04:05:06.000Z] stage (startup) | System.IO.InvalidDataException | shard 7 is corrupt", lines[0]);
+        Assert.Equal("System.IO.InvalidDataException: shard 7 is corrupt", lines[1]);
+        Assert.Contains(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal)); // the stack
     }
 
     [Fact]
@@ -86,6 +91,9 @@ public class CliTests
         };
         Assert.Equal(ExitCodes.Cancelled, await DistillCli.InvokeAsync(["run", "--preset", "tiny"], h.Env, cts.Token));
         Assert.Contains("cancelled", h.Err.ToString());
+        // Before any stage started: the entry says so.
+        Assert.StartsWith("[2025-02-03T04:05:06.000Z] stage (startup) | interrupted | the run was interrupted (Ctrl-C or SIGTERM) in stage (startup)\n",
+            File.ReadAllText(Path.Combine(h.Paths!.Logs, "error.log")));
     }
 
     [Fact]

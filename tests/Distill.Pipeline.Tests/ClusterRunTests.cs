@@ -11,13 +11,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(4);
 
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "run.sh")) && File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"run.sh not found above {AppContext.BaseDirectory}");
-    }
+    private static string RepoRoot() => Repo.Root();
 
     /// <summary>run.sh cluster with its output collected; the tiny preset on a smaller dataset, shards of 4 samples
     /// (many shards, so a teacher node always holds leases while it works), a credit window above the shard count,

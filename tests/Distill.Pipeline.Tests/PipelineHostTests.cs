@@ -28,7 +28,7 @@ public class PipelineHostTests
         using var dir = new TempDir();
         var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
 
-        int exit = await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None);
+        int exit = (await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode;
 
         Assert.Equal(0, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();
@@ -77,7 +77,7 @@ public class PipelineHostTests
 
         // A second run on the same directory skips the finished stages and still reports the results.
         File.Delete(paths.Report);
-        Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
+        Assert.Equal(0, (await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode);
         Assert.Equal(6, new RunLedger(paths.Ledger).ReadAll().Count(e => e.Status == RunLedgerStatus.Skipped));
         Assert.Contains("| moe |", File.ReadAllText(paths.Report));
     }
@@ -109,12 +109,17 @@ public class PipelineHostTests
         Distill.Stages.Text.WordTokenizer.Build(["is there a red circle?"]).Save(Path.Combine(broken, "tokenizer.json"));
         var withTeacher = settings with { Teacher = settings.Teacher with { Checkpoint = broken } };
 
-        int exit = await PipelineHost.RunAsync(withTeacher, paths, NullStageProgress.Instance, CancellationToken.None);
+        var outcome = await PipelineHost.RunAsync(withTeacher, paths, NullStageProgress.Instance, CancellationToken.None);
 
-        Assert.Equal(1, exit);
+        Assert.Equal(1, outcome.ExitCode);
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Equal(["teacher:started", "teacher:failed"], entries.Select(e => $"{e.Stage}:{e.Status.ToString().ToLowerInvariant()}"));
         Assert.Contains("config.json", entries[^1].Error);
+        // The outcome carries the stage, the ledger's one-line error and the exception behind it.
+        Assert.Equal("teacher", outcome.Failure!.Stage);
+        Assert.Equal(entries[^1].Error, outcome.Failure.Error);
+        Assert.Contains("config.json", outcome.Failure.Detail!.Text);
+        Assert.Contains("   at ", outcome.Failure.Detail.Text);
         Assert.Contains("FAILED in stage teacher", File.ReadAllText(paths.Report));
     }
 }

@@ -35,7 +35,7 @@ public class PreferencePipelineTests
         });
         var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
 
-        int exit = await PipelineHost.RunAsync(loaded.Settings, paths, NullStageProgress.Instance, CancellationToken.None);
+        int exit = (await PipelineHost.RunAsync(loaded.Settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode;
 
         Assert.Equal(0, exit);
         var entries = new RunLedger(paths.Ledger).ReadAll();

@@ -54,7 +54,7 @@ public class ResumeTests
         var partsBefore = entry.Manifest.Parts.Count;
         Assert.True(partsBefore >= 3, $"{partsBefore} parts written before the stop");
 
-        Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
+        Assert.Equal(0, (await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode);
 
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Contains(entries, e => e is { Stage: "teacher", Status: RunLedgerStatus.Skipped });
@@ -104,7 +104,7 @@ public class ResumeTests
         Assert.False(File.Exists(Path.Combine(paths.Checkpoints, "student-dense", "model.safetensors"))); // D2D did not finish
         var partsBefore = Assert.Single(CacheInventory.List(Path.Combine(paths.Root, "cache"))).Manifest!.Parts.Count;
 
-        Assert.Equal(0, await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
+        Assert.Equal(0, (await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode);
 
         var entries = new RunLedger(paths.Ledger).ReadAll();
         Assert.Contains(entries, e => e is { Stage: "teacher", Status: RunLedgerStatus.Skipped });

@@ -36,6 +36,18 @@ internal sealed class TempDir : IDisposable
     }
 }
 
+/// <summary>The repository this test assembly was built from (the directory with run.sh and Pipeline.sln).</summary>
+internal static class Repo
+{
+    public static string Root()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "run.sh")) && System.IO.File.Exists(System.IO.Path.Combine(dir.FullName, "Pipeline.sln")))
+                return dir.FullName;
+        throw new InvalidOperationException($"run.sh not found above {AppContext.BaseDirectory}");
+    }
+}
+
 internal static class Cfg
 {
     public static string HoconDir => HoconLocator.TryFind() ?? throw new InvalidOperationException("hocon/ not found");
