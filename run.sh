@@ -30,6 +30,13 @@ Verbs:
                     bench/pipeline.csv and bench/pipeline.md to runs/<stamp>-bench-<preset>:
                       --preset bench|tiny|demo (default bench: demo models, small data)  --config FILE
                       -D key=value ...  --run DIR  --latency-ms MS  --workers 1,2,4,8  --repeats N
+  bench soak [options]
+                    build if needed, then run the pipeline N times in a row (default 20, preset tiny:
+                    every stage), each run a child process with seed BASE+i (default 1001, 1002, ...) in
+                    bench/soak/run-NN/, to catch intermittent failures (a native crash ends only its run);
+                    prints one line per run and the failures with stage and error; writes bench/soak.csv
+                    and bench/soak.md to runs/<stamp>-bench-soak-<preset>; exit code 1 when a run failed:
+                      --runs N  --seed BASE  --preset P  --config FILE  -D key=value ... (to every run)  --run DIR
   cluster --teachers N [options]
                     build if needed, then the same run as a local Akka cluster on 127.0.0.1: one
                     coordinator process (supervisor, trainer, teacher and eval stages) and N teacher

@@ -28,8 +28,8 @@ public static class ModelBenchReport
     {
         var csv = Path.Combine(directory, CsvFile);
         var md = Path.Combine(directory, MarkdownFile);
-        WriteAtomically(csv, ToCsv(result));
-        WriteAtomically(md, ToMarkdown(result));
+        ReportFiles.WriteAtomically(csv, ToCsv(result));
+        ReportFiles.WriteAtomically(md, ToMarkdown(result));
         return (csv, md);
     }
 
@@ -138,11 +138,4 @@ public static class ModelBenchReport
     private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
     private static string Opt(double? v) => v is { } x ? F(x) : "";
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 }

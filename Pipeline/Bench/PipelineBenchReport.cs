@@ -20,8 +20,8 @@ public static class PipelineBenchReport
         Directory.CreateDirectory(directory);
         var csv = Path.Combine(directory, CsvFile);
         var md = Path.Combine(directory, MarkdownFile);
-        WriteAtomically(csv, ToCsv(result));
-        WriteAtomically(md, ToMarkdown(result));
+        ReportFiles.WriteAtomically(csv, ToCsv(result));
+        ReportFiles.WriteAtomically(md, ToMarkdown(result));
         return (csv, md);
     }
 
@@ -197,11 +197,4 @@ public static class PipelineBenchReport
     private static string Pct(double share) => double.IsFinite(share) ? (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a";
 
     private static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 }

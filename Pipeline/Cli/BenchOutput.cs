@@ -10,8 +10,9 @@ internal static class BenchOutput
 {
     /// <summary>Loads the configuration and creates the bench run directory. On failure: null and the exit code
     /// (configuration errors listed by key; a run directory that cannot be made, named with the reason).</summary>
+    /// <param name="label">of the default directory name, <c>runs/&lt;stamp&gt;-&lt;label&gt;-&lt;preset&gt;</c>.</param>
     public static async Task<((LoadedConfiguration Config, RunPaths Paths)? Run, int ExitCode)> PrepareAsync(
-        ConfigSources sources, CliEnvironment env)
+        ConfigSources sources, CliEnvironment env, string label = BenchVerb.RunLabel)
     {
         LoadedConfiguration config;
         try
@@ -25,7 +26,7 @@ internal static class BenchOutput
         }
         try
         {
-            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel);
+            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, label);
             return ((resolved, paths), ExitCodes.Ok);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
@@ -37,12 +38,21 @@ internal static class BenchOutput
 
     /// <summary>Runs <paramref name="measure"/>, which returns the written CSV and Markdown paths and the tables to
     /// print, then prints them separated by blank lines and names the files.</summary>
+    public static Task<int> RunAsync(CliEnvironment env, RunPaths paths, CancellationToken ct,
+        Func<Task<(string Csv, string Markdown, IReadOnlyList<string> Tables)>> measure) =>
+        RunAsync(env, paths, ct, async () =>
+        {
+            var (csv, md, tables) = await measure();
+            return (csv, md, tables, ExitCodes.Ok);
+        });
+
+    /// <summary>As above, for a bench whose result decides the exit code (<c>bench soak</c>: 1 when a run failed).</summary>
     public static async Task<int> RunAsync(CliEnvironment env, RunPaths paths, CancellationToken ct,
-        Func<Task<(string Csv, string Markdown, IReadOnlyList<string> Tables)>> measure)
+        Func<Task<(string Csv, string Markdown, IReadOnlyList<string> Tables, int ExitCode)>> measure)
     {
         try
         {
-            var (csv, md, tables) = await measure();
+            var (csv, md, tables, exitCode) = await measure();
             foreach (var table in tables)
             {
                 await env.Out.WriteLineAsync();
@@ -50,7 +60,7 @@ internal static class BenchOutput
             }
             await env.Out.WriteLineAsync();
             await env.Out.WriteLineAsync($"distill: wrote {csv} and {md}");
-            return ExitCodes.Ok;
+            return exitCode;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

@@ -22,7 +22,8 @@ public sealed record BenchModelsOptions
 }
 
 /// <summary><c>distill bench</c>: performance measurements written to a run directory (DESIGN 9). Sub-verbs:
-/// <c>models</c> (<see cref="ModelBench"/>) and <c>pipeline</c> (<see cref="BenchPipelineVerb"/>).</summary>
+/// <c>models</c> (<see cref="ModelBench"/>), <c>pipeline</c> (<see cref="BenchPipelineVerb"/>) and <c>soak</c>
+/// (<see cref="BenchSoakVerb"/>).</summary>
 public static class BenchVerb
 {
     public const int DefaultRepeats = 5;
@@ -32,9 +33,10 @@ public static class BenchVerb
 
     public static Command Create(CliEnvironment env)
     {
-        var bench = new Command("bench", "Measure performance; results go to a run directory (see 'bench models', 'bench pipeline')");
+        var bench = new Command("bench", "Measure performance, or soak the pipeline; results go to a run directory (see 'bench models', 'bench pipeline', 'bench soak')");
         bench.Add(CreateModels(env));
         bench.Add(BenchPipelineVerb.Create(env));
+        bench.Add(BenchSoakVerb.Create(env));
         return bench;
     }
 

@@ -20,5 +20,8 @@ public sealed record CliEnvironment(TextWriter Out, TextWriter Error, PipelineRu
     /// <summary>The pipeline on the coordinator node of a cluster (<c>distill node --role coordinator</c>).</summary>
     public PipelineRunner ClusterRunner { get; init; } = Cluster.CoordinatorHosting.RunAsync;
 
+    /// <summary>How verbs that run distill in child processes (<c>bench soak</c>) start it: <c>dotnet distill.dll</c>.</summary>
+    public Bench.DistillCommand DistillCommand { get; init; } = Bench.DistillCommand.ThisBinary();
+
     public static CliEnvironment FromConsole() => new(Console.Out, Console.Error, PipelineHost.RunAsync);
 }

@@ -56,8 +56,9 @@ public static class MetricsCsv
         return points;
     }
 
-    /// <summary>The records of a CSV text: fields, the line the record starts on, and whether a newline ends it.</summary>
-    private static IEnumerable<(List<string> Fields, int Line, bool Complete)> Records(string text)
+    /// <summary>The records of a CSV text (RFC 4180 quoting): fields, the line the record starts on, and whether a
+    /// newline ends it.</summary>
+    internal static IEnumerable<(List<string> Fields, int Line, bool Complete)> Records(string text)
     {
         var fields = new List<string>();
         var field = new StringBuilder();

@@ -52,10 +52,10 @@ public sealed class MetricsLog : IDisposable
     {
         var line = string.Join(',',
             time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture),
-            Field(stage),
-            Field(phase),
+            CsvField(stage),
+            CsvField(phase),
             step.ToString(CultureInfo.InvariantCulture),
-            Field(metric),
+            CsvField(metric),
             value.ToString("R", CultureInfo.InvariantCulture)) + "\n";
         lock (_lock)
         {
@@ -66,8 +66,8 @@ public sealed class MetricsLog : IDisposable
         }
     }
 
-    /// <summary>RFC 4180 quoting where a field needs it.</summary>
-    private static string Field(string s) =>
+    /// <summary>RFC 4180 quoting where a CSV field needs it (a comma, quote or line break in it).</summary>
+    public static string CsvField(string s) =>
         s.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 
     public void Dispose()
