@@ -44,11 +44,11 @@ public sealed class NativeLifetimeAnalyzerTests
     }
 
     [Fact]
-    public void The_message_says_where_TorchSharp_makes_the_temporary_and_what_to_write()
+    public async Task The_message_says_where_TorchSharp_makes_the_temporary_and_what_to_write()
     {
         var compilation = AnalyzerHarness.Compile("var y = t + t;");
-        var diagnostic = Assert.Single(compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new NativeLifetimeAnalyzer()))
-            .GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult());
+        var diagnostic = Assert.Single(await compilation.WithAnalyzers(ImmutableArray.Create<DiagnosticAnalyzer>(new NativeLifetimeAnalyzer()))
+            .GetAnalyzerDiagnosticsAsync());
         var message = diagnostic.GetMessage();
         Assert.Contains("calls TorchSharp.torch.Tensor.add(TorchSharp.torch.Tensor)", message);
         Assert.Contains("a.add(b, Scalars.One)", message);
