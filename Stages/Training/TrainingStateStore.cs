@@ -208,7 +208,12 @@ public sealed class TrainingStateStore
             if (!d.Sha256.TryGetValue(file, out var expected) || Sha256Of(filePath) != expected)
                 return (null, $"{file} does not match its sha256 in {StateFile} (altered or truncated)");
         }
-        _rng = d.TorchRng is { Length: > 0 } ? Convert.FromBase64String(d.TorchRng) : null;
+        var rng = d.TorchRng is { Length: > 0 } ? Convert.FromBase64String(d.TorchRng) : null;
+        // libtorch aborts the process (no exception) on an RNG state of another size: check it before it gets there.
+        using (var current = torch.get_rng_state())
+            if (rng is not null && rng.Length != current.numel())
+                return (null, $"its torch RNG state has {rng.Length} bytes, this libtorch's has {current.numel()}");
+        _rng = rng;
         var state = new TrainingState(d.Phase, d.Epoch, d.StageEpoch, d.Figures, d.Values,
             d.Series.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value, StringComparer.Ordinal));
         return (state, null);

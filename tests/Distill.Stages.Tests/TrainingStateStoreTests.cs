@@ -110,6 +110,7 @@ public sealed class TrainingStateStoreTests : IDisposable
     [InlineData("altered", "optimizer.bin does not match its sha256 in state.json (altered or truncated)")]
     [InlineData("missing", "model.safetensors is missing")]
     [InlineData("check", "epoch 1 of phase 'd2d' is not in this schedule")]
+    [InlineData("rng", "its torch RNG state has 10 bytes, this libtorch's has 5056")]
     public void A_state_that_does_not_match_is_ignored_with_a_warning(string what, string reason)
     {
         using var model = NewModel(1);
@@ -134,6 +135,13 @@ public sealed class TrainingStateStoreTests : IDisposable
                 break;
             case "missing":
                 File.Delete(Path.Combine(saved.Directory, TrainingStateStore.WeightsFile));
+                break;
+            case "rng": // set_rng_state with this would abort the process
+                var statePath = Path.Combine(saved.Directory, TrainingStateStore.StateFile);
+                var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(statePath))!;
+                var key = json.AsObject().Single(p => p.Value is System.Text.Json.Nodes.JsonValue v && v.TryGetValue<string>(out var text) && text.Length > 1000).Key;
+                json[key] = Convert.ToBase64String(new byte[10]);
+                File.WriteAllText(statePath, json.ToJsonString());
                 break;
         }
         Assert.Null(store.Load(what == "check" ? _ => "epoch 1 of phase 'd2d' is not in this schedule" : null));
