@@ -87,19 +87,14 @@ public static partial class SoakFailure
         return running;
     }
 
-    /// <summary>The headline (type and message) of the last exception <see cref="Cli.FailureReport"/> appended to
-    /// <paramref name="path"/> (each entry: an ISO 8601 time, a space, the exception); null when there is none.</summary>
+    /// <summary>The headline of the last entry of the error log <paramref name="path"/>: "Type: message" (the type's
+    /// short name, as the verbs print it) and the entry's stage when it names one; null when there is no entry.</summary>
     public static string? LastLoggedError(string path)
     {
-        if (!File.Exists(path)) return null;
-        string? last = null;
-        foreach (var line in ReadShared(path).Split('\n'))
-            if (EntryStart().Match(line.TrimEnd('\r')) is { Success: true } m) last = m.Groups[1].Value.Trim();
-        if (string.IsNullOrEmpty(last)) return null;
-        // "System.IO.FileNotFoundException: ..." reads as "FileNotFoundException: ...", as the verbs print it.
-        var colon = last.IndexOf(": ", StringComparison.Ordinal);
-        var type = colon > 0 ? last[..colon] : last;
-        return type.Contains('.') && !type.Contains(' ') ? type[(type.LastIndexOf('.') + 1)..] + last[type.Length..] : last;
+        if (ErrorLogEntry.Last(path) is not { } entry) return null;
+        var kind = entry.Kind.Contains('.') && !entry.Kind.Contains(' ') ? entry.Kind[(entry.Kind.LastIndexOf('.') + 1)..] : entry.Kind;
+        var where = entry.Stage.StartsWith('(') ? $" {entry.Stage}" : $" in stage {entry.Stage}";
+        return $"{kind}: {entry.Message}{where}";
     }
 
     /// <summary>The last <paramref name="lines"/> non-empty lines of <paramref name="path"/> (its last 64 KiB), each
@@ -131,16 +126,7 @@ public static partial class SoakFailure
         }
     }
 
-    private static string ReadShared(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        return new StreamReader(stream, Encoding.UTF8).ReadToEnd();
-    }
-
     private static string OneLine(string text) => WhiteSpace().Replace(text, " ").Trim();
-
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}) (.*)$")]
-    private static partial Regex EntryStart();
 
     [GeneratedRegex(@"\s*[\r\n]+\s*")]
     private static partial Regex WhiteSpace();

@@ -9,10 +9,8 @@ namespace Distill.Pipeline.Cli;
 
 /// <summary>The one writer of a run's <c>logs/error.log</c>, and of what the console says about a failure.
 /// <para>Every failure of a run is appended as one entry (never truncating earlier ones), in one write, flushed to
-/// disk: a header line <c>[UTC time] stage S | KIND | MESSAGE</c>, where KIND is the exception type's full name,
-/// <c>error</c> (a failure without an exception), <c>interrupted</c>, or (written by run.sh, same layout) <c>signal
-/// SIGxxx</c>; then the full text (for an exception its <see cref="Exception.ToString"/>: type, message, stack, inner
-/// exceptions); then a blank line. The console (stderr) gets <c>distill: VERB failed in stage S: MESSAGE</c> and
+/// disk, as <see cref="ErrorLogEntry"/> lays it out (for an exception the full text is its
+/// <see cref="Exception.ToString"/>: type, message, stack, inner exceptions). The console (stderr) gets <c>distill: VERB failed in stage S: MESSAGE</c> and
 /// <c>  details: PATH</c>; should the log not be writable, the full text goes to the console instead.</para>
 /// <para>Cases: a stage's failure (<see cref="StageFailed"/>), an exception out of a verb or of the start-up before the
 /// stages (<see cref="ExceptionFailed"/>, the stage being the step it escaped from, see <see cref="StartupStep"/>),
@@ -20,7 +18,7 @@ namespace Distill.Pipeline.Cli;
 /// in the process and an exit forced before an interrupted run stopped (the termination timeout).</para></summary>
 public sealed class FailureReport
 {
-    public const string FileName = "error.log";
+    public const string FileName = ErrorLogEntry.FileName;
 
     /// <summary>Environment variable run.sh sets to a file name; the run's directory is written to that file as soon as
     /// it exists, so run.sh can add an entry when the process dies of a signal it cannot handle.</summary>
@@ -143,12 +141,7 @@ public sealed class FailureReport
     /// <summary>Appends one entry in one write and flushes it to disk; null when written, else why not.</summary>
     private string? Append(string stage, string kind, string message, string text)
     {
-        var time = _time.GetUtcNow().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        var entry = new StringBuilder()
-            .Append('[').Append(time).Append("] stage ").Append(stage).Append(" | ").Append(kind).Append(" | ")
-            .Append(ErrorDetail.FirstLine(message)).Append('\n')
-            .Append(text.Replace("\r\n", "\n").TrimEnd('\n')).Append("\n\n")
-            .ToString();
+        var entry = new ErrorLogEntry(_time.GetUtcNow().UtcDateTime, stage, kind, ErrorDetail.FirstLine(message)).Format(text);
         var bytes = Encoding.UTF8.GetBytes(entry);
         try
         {

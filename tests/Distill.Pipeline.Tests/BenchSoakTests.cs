@@ -136,7 +136,9 @@ public class BenchSoakTests
             Assert.Equal("1", row["exit_code"]);
             Assert.Equal("sft", row["failed_stage"]);
             Assert.Contains("config.json", row["error"]);
-            Assert.Equal(Path.Combine(Soak.RunDir(root, int.Parse(row["run"], CultureInfo.InvariantCulture), 2), Soak.StdoutFile), row["log"]);
+            var runDir = Soak.RunDir(root, int.Parse(row["run"], CultureInfo.InvariantCulture), 2);
+            Assert.Equal(Path.Combine(runDir, "logs", "error.log"), row["log"]); // the stage's stack is there
+            Assert.Contains("stage sft | ", File.ReadAllText(row["log"]));
         }
         var output = h.Out.ToString();
         Assert.Contains("run 1/2 seed 41: FAILED (exit 1) in stage sft: ", output);
@@ -221,11 +223,13 @@ public class BenchSoakTests
         Directory.CreateDirectory(Path.Combine(dir.Path, "logs"));
         var errorLog = Path.Combine(dir.Path, "logs", "error.log");
         File.WriteAllText(errorLog,
-            "2025-01-01T00:00:00.0000000+00:00 System.InvalidOperationException: first\n   at X.Y()\n" +
-            "2025-01-01T00:00:01.0000000+00:00 System.IO.IOException: disk full: /tmp/x\n   at A.B() in /src/a.cs:line 3\n");
+            "[2025-01-01T00:00:00.000Z] stage (startup) | System.InvalidOperationException | first\n" +
+            "System.InvalidOperationException: first\n   at X.Y()\n\n" +
+            "[2025-01-01T00:00:01.250Z] stage (writing the report) | System.IO.IOException | disk full: /tmp/x\n" +
+            "System.IO.IOException: disk full: /tmp/x\n   at A.B() in /src/a.cs:line 3\n\n");
         var (stage, message, log) = SoakFailure.Describe(1, dir.Path);
         Assert.Equal("", stage);
-        Assert.Equal("IOException: disk full: /tmp/x (after stage teacher completed)", message);
+        Assert.Equal("IOException: disk full: /tmp/x (writing the report) (after stage teacher completed)", message);
         Assert.Equal(errorLog, log);
     }
 
