@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Distill.Models.IO;
 using Distill.Models.Accounting;
 
 namespace Distill.Pipeline.Bench;
@@ -28,8 +29,8 @@ public static class ModelBenchReport
     {
         var csv = Path.Combine(directory, CsvFile);
         var md = Path.Combine(directory, MarkdownFile);
-        WriteAtomically(csv, ToCsv(result));
-        WriteAtomically(md, ToMarkdown(result));
+        AtomicFile.WriteAllText(csv, ToCsv(result));
+        AtomicFile.WriteAllText(md, ToMarkdown(result));
         return (csv, md);
     }
 
@@ -138,11 +139,4 @@ public static class ModelBenchReport
     private static string R(double v) => v.ToString("R", CultureInfo.InvariantCulture);
     private static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
     private static string Opt(double? v) => v is { } x ? F(x) : "";
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Distill.Models.IO;
 
 namespace Distill.Pipeline.Bench;
 
@@ -20,8 +21,8 @@ public static class PipelineBenchReport
         Directory.CreateDirectory(directory);
         var csv = Path.Combine(directory, CsvFile);
         var md = Path.Combine(directory, MarkdownFile);
-        WriteAtomically(csv, ToCsv(result));
-        WriteAtomically(md, ToMarkdown(result));
+        AtomicFile.WriteAllText(csv, ToCsv(result));
+        AtomicFile.WriteAllText(md, ToMarkdown(result));
         return (csv, md);
     }
 
@@ -197,11 +198,4 @@ public static class PipelineBenchReport
     private static string Pct(double share) => double.IsFinite(share) ? (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a";
 
     private static string F(double v) => v.ToString("0.######", CultureInfo.InvariantCulture);
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 }

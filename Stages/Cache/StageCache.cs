@@ -1,4 +1,4 @@
-using Distill.Stages.Data;
+using Distill.Models.IO;
 
 namespace Distill.Stages.Cache;
 
@@ -242,7 +242,7 @@ public sealed class StageCache
     internal static bool IsPartFile(string name) =>
         name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".arrow", StringComparison.Ordinal);
 
-    internal static bool IsTempFile(string name) => name.Contains(".tmp-", StringComparison.Ordinal);
+    internal static bool IsTempFile(string name) => AtomicFile.IsTempName(name);
 
     private static string Ids(IReadOnlyList<int> ids) =>
         ids.Count <= 12 ? string.Join(", ", ids) : string.Join(", ", ids.Take(12)) + $", ... ({ids.Count} in all)";

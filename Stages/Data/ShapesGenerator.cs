@@ -1,3 +1,5 @@
+using Distill.Models.IO;
+
 namespace Distill.Stages.Data;
 
 /// <summary>Writes a Shapes dataset: <c>images/{split}_{scene:D5}.png</c>, <c>{split}.json</c> (LLaVA conversations),
