@@ -9,7 +9,8 @@ namespace Distill.Pipeline.Cli;
 internal static class BenchOutput
 {
     /// <summary>Loads the configuration and creates the bench run directory. On failure: null and the exit code
-    /// (configuration errors listed by key; a run directory that cannot be made, named with the reason).</summary>
+    /// (configuration errors listed by key, and a run directory that is not Distill's: 2; a run directory that cannot be
+    /// made, named with the reason: 1).</summary>
     public static async Task<((LoadedConfiguration Config, RunPaths Paths)? Run, int ExitCode)> PrepareAsync(
         ConfigSources sources, CliEnvironment env)
     {
@@ -25,8 +26,13 @@ internal static class BenchOutput
         }
         try
         {
-            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel);
+            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, BenchVerb.RunLabel, pipeline: false);
             return ((resolved, paths), ExitCodes.Ok);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e); // a folder that is not Distill's: nothing was written
+            return (null, ExitCodes.ConfigurationError);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
