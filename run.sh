@@ -287,6 +287,30 @@ cluster_interrupted() {
   exit 130
 }
 
+# Distill writes only into folders of its own (Stages/Workspace/OwnedFolder.cs holds the rule; this is the same rule
+# for the run directory, which run.sh fills with logs before the coordinator starts): a run directory that exists must
+# be empty (Distill's marker files aside) or a Distill run directory (.distill-run, or the config.resolved.conf of an
+# earlier version); else nothing is written and run.sh exits 2. A new or empty one gets its .distill-run.
+claim_run_dir() {
+  local dir=$1 others
+  if [ -e "$dir" ] && [ ! -d "$dir" ]; then
+    echo "run.sh: distill.run-dir $dir is a file, not a folder: refusing to write there; give an empty or new folder" >&2
+    exit 2
+  fi
+  if [ -d "$dir" ] && [ ! -e "$dir/.distill-run" ]; then
+    others=$(ls -A "$dir" | grep -v -x -e .distill-run -e .distill-dataset -e .distill-cache || true)
+    if [ -n "$others" ] && ! head -n 1 "$dir/config.resolved.conf" 2>/dev/null | grep -q '^# Resolved configuration of run '; then
+      echo "run.sh: distill.run-dir $dir is not empty and is not a Distill run directory (no .distill-run or" \
+           "config.resolved.conf written by Distill): refusing to write into it; give an empty or new folder" >&2
+      exit 2
+    fi
+  fi
+  mkdir -p "$dir"
+  [ -e "$dir/.distill-run" ] ||
+    echo "Distill run directory. Distill writes only into folders it created: a new or empty folder, or one with this file." \
+      >"$dir/.distill-run"
+}
+
 run_cluster() {
   local teachers="" run_dir="" preset=demo args=() arg
   while [ $# -gt 0 ]; do
@@ -316,6 +340,7 @@ run_cluster() {
   args=(-D "distill.torch-threads=$share" "${args[@]}")
 
   [ -n "$run_dir" ] || run_dir="runs/$(date +%Y%m%d-%H%M%S)-cluster-$preset"
+  claim_run_dir "$run_dir"
   mkdir -p "$run_dir/logs" "$run_dir/cluster"
   run_dir=$(cd "$run_dir" && pwd)
   rm -f "$run_dir/cluster/seed" "$run_dir"/cluster/node-*.pid

@@ -1,4 +1,5 @@
 using Distill.Models.Config;
+using Distill.Models.IO;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Distill.Models.IO;
 using Distill.Models.Accounting;
 
 namespace Distill.Pipeline.Bench;
@@ -28,8 +29,8 @@ public static class ModelBenchReport
     {
         var csv = Path.Combine(directory, CsvFile);
         var md = Path.Combine(directory, MarkdownFile);
-        ReportFiles.WriteAtomically(csv, ToCsv(result));
-        ReportFiles.WriteAtomically(md, ToMarkdown(result));
+        AtomicFile.WriteAllText(csv, ToCsv(result));
+        AtomicFile.WriteAllText(md, ToMarkdown(result));
         return (csv, md);
     }
 

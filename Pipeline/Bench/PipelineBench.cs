@@ -52,7 +52,7 @@ public static class PipelineBench
     {
         ArgumentNullException.ThrowIfNull(options);
         var work = WorkDir(root.Root);
-        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true); // inside the bench's run directory (claimed at start-up)
         var bench = new StudentStageBench(options.Sources with { Preset = preset }, work, now, log, ct);
 
         // (a) on the dataset every run shares (written here, once).

@@ -9,7 +9,8 @@ namespace Distill.Pipeline.Cli;
 internal static class BenchOutput
 {
     /// <summary>Loads the configuration and creates the bench run directory. On failure: null and the exit code
-    /// (configuration errors listed by key; a run directory that cannot be made, named with the reason).</summary>
+    /// (configuration errors listed by key, and a run directory that is not Distill's: 2; a run directory that cannot be
+    /// made, named with the reason: 1).</summary>
     /// <param name="label">of the default directory name, <c>runs/&lt;stamp&gt;-&lt;label&gt;-&lt;preset&gt;</c>.</param>
     public static async Task<((LoadedConfiguration Config, RunPaths Paths)? Run, int ExitCode)> PrepareAsync(
         ConfigSources sources, CliEnvironment env, string label = BenchVerb.RunLabel)
@@ -26,8 +27,13 @@ internal static class BenchOutput
         }
         try
         {
-            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, label);
+            var (resolved, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory, label, pipeline: false);
             return ((resolved, paths), ExitCodes.Ok);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e); // a folder that is not Distill's: nothing was written
+            return (null, ExitCodes.ConfigurationError);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

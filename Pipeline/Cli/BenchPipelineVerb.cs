@@ -15,7 +15,8 @@ public static class BenchPipelineVerb
     public static Command Create(CliEnvironment env)
     {
         var options = new ConfigOptions(
-            "output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>); its bench/ folder is replaced",
+            "output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>): a new or empty folder, or a Distill run " +
+            "directory, whose bench/ folder is replaced",
             PipelineBenchOptions.DefaultPreset);
         var latency = new Option<int>("--latency-ms")
         {

@@ -42,7 +42,8 @@ public static class BenchVerb
 
     private static Command CreateModels(CliEnvironment env)
     {
-        var options = new ConfigOptions("output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>); bench files in an existing one are replaced");
+        var options = new ConfigOptions("output directory (default runs/<yyyyMMdd-HHmmss>-bench-<preset>): a new or empty folder, " +
+                                        "or a Distill run directory, whose bench files are replaced");
         var repeats = new Option<int>("--repeats", "-n")
         {
             Description = "timed rounds over all models after one warm-up round; the median per model is reported",

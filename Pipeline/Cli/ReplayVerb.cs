@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.RegularExpressions;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
+using Distill.Stages.Cache;
 
 namespace Distill.Pipeline.Cli;
 
@@ -29,7 +30,8 @@ public static partial class ReplayVerb
         };
         var into = new Option<string?>("--into")
         {
-            Description = "run directory of the replay (default runs/<yyyyMMdd-HHmmss>-replay-<preset>); an existing one is resumed",
+            Description = "run directory of the replay (default runs/<yyyyMMdd-HHmmss>-replay-<preset>): a new or empty folder, " +
+                          "or a Distill run directory, which is resumed",
             HelpName = "DIR",
         };
         var define = new Option<string[]>("--define", "-D")
@@ -66,9 +68,10 @@ public static partial class ReplayVerb
             return ExitCodes.ConfigurationError;
         }
         var cacheRoot = CacheVerb.CacheRootOfRun(source);
-        if (!Directory.Exists(cacheRoot))
+        if (!Directory.Exists(cacheRoot) || CacheInventory.List(cacheRoot).Count == 0)
         {
-            await env.Error.WriteLineAsync($"distill: run {source} has no teacher-output cache ({cacheRoot} does not exist); " +
+            await env.Error.WriteLineAsync($"distill: run {source} has no teacher-output cache ({cacheRoot} " +
+                                           $"{(Directory.Exists(cacheRoot) ? "holds no stage cache" : "does not exist")}); " +
                                            "it ran with distill.cache.mode = off or never reached a distillation stage");
             return ExitCodes.ConfigurationError;
         }
@@ -104,6 +107,11 @@ public static partial class ReplayVerb
         try
         {
             (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), baseDir, RunLabel);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            RunVerb.PrintConfigurationErrors(env.Error, e); // --into is not Distill's: nothing was written
+            return ExitCodes.ConfigurationError;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

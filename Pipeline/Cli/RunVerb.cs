@@ -24,7 +24,8 @@ public static class RunVerb
 {
     public static Command Create(CliEnvironment env)
     {
-        var options = new ConfigOptions("run directory (default runs/<yyyyMMdd-HHmmss>-<preset>); an existing one is resumed");
+        var options = new ConfigOptions("run directory (default runs/<yyyyMMdd-HHmmss>-<preset>): a new or empty folder, or a " +
+                                        "Distill run directory, which is resumed");
         var command = new Command("run", "Run the pipeline: generate data, teacher, distil, evaluate, report");
         options.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -65,6 +66,11 @@ public static class RunVerb
         try
         {
             (config, paths) = RunDirectory.Create(config, env.Time.GetUtcNow(), env.WorkingDirectory);
+        }
+        catch (ConfigurationErrorException e)
+        {
+            PrintConfigurationErrors(env.Error, e); // a folder that is not Distill's: nothing was written
+            return ExitCodes.ConfigurationError;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {

@@ -1,3 +1,5 @@
+using Distill.Models.IO;
+
 namespace Distill.Pipeline.Cluster;
 
 /// <summary>Files of a cluster run under <c>&lt;run&gt;/cluster/</c>: the coordinator writes its address to
@@ -11,12 +13,5 @@ public static class ClusterRunFiles
     public static string SeedFile(string runRoot) => Path.Combine(runRoot, Folder, SeedName);
 
     /// <summary>Writes the seed address atomically (temp file, then rename), so a reader never sees half of it.</summary>
-    public static void WriteSeed(string runRoot, string address)
-    {
-        var path = SeedFile(runRoot);
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, address + "\n");
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void WriteSeed(string runRoot, string address) => AtomicFile.WriteAllText(SeedFile(runRoot), address + "\n");
 }

@@ -46,7 +46,7 @@ public sealed class StageCatalog
     public string StudentMoeDir => Path.Combine(_paths.Checkpoints, "student-moe");
 
     public string EvalDir => Path.Combine(_paths.Root, "eval");
-    public string ExportDir => Path.Combine(_paths.Root, "export");
+    public string ExportDir => _paths.Export;
 
     /// <summary>Where a dataflow stage's student side reports work it does before the dataflow (pair mining).</summary>
     public IStageProgress Progress { get; init; } = NullStageProgress.Instance;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Distill.Models.IO;
 using Distill.Stages.Evaluation;
 
 namespace Distill.Pipeline.Reporting;
@@ -34,9 +35,7 @@ public static partial class ReportWriter
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
         var plots = ReportPlots.Draw(input, dir ?? ".");
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, Render(input, plots), new UTF8Encoding(false));
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, Render(input, plots));
     }
 
     /// <summary>The Markdown text; <paramref name="plots"/> are linked in their sections.</summary>

@@ -1,9 +1,12 @@
 using System.Globalization;
+using Distill.Models.IO;
 using Distill.Pipeline.Configuration;
+using Distill.Stages.Workspace;
 
 namespace Distill.Pipeline.Runs;
 
-/// <summary>Creates the run directory and writes <c>config.resolved.conf</c> into it.</summary>
+/// <summary>Checks the folders a run writes into (<see cref="RunFolders"/>), creates the run directory and writes
+/// <c>config.resolved.conf</c> into it.</summary>
 public static class RunDirectory
 {
     /// <summary>The default run directory name: <c>yyyyMMdd-HHmmss-preset</c> (local time), or
@@ -14,11 +17,16 @@ public static class RunDirectory
 
     /// <summary>Creates the run directory (<c>distill.run-dir</c>, or <c>runs/&lt;timestamp&gt;-&lt;preset&gt;</c> under
     /// <paramref name="baseDirectory"/>), its checkpoints/ and logs/ folders, and writes the resolved configuration
-    /// with the absolute run and data directories filled in. An existing directory given explicitly is reused (a
-    /// resumed run); a default name that already exists gets a -2, -3, ... suffix.</summary>
+    /// with the absolute run and data directories filled in. An existing directory given explicitly is resumed when it
+    /// is Distill's (see <see cref="OwnedFolder.Run"/>); a default name that already exists gets a -2, -3, ... suffix.
+    /// First, before anything is written, every folder the run writes into is checked (<see cref="RunFolders"/>): one
+    /// that exists, is not empty and is not Distill's throws <see cref="ConfigurationErrorException"/> naming it.</summary>
     /// <param name="label">put into the default name (see <see cref="DefaultName"/>); null for a pipeline run.</param>
+    /// <param name="pipeline">true when the verb runs the pipeline (which writes the dataset, cache and export
+    /// folders); false for a verb that writes only into the run directory (bench).</param>
     /// <returns>the configuration with <c>distill.run-dir</c> and <c>distill.data.dir</c> made absolute, and the paths.</returns>
-    public static (LoadedConfiguration Config, RunPaths Paths) Create(LoadedConfiguration config, DateTimeOffset now, string? baseDirectory = null, string? label = null)
+    public static (LoadedConfiguration Config, RunPaths Paths) Create(LoadedConfiguration config, DateTimeOffset now,
+        string? baseDirectory = null, string? label = null, bool pipeline = true)
     {
         baseDirectory = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
         var settings = config.Settings;
@@ -36,9 +44,10 @@ public static class RunDirectory
 
         var data = settings.Data.Dir.Length > 0 ? Path.GetFullPath(settings.Data.Dir, baseDirectory) : null;
         var paths = RunPaths.For(root, data);
+        // Resolved like the data directory; empty = <run>/cache.
+        var cache = settings.Cache.Dir.Length > 0 ? Path.GetFullPath(settings.Cache.Dir, baseDirectory) : Path.Combine(paths.Root, "cache");
 
-        if (File.Exists(root)) throw new IOException($"run directory '{root}' is a file");
-        Directory.CreateDirectory(paths.Root);
+        RunFolders.Claim(RunFolders.Of(paths, RunFolders.WritesCache(settings) ? cache : null, pipeline));
         Directory.CreateDirectory(paths.Checkpoints);
         Directory.CreateDirectory(paths.Logs);
 
@@ -49,11 +58,9 @@ public static class RunDirectory
         if (settings.Cache.Dir.Length > 0 && !Path.IsPathFullyQualified(settings.Cache.Dir))
             resolved = resolved.With("distill.cache.dir", Path.GetFullPath(settings.Cache.Dir, baseDirectory), config.SourceOf("distill.cache.dir"));
 
-        var header = $"Resolved configuration of run {Path.GetFileName(paths.Root)}, written {now.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC (preset {config.Preset}).\n" +
+        var header = $"{OwnedFolder.ResolvedConfigTitle}{Path.GetFileName(paths.Root)}, written {now.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} UTC (preset {config.Preset}).\n" +
                      "Every key is set, so `distill run --config <this file>` repeats this run (in this directory).";
-        var tmp = paths.ResolvedConfig + ".tmp";
-        File.WriteAllText(tmp, resolved.ToHocon(header));
-        File.Move(tmp, paths.ResolvedConfig, overwrite: true);
+        AtomicFile.WriteAllText(paths.ResolvedConfig, resolved.ToHocon(header));
         return (resolved, paths);
     }
 }

@@ -12,7 +12,10 @@ public sealed record RunPaths(
     string Logs,
     string ResolvedConfig)
 {
-    public const string ResolvedConfigName = "config.resolved.conf";
+    public const string ResolvedConfigName = Stages.Workspace.OwnedFolder.ResolvedConfigFile;
+
+    /// <summary>The exported final student (the eval stage writes it).</summary>
+    public string Export => Path.Combine(Root, "export");
 
     /// <summary>The paths of a run rooted at <paramref name="root"/> (nothing is created).</summary>
     public static RunPaths For(string root, string? dataDir = null)

@@ -19,6 +19,7 @@ public static class TeacherCopy
             throw new FileNotFoundException($"run {source} has no finished teacher ({Path.Combine(from, TeacherPretraining.FingerprintFile)} is missing): " +
                                             "the run needs its vision tower and fingerprint");
         if (File.Exists(Path.Combine(to, TeacherPretraining.FingerprintFile))) return;
+        // Inside the target run (claimed at start-up): what may be replaced is a copy cut short before its fingerprint file.
         Directory.CreateDirectory(to);
         foreach (var file in Directory.EnumerateFiles(from))
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)), overwrite: true);

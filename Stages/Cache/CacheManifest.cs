@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Distill.Stages.Data;
+using Distill.Models.IO;
 
 namespace Distill.Stages.Cache;
 

@@ -1,4 +1,5 @@
-using Distill.Stages.Data;
+using Distill.Models.IO;
+using Distill.Stages.Workspace;
 
 namespace Distill.Stages.Cache;
 
@@ -48,12 +49,15 @@ public sealed class StageCache
     /// <item><see cref="CacheMode.Reuse"/>: a manifest of another key is refused (<see cref="CacheMismatchException"/>);
     /// bad parts, part files the manifest does not list and unfinished temp files are deleted.</item>
     /// <item><see cref="CacheMode.Write"/>: whatever is in the directory is deleted; the cache starts empty.</item>
-    /// </list></summary>
+    /// </list>
+    /// Reuse and write first claim <paramref name="root"/> (<see cref="OwnedFolder.Cache"/>): a folder that is not empty
+    /// and not a cache of Distill's is refused with <see cref="FolderNotOwnedException"/> before anything is written.</summary>
     public static StageCache Open(string root, string stage, CacheKey key, int shardCount, CacheMode mode)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(shardCount);
         if (mode == CacheMode.Off) throw new ArgumentException("cache mode 'off' opens no cache", nameof(mode));
         var directory = key.DirectoryUnder(root, stage);
+        if (mode != CacheMode.Replay) OwnedFolder.Cache.Claim(root);
         return mode switch
         {
             CacheMode.Replay => OpenForReplay(root, directory, stage, key, shardCount),
@@ -242,7 +246,7 @@ public sealed class StageCache
     internal static bool IsPartFile(string name) =>
         name.StartsWith("part-", StringComparison.Ordinal) && name.EndsWith(".arrow", StringComparison.Ordinal);
 
-    internal static bool IsTempFile(string name) => name.Contains(".tmp-", StringComparison.Ordinal);
+    internal static bool IsTempFile(string name) => AtomicFile.IsTempName(name);
 
     private static string Ids(IReadOnlyList<int> ids) =>
         ids.Count <= 12 ? string.Join(", ", ids) : string.Join(", ", ids.Take(12)) + $", ... ({ids.Count} in all)";

@@ -9,24 +9,36 @@ namespace Distill.Stages.Evaluation;
 /// <summary>Export of the final student (DESIGN 5.5): <c>model.safetensors</c>, <c>config.json</c> and
 /// <c>tokenizer.json</c> copied into one directory, with a README.txt that says what it is and how to load it
 /// (<see cref="Checkpoint.Load"/> and <see cref="WordTokenizer.Load"/>). The directory is assembled under a temporary
-/// name and then put in place, so it is either the previous export or the whole new one.</summary>
+/// name and then put in place, so it is either the previous export or the whole new one. Both folders are replaced
+/// only when they are Distill's (<see cref="Workspace.OwnedFolder.Export"/>: empty, or with a README.txt of Distill's,
+/// which is the first file written into them); anything else is refused.</summary>
 public static class StudentExport
 {
     public const string TokenizerFile = "tokenizer.json";
     public const string ReadmeFile = "README.txt";
 
-    /// <summary>Exports <paramref name="student"/> into <paramref name="exportDir"/> (replacing what is there). The
-    /// tokenizer is the checkpoint's own tokenizer.json, or <paramref name="tokenizer"/> when it has none.</summary>
+    /// <summary>How README.txt begins: it is written first, and marks the folder as Distill's (<see cref="Workspace.OwnedFolder.Export"/>).</summary>
+    public const string ReadmeTitle = "Distill student export:";
+
+    /// <summary>The folder an export is assembled in before it replaces <paramref name="exportDir"/>.</summary>
+    public static string TempOf(string exportDir) => Path.GetFullPath(exportDir) + ".tmp";
+
+    /// <summary>Exports <paramref name="student"/> into <paramref name="exportDir"/> (replacing an earlier export). The
+    /// tokenizer is the checkpoint's own tokenizer.json, or <paramref name="tokenizer"/> when it has none. Throws
+    /// <see cref="Workspace.FolderNotOwnedException"/>, changing nothing, when either folder is not Distill's.</summary>
     public static void Write(EvaluatedModel student, string exportDir, WordTokenizer tokenizer)
     {
+        var full = Path.GetFullPath(exportDir);
+        var tmp = TempOf(full);
+        Workspace.OwnedFolder.Export.Require(full);
+        Workspace.OwnedFolder.Export.Require(tmp);
         var config = Checkpoint.ReadConfig(student.Checkpoint);
         var weights = Path.Combine(student.Checkpoint, Checkpoint.WeightsFile);
         if (!File.Exists(weights)) throw new FileNotFoundException($"{weights}: the student to export has no weights.", weights);
 
-        var full = Path.GetFullPath(exportDir);
-        var tmp = full + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
+        File.WriteAllText(Path.Combine(tmp, ReadmeFile), Readme(student, config), new UTF8Encoding(false)); // first: marks it
         File.Copy(weights, Path.Combine(tmp, Checkpoint.WeightsFile));
         File.Copy(Path.Combine(student.Checkpoint, Checkpoint.ConfigFile), Path.Combine(tmp, Checkpoint.ConfigFile));
         var ownTokenizer = Path.Combine(student.Checkpoint, TokenizerFile);
@@ -36,7 +48,6 @@ public static class StudentExport
         if (check.VocabSize != config.Text.VocabSize)
             throw new InvalidDataException(
                 $"{student.Checkpoint}: vocab_size {config.Text.VocabSize} does not match the exported tokenizer ({check.VocabSize} tokens)");
-        File.WriteAllText(Path.Combine(tmp, ReadmeFile), Readme(student, config), new UTF8Encoding(false));
 
         if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
         Directory.Move(tmp, full);
@@ -56,7 +67,7 @@ public static class StudentExport
         var t = config.Text;
         var kind = t.Mod is not null ? "MoD" : t.Moe is not null ? "MoE" : "dense";
         return string.Join('\n',
-            $"Distill student export: model '{student.Name}' ({kind} decoder) from {student.Checkpoint}",
+            $"{ReadmeTitle} model '{student.Name}' ({kind} decoder) from {student.Checkpoint}",
             "",
             $"{Checkpoint.WeightsFile}  weights (safetensors, Hugging Face parameter names)",
             $"{Checkpoint.ConfigFile}        LLaVA-style config (vision tower, projector, decoder{(t.Moe is null ? "" : ", MoE")}{(t.Mod is null ? "" : ", MoD")})",

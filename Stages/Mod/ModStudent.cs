@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Distill.Models;
 using Distill.Models.Checkpoints;
+using Distill.Models.IO;
 using Distill.Models.Mod;
 using Distill.Stages.Arrow;
 using Distill.Stages.Distillation;
@@ -83,7 +84,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             var aRank = AttentionRank.Measure(_student, calibration, _data.ImageSize, _data.Tokenizer.PadId, options.Train.BatchSize);
             Plan = ModLayerSelection.Select(aRank, options.KeepFirst, options.KeepLast, options.TargetFraction)
                 with { CalibrationSamples = calibration.Count, InputCheckpoint = inputCheckpoint };
-            Data.AtomicFile.WriteAllBytes(planPath, Encoding.UTF8.GetBytes(Plan.ToJson()));
+            AtomicFile.WriteAllBytes(planPath, Encoding.UTF8.GetBytes(Plan.ToJson()));
             Convert(_student);
             _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
             _totalSteps = _stepsPerEpoch * options.Train.Epochs;

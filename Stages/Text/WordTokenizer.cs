@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Distill.Stages.Data;
+using Distill.Models.IO;
 
 namespace Distill.Stages.Text;
 

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Distill.Models.Checkpoints;
+using Distill.Models.IO;
 using Distill.Stages.Flow;
 using TorchSharp;
 using static TorchSharp.torch;

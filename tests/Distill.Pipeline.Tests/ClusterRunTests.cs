@@ -181,6 +181,19 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_run_directory_that_is_not_distills_is_refused_before_run_sh_writes_into_it()
+    {
+        using var dir = new TempDir();
+        var mine = FolderOwnershipTests.UsersLlavaFolder(dir.Path);
+        var before = Distill.Stages.Tests.FolderSnapshot.Of(dir.Path);
+        using var run = new ClusterRun(mine, teachers: 1);
+
+        Assert.Equal(2, run.WaitForExit());
+        Assert.Contains($"distill.run-dir {mine} is not empty and is not a Distill run directory", run.Output);
+        Assert.Equal(before, Distill.Stages.Tests.FolderSnapshot.Of(dir.Path));
+    }
+
+    [Fact]
     public void Cluster_needs_a_teacher_count()
     {
         using var dir = new TempDir();

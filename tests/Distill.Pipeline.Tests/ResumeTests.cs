@@ -13,17 +13,21 @@ namespace Distill.Pipeline.Tests;
 public class ResumeTests
 {
     /// <summary>Cancels the run in the middle of the mimic stage, once its cache lists at least
-    /// <paramref name="parts"/> parts (the cache keeper writes on its own thread, a little behind the trainer).</summary>
+    /// <paramref name="parts"/> parts. The cache keeper writes on its own thread, a little behind the trainer, and a
+    /// warm process streams the tiny stage's shards faster than the keeper syncs them to disk; so once the trainer has
+    /// consumed that many shards, the report (made on the stage coordinator, which then issues no more shards) waits for
+    /// the keeper to catch up, and the stop always falls mid-stage.</summary>
     private sealed class CancelWhenCached(string cacheRoot, int parts, CancellationTokenSource cts) : IStageProgress
     {
         public void Report(StageProgress p)
         {
-            if (p is not { Stage: "mimic", Phase: "distill" } || p.Step >= p.TotalSteps || cts.IsCancellationRequested) return;
-            var written = Directory.Exists(cacheRoot)
-                ? CacheInventory.List(cacheRoot).Sum(e => e.Manifest?.Parts.Count ?? 0)
-                : 0;
-            if (written >= parts) cts.Cancel();
+            if (p is not { Stage: "mimic", Phase: "distill" } || p.Step < parts || p.Step >= p.TotalSteps || cts.IsCancellationRequested) return;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (Written() < parts && DateTime.UtcNow < deadline) Thread.Sleep(20);
+            if (Written() >= parts) cts.Cancel();
         }
+
+        private int Written() => Directory.Exists(cacheRoot) ? CacheInventory.List(cacheRoot).Sum(e => e.Manifest?.Parts.Count ?? 0) : 0;
     }
 
     [Fact]

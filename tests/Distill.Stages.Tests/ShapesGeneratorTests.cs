@@ -17,11 +17,60 @@ public sealed class ShapesGeneratorTests(ShapesDatasetFixture data) : IClassFixt
         var filesA = Directory.GetFiles(a.Path, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(a.Path, f)).Order().ToList();
         var filesB = Directory.GetFiles(b.Path, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(b.Path, f)).Order().ToList();
         Assert.Equal(filesA, filesB);
-        // 8 PNGs + 3 split files + 3 scene files + the manifest; no temp files left behind.
-        Assert.Equal(15, filesA.Count);
+        // 8 PNGs + 3 split files + 3 scene files + the manifest + Distill's marker; no temp files left behind.
+        Assert.Equal(16, filesA.Count);
+        Assert.Contains(".distill-dataset", filesA);
         Assert.DoesNotContain(filesA, f => f.Contains(".tmp"));
         foreach (var f in filesA)
             Assert.True(File.ReadAllBytes(Path.Combine(a.Path, f)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(b.Path, f))), f);
+    }
+
+    [Fact]
+    public void Distills_own_dataset_is_reused_without_writing_a_file()
+    {
+        using var d = new TempDir();
+        var written = ShapesGenerator.Write(Small, d.Path);
+        var times = Directory.GetFiles(d.Path, "*", SearchOption.AllDirectories).ToDictionary(f => f, File.GetLastWriteTimeUtc);
+        var before = FolderSnapshot.Of(d.Path);
+
+        Assert.Equal(written.Fingerprint, ShapesGenerator.WriteOrReuse(Small, d.Path).Fingerprint);
+        // A dataset of an earlier version (no marker, but its dataset.json) is reused the same way.
+        File.Delete(Path.Combine(d.Path, ".distill-dataset"));
+        before = FolderSnapshot.Of(d.Path);
+        Assert.Equal(written.Fingerprint, ShapesGenerator.WriteOrReuse(Small, d.Path).Fingerprint);
+
+        Assert.Equal(before, FolderSnapshot.Of(d.Path));
+        foreach (var (file, time) in times.Where(t => File.Exists(t.Key))) Assert.Equal(time, File.GetLastWriteTimeUtc(file));
+    }
+
+    [Fact]
+    public void A_dataset_cut_short_is_still_distills_and_is_written_again()
+    {
+        using var d = new TempDir();
+        ShapesGenerator.Write(Small, d.Path);
+        // As a crash mid-write leaves it: the marker (written first) and some files, no dataset.json (written last).
+        File.Delete(Path.Combine(d.Path, DatasetManifest.FileName));
+        File.Delete(Path.Combine(d.Path, "test.json"));
+        var manifest = ShapesGenerator.WriteOrReuse(Small, d.Path);
+        Assert.Equal(DatasetFingerprint.Of(Small), manifest.Fingerprint);
+        Assert.NotNull(ShapesDataset.TryReadManifest(d.Path));
+        Assert.True(File.Exists(Path.Combine(d.Path, "test.json")));
+    }
+
+    [Fact]
+    public void A_users_llava_folder_is_refused_and_left_byte_for_byte_as_it_was()
+    {
+        using var d = new TempDir();
+        Directory.CreateDirectory(Path.Combine(d.Path, "images"));
+        File.WriteAllText(Path.Combine(d.Path, "train.json"), """[{"id": "a", "image": "images/a.png", "conversations": []}]""");
+        for (var i = 0; i < 3; i++) File.WriteAllBytes(Path.Combine(d.Path, "images", $"photo{i}.png"), [0x89, 0x50, (byte)i]);
+        var before = FolderSnapshot.Of(d.Path);
+
+        var e = Assert.Throws<Distill.Stages.Workspace.FolderNotOwnedException>(() => ShapesGenerator.WriteOrReuse(Small, d.Path));
+        Assert.Contains($"{d.Path} is not empty and is not a Distill Shapes dataset", e.Message);
+        Assert.Throws<Distill.Stages.Workspace.FolderNotOwnedException>(() => ShapesGenerator.Write(Small, d.Path));
+
+        Assert.Equal(before, FolderSnapshot.Of(d.Path));
     }
 
     [Fact]
