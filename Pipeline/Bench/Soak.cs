@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Distill.Pipeline.Configuration;
 
+using Distill.Stages.Workspace;
+
 namespace Distill.Pipeline.Bench;
 
 /// <summary>Options of <c>distill bench soak</c>.</summary>
@@ -147,7 +149,7 @@ public static class Soak
     public static async Task<(int ExitCode, double Seconds)> RunChildAsync(DistillCommand command, IReadOnlyList<string> args, string runDir,
         string? workingDirectory, TimeProvider time, CancellationToken ct)
     {
-        Directory.CreateDirectory(runDir);
+        OwnedFolder.Run.Claim(runDir); // marked as Distill's before its logs go in, so the child accepts it
         var start = new ProcessStartInfo(command.FileName)
         {
             WorkingDirectory = Path.GetFullPath(workingDirectory ?? Directory.GetCurrentDirectory()),
