@@ -27,7 +27,7 @@ public class AttentionMapTests
             Assert.Equal(ScalarType.Float32, map.dtype);
             Assert.True(MaxAbsDiff(map.sum(-1), torch.ones(2, 4, 8)) < 1e-5f);             // rows sum to 1
             Assert.Equal(0f, map.triu(1).abs().max().item<float>());                        // nothing above the diagonal
-            Assert.True(map.diagonal(0, -2, -1).gt(0).all().item<bool>());
+            Assert.True(map.diagonal(0, -2, -1).gt(Scalars.Zero).all().item<bool>());
         }
 
         // Layer 0 by hand: q, k from the normalised embeddings, RoPE at positions 0..7, GQA repeat, causal softmax.
@@ -37,12 +37,12 @@ public class AttentionMapTests
         var n = layer.InputLayernorm.forward(model.EmbedInputs(model.EncodeImages(pixels), ids)); // [2,8,24]
         var q = layer.SelfAttn.QProj.forward(n).view(2, 8, text.Heads, text.HeadDim).transpose(1, 2);   // [2,4,8,6]
         var k = layer.SelfAttn.KProj.forward(n).view(2, 8, text.KvHeads, text.HeadDim).transpose(1, 2); // [2,2,8,6]
-        var (cos, sin) = new RotaryEmbedding(text.HeadDim, text.RopeTheta).CosSin(torch.arange(8).unsqueeze(0).expand(2, 8));
+        var (cos, sin) = new RotaryEmbedding(text.HeadDim, text.RopeTheta).CosSin(Scalars.Arange(8).unsqueeze(0).expand(2, 8));
         q = RotaryEmbedding.Apply(q, cos, sin);
         k = LlamaAttention.RepeatKv(RotaryEmbedding.Apply(k, cos, sin), text.Heads / text.KvHeads);
-        var scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(text.HeadDim);               // [2,4,8,8]
+        var scores = q.matmul(k.transpose(-2, -1)) / Scalars.Of(Math.Sqrt(text.HeadDim));   // [2,4,8,8]
         var future = torch.ones(8, 8, dtype: ScalarType.Bool).triu(1);
-        var byHand = scores.masked_fill(future, float.NegativeInfinity).softmax(-1);
+        var byHand = scores.masked_fill(future, Scalars.Of(float.NegativeInfinity)).softmax(-1);
         Assert.True(MaxAbsDiff(maps[0], byHand) < 1e-5f);
     }
 

@@ -95,7 +95,7 @@ public class DecoderTests
     public void RepeatKvRepeatsEachHeadConsecutively()
     {
         using var scope = torch.NewDisposeScope();
-        var kv = torch.arange(2, dtype: ScalarType.Float32).view(1, 2, 1, 1);       // heads [0, 1]
+        var kv = Scalars.Arange(2).to_type(ScalarType.Float32).view(1, 2, 1, 1);    // heads [0, 1]
         var repeated = LlamaAttention.RepeatKv(kv, 3);
         Assert.Equal(new float[] { 0, 0, 0, 1, 1, 1 }, repeated.data<float>().ToArray());
     }

@@ -39,7 +39,7 @@ public class KvCacheTests
         cache.BeginStep(3, 2, torch.tensor(new long[] { 1, 1, 0, 1, 1, 1 }, [3, 2]), torch.CPU);
         for (var layer = 0; layer < 2; layer++)
         {
-            var kv = torch.arange(3, dtype: ScalarType.Float32).view(3, 1, 1, 1).expand(3, 1, 2, 2) + layer * 10;
+            var kv = Scalars.Arange(3).to_type(ScalarType.Float32).view(3, 1, 1, 1).expand(3, 1, 2, 2).add(Scalars.Of(layer * 10L), Scalars.One);
             cache.Append(layer, kv, kv);
         }
         cache.KeepRows(torch.tensor(new long[] { 2, 1 }));

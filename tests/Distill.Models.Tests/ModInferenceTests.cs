@@ -44,7 +44,7 @@ public sealed class ModInferenceTests : IDisposable
     public void TheRoutingLossOfAnInferenceForwardIsComputedOnDemandWithTheSameValue()
     {
         using var scope = torch.NewDisposeScope();
-        var x = (torch.eye(4, 24) * 10).unsqueeze(0);                                       // [1,4,24]
+        var x = (torch.eye(4, 24) * Scalars.Of(10L)).unsqueeze(0);                                       // [1,4,24]
         var types = torch.tensor(new[] { C, C, C, T }, [1, 4]);
         using var mod = new ModDecoderLayer(_dense, _router, new ModConfig([0], SkipRatio: 0.5), _rope);
 

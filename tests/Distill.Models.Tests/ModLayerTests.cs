@@ -54,7 +54,7 @@ public sealed class ModLayerTests : IDisposable
         var positions = AttentionMask.PositionIds(1, n, null, x.device);
         var (cos, sin) = _rope.CosSin(positions);
         var allowed = AttentionMask.CausalWithPadding(1, n, null, x.device);
-        return x + _dense.SelfAttn.forward(_dense.InputLayernorm.forward(x), cos, sin, allowed);
+        return x.add(_dense.SelfAttn.forward(_dense.InputLayernorm.forward(x), cos, sin, allowed), Scalars.One);
     }
 
     private static long[] Where(Tensor mask) => mask.nonzero().squeeze(1).data<long>().ToArray();
@@ -88,7 +88,7 @@ public sealed class ModLayerTests : IDisposable
             // Router-scaled MLP: h + MLP(LN(h)) * p, with h = x + Attn(LN(x)) over the same subsequence.
             var h = DenseAttentionResidual(sub)[0];                                        // [n,24]
             var mlp = Dense(sub)[0] - h;
-            var expected = h + mlp * p[b].index_select(0, index).unsqueeze(1);
+            var expected = h.add(mlp * p[b].index_select(0, index).unsqueeze(1), Scalars.One);
             Assert.True(MaxAbsDiff(scaled[b].index_select(0, index), expected) < 1e-5f);
             // Skipped tokens: exactly the input.
             var skip = torch.tensor(skipped);
@@ -111,7 +111,7 @@ public sealed class ModLayerTests : IDisposable
         for (var b = 0; b < 2; b++)
         {
             Assert.Equal(5, mod.LastRouting!.CompetingProcessed[b]);                      // ceil(0.7 * 7) = ceil(4.9)
-            var competing = types[b].eq(C);
+            var competing = types[b].eq(Scalars.Of(C));
             var kept = p[b].masked_select(competing.logical_and(processed[b]));
             var dropped = p[b].masked_select(competing.logical_and(processed[b].logical_not()));
             Assert.True(kept.min().item<float>() >= dropped.max().item<float>());
@@ -125,20 +125,20 @@ public sealed class ModLayerTests : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         torch.manual_seed(5);
-        _router.Weight.copy_(torch.randn(2, 24) * 10);                                     // extreme scores
+        _router.Weight.copy_(torch.randn(2, 24) * Scalars.Of(10L));                        // extreme scores
         var x = torch.randn(2, 10, 24);
         var types = Types([C, C, C, C, T, T, T, T, T, T], [T, T, C, C, C, C, T, T, T, T]);
-        var text = types.eq(T);
+        var text = types.eq(Scalars.Of(T));
 
         using var eval = Wrap(new ModConfig([0]));
         _dense.eval();
         var y = eval.forward(x, types, null, null, 0);
         var p = eval.LastProbabilities!;
-        Assert.True(p.masked_select(text).lt(0.005).any().item<bool>(), "some text token should score below the threshold");
+        Assert.True(p.masked_select(text).lt(Scalars.Of(0.005)).any().item<bool>(), "some text token should score below the threshold");
         Assert.True(eval.LastProcessed!.masked_select(text).all().item<bool>());
-        Assert.Equal(eval.LastProcessed.masked_select(types.eq(C)).data<bool>().ToArray(),
-            p.masked_select(types.eq(C)).gt(0.005).data<bool>().ToArray());
-        Assert.True((y - x).abs().sum(-1).masked_select(text).gt(0).all().item<bool>());   // text tokens changed
+        Assert.Equal(eval.LastProcessed.masked_select(types.eq(Scalars.Of(C))).data<bool>().ToArray(),
+            p.masked_select(types.eq(Scalars.Of(C))).gt(Scalars.Of(0.005)).data<bool>().ToArray());
+        Assert.True((y - x).abs().sum(-1).masked_select(text).gt(Scalars.Zero).all().item<bool>());   // text tokens changed
 
         using var skipAll = Wrap(new ModConfig([0], SkipRatio: 1.0));
         _dense.train();
@@ -152,7 +152,7 @@ public sealed class ModLayerTests : IDisposable
         using var scope = torch.NewDisposeScope();
         // Token i is 10 * e_i, so LN gives sqrt(24) * e_i and the router logits are sqrt(24) * W[:, i].
         // W[1, 0..2] = (ln 3, 0, -ln 3) / sqrt(24), W[0] = 0: p = 3/4, 1/2, 1/4 for the competing tokens 0..2.
-        var x = (torch.eye(4, 24) * 10).unsqueeze(0);                                       // [1,4,24]
+        var x = (torch.eye(4, 24) * Scalars.Of(10L)).unsqueeze(0);                                       // [1,4,24]
         var types = Types([C, C, C, T]);
         using (torch.no_grad())
         {

@@ -34,7 +34,7 @@ public sealed class ModModelTests : IDisposable
         torch.manual_seed(seed);
         using var noGrad = torch.no_grad();
         var weight = model.LanguageModel.Model.ModRouter!.Weight;
-        weight.copy_(torch.randn(weight.shape) * scale);
+        weight.copy_(torch.randn(weight.shape) * Scalars.Of(scale));
     }
 
     private static readonly int[][] Rows = { Prompt(5, 6, 7, 8), Prompt(9, 10) };
@@ -105,9 +105,9 @@ public sealed class ModModelTests : IDisposable
         SpreadRouter(model, 3.0, seed: 37);
         model.eval();
         model.Forward(pixels, ids);
-        var image = ids.eq(ImageToken);
+        var image = ids.eq(Scalars.Of(ImageToken));
         var p = layer.LastProbabilities!;
-        var expected = image.logical_not().logical_or(p.gt(config.PrefillThreshold));
+        var expected = image.logical_not().logical_or(p.gt(Scalars.Of(config.PrefillThreshold)));
         Assert.Equal(expected.data<bool>().ToArray(), layer.LastProcessed!.data<bool>().ToArray());
         var skippedImages = image.logical_and(layer.LastProcessed.logical_not()).sum().item<long>();
         Assert.InRange(skippedImages, 1, 7);                                               // some, not all, skip
@@ -120,7 +120,7 @@ public sealed class ModModelTests : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         var ids = Ids(Prompt(5, 6, 7, 8));
-        var competing = ids.eq(ImageToken).clone();
+        var competing = ids.eq(Scalars.Of(ImageToken)).clone();
         competing[0, 0] = torch.tensor(true);                                               // BOS as a "system" token
         model.Forward(Pixels(1, 40), ids, null, competing);
         var routing = model.ModLayers[0].LastRouting!;
@@ -232,6 +232,7 @@ public sealed class ModModelTests : IDisposable
         var tokens = Prompts.Select(_ => new List<int>()).ToArray();
         var active = Enumerable.Range(0, Prompts.Length).ToList();
         long processed = 0, skipped = 0;
+        using var yes = true.ToScalar();
         for (var step = 0; step < MaxNew && active.Count > 0; step++)
         {
             var (ids, mask) = model.LeftPad(active.Select(i => (IReadOnlyList<int>)sequences[i]).ToList(), Pad);
@@ -241,9 +242,9 @@ public sealed class ModModelTests : IDisposable
             for (var a = 0; a < active.Count; a++)
             {
                 var count = tokens[active[a]].Count;
-                if (count > 0) generated[a].narrow(0, width - count, count).fill_(true);
+                if (count > 0) generated[a].narrow(0, width - count, count).fill_(yes);
             }
-            types = types.masked_fill(generated, ModTokenTypes.Generated);
+            types = types.masked_fill(generated, Scalars.Of(ModTokenTypes.Generated));
             var rows = torch.tensor(active.Select(i => (long)i).ToArray());
             var logits = model.Forward(pixels.index_select(0, rows), ids, mask, types).select(1, -1); // [A,V]
             foreach (var layer in model.ModLayers)
@@ -278,7 +279,7 @@ public sealed class ModModelTests : IDisposable
         using var cache = model.NewKvCache();
         var (ids, mask) = model.LeftPad(Prompts.Select(p => (IReadOnlyList<int>)p).ToList(), Pad);
         model.Prefill(model.EncodeImages(pixels), ids, mask, cache);
-        var kept = model.ModLayers[0].LastProcessed!.logical_and(mask.ne(0)).sum(1);          // [B] real tokens kept
+        var kept = model.ModLayers[0].LastProcessed!.logical_and(mask.ne(Scalars.Zero)).sum(1); // [B] real tokens kept
         Assert.True(cache.HasOwnPositions(1) && !cache.HasOwnPositions(0));
         Assert.True(cache.LayerLength(1) <= cache.Length);
         Assert.Equal(kept.data<long>().ToArray(), cache.LayerLengths(1)!.data<long>().ToArray());

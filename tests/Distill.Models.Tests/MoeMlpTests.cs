@@ -42,7 +42,7 @@ public sealed class MoeMlpTests
             {
                 var e = indices[j].item<long>();
                 if (dropped.Contains((t, e))) continue;
-                y = y + gates[j] * moe.Experts[(int)e].forward(xt);
+                y = y.add(gates[j] * moe.Experts[(int)e].forward(xt), Scalars.One);
             }
             rows.Add(y);
         }
@@ -133,8 +133,9 @@ public sealed class MoeMlpTests
         Assert.True(MaxAbsDiff(undropped.narrow(0, 4, 2), y.narrow(0, 4, 2)) > 1e-3f);    // tokens 4, 5 lost expert 0
         // Token 4 = only its second expert (1), weighted by its renormalised gate.
         var probs = nn.functional.softmax(flat[4].matmul(moe.Gate.weight!.t()), -1);
-        var g1 = (probs[1] / (probs[0] + probs[1])).item<float>();
-        var alone = moe.Experts[1].forward(flat[4].unsqueeze(0)) * g1;
+        var g1 = (probs[1] / probs[0].add(probs[1], Scalars.One)).item<float>();
+        using var gate1 = g1.ToScalar();
+        var alone = moe.Experts[1].forward(flat[4].unsqueeze(0)) * gate1;
         Assert.True(MaxAbsDiff(alone, y.narrow(0, 4, 1)) < 1e-6f);
     }
 
@@ -157,8 +158,9 @@ public sealed class MoeMlpTests
             Assert.Equal(1f, g1 + g2, 6);
             Assert.True(g1 < 1f && g2 > 0f);
             var xt = flat[t].unsqueeze(0);
-            var manual = moe.Experts[(int)idx[0].item<long>()].forward(xt) * g1
-                         + moe.Experts[(int)idx[1].item<long>()].forward(xt) * g2;
+            using Scalar gate1 = g1.ToScalar(), gate2 = g2.ToScalar();
+            var manual = (moe.Experts[(int)idx[0].item<long>()].forward(xt) * gate1)
+                         .add(moe.Experts[(int)idx[1].item<long>()].forward(xt) * gate2, Scalars.One);
             Assert.True(MaxAbsDiff(manual, y[t].unsqueeze(0)) < 1e-6f);
         }
         Assert.Equal(16, moe.LastRouting!.Kept.Sum());
@@ -171,7 +173,7 @@ public sealed class MoeMlpTests
         moe.train();
         using var scope = torch.NewDisposeScope();
         var x = torch.randn(2, 8, 6);
-        var loss = moe.forward(x).pow(2).sum() + 0.01 * moe.LastAuxLoss!;
+        var loss = moe.forward(x).pow(Scalars.Of(2L)).sum().add(Scalars.Of(0.01) * moe.LastAuxLoss!, Scalars.One);
         loss.backward();
         Assert.True(moe.Gate.weight!.grad!.abs().sum().item<float>() > 0f);
         var kept = moe.LastRouting!.Kept;
@@ -200,7 +202,7 @@ public sealed class MoeMlpTests
         SetRouter(moe, new float[,] { { 5, 0, 0, 0 }, { 3, 0, 0, 0 }, { 0, 0, 0, 0 }, { 0, 0, 0, 0 } });
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var x = torch.cat([torch.ones(1, 10, 1), torch.randn(1, 10, 3) * 0.1], 2);         // all pick experts 0 and 1
+        var x = torch.cat([torch.ones(1, 10, 1), torch.randn(1, 10, 3) * Scalars.Of(0.1)], 2); // all pick experts 0 and 1
         moe.train();
         Assert.Equal(5, moe.Capacity(10));
         var yTrain = moe.forward(x);
@@ -235,7 +237,7 @@ public sealed class MoeMlpTests
         void Step()
         {
             using var scope = torch.NewDisposeScope();
-            var loss = moe.forward(x).sum() + moe.LastAuxLoss!;                              // aux of this forward
+            var loss = moe.forward(x).sum().add(moe.LastAuxLoss!, Scalars.One);               // aux of this forward
             loss.backward();
         }
         Step();                                                                             // warm-up: grads, aux

@@ -141,7 +141,7 @@ public sealed class MoeModelTests : IDisposable
         MoeUpcycling.Upcycle(model, config);
         using (torch.no_grad())
             foreach (var expert in MoeLoss.Layers(model)[0].Experts)                       // experts differ from here on
-                expert.DownProj.weight!.add_(torch.randn_like(expert.DownProj.weight!) * 0.05);
+                expert.DownProj.weight!.add_(torch.randn_like(expert.DownProj.weight!) * Scalars.Of(0.05), Scalars.One);
         Checkpoint.Save(model, _dir);
 
         var json = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")))!["text_config"]!;

@@ -32,7 +32,7 @@ internal static class TestModels
     public static Tensor Pixels(int batch, long seed)
     {
         torch.manual_seed(seed);
-        return torch.rand(batch, 3, 8, 8) * 2 - 1;
+        return (torch.rand(batch, 3, 8, 8) * Scalars.Of(2L)).sub(Scalars.One);
     }
 
     /// <summary>BOS, the 4 image tokens, then the given text tokens.</summary>

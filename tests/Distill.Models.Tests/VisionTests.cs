@@ -97,7 +97,7 @@ public class VisionTests
             Assert.Equal(0f, MaxAbsDiff(value, target.VisionTower.state_dict()[name]));
         Assert.Equal(0f, MaxAbsDiff(projectorBefore, target.state_dict()["multi_modal_projector.linear_1.weight"]));
         // Copies, not shared storage.
-        using (torch.no_grad()) source.state_dict()[key].add_(1.0);
+        using (torch.no_grad()) source.state_dict()[key].add_(Scalars.Of(1.0), Scalars.One);
         Assert.True(MaxAbsDiff(source.state_dict()[key], target.state_dict()[key]) > 0.5f);
     }
 }

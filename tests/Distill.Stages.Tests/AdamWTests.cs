@@ -1,3 +1,4 @@
+using Distill.Models;
 using Distill.Stages.Training;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -18,11 +19,13 @@ public sealed class AdamWTests
         var reference = ours.Select(p => new Parameter(p.detach().clone())).ToArray();
         using var adamW = new AdamW([new AdamW.Group([ours[0], ours[1]], 0.01, 0.1), new AdamW.Group([ours[2]], 0.05, 0.0)],
             beta1: 0.8, beta2: 0.99, eps: 1e-6);
+#pragma warning disable DST0003 // TorchSharp's own AdamW is the reference implementation under test, kept as it is
         using var torchAdamW = torch.optim.AdamW(new[]
         {
             new TorchSharp.Modules.AdamW.ParamGroup([reference[0], reference[1]], lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.1),
             new TorchSharp.Modules.AdamW.ParamGroup([reference[2]], lr: 0.05, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.0),
         }, lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6);
+#pragma warning restore DST0003
 
         using var initialLast = ours[2].detach().clone();
         for (var step = 0; step < 6; step++)
@@ -33,7 +36,9 @@ public sealed class AdamWTests
             Backward(ours, target, step >= 3);
             Backward(reference, target, step >= 3);
             adamW.Step();
+#pragma warning disable DST0003 // TorchSharp's own AdamW is the reference implementation under test, kept as it is
             torchAdamW.step();
+#pragma warning restore DST0003
             if (step == 4) { adamW.Groups[0].LearningRate = 0.002; torchAdamW.ParamGroups.First().LearningRate = 0.002; }
             for (var i = 0; i < ours.Length; i++)
                 Assert.True(torch.allclose(ours[i], reference[i], rtol: 0, atol: 1e-7),
@@ -82,9 +87,9 @@ public sealed class AdamWTests
     {
         using var scope = torch.NewDisposeScope();
         foreach (var p in parameters) { using var grad = p.grad; grad?.zero_(); }
-        var loss = (parameters[0] - (target ?? torch.ones_like(parameters[0]))).pow(2).sum();
-        if (parameters.Length > 1) loss = loss + parameters[1].pow(3).sum();
-        if (parameters.Length > 2 && withLast) loss = loss + (parameters[2] * 2).sum();
+        var loss = (parameters[0] - (target ?? torch.ones_like(parameters[0]))).pow(Scalars.Of(2L)).sum();
+        if (parameters.Length > 1) loss = loss.add(parameters[1].pow(Scalars.Of(3L)).sum(), Scalars.One);
+        if (parameters.Length > 2 && withLast) loss = loss.add((parameters[2] * Scalars.Of(2L)).sum(), Scalars.One);
         loss.backward();
     }
 }

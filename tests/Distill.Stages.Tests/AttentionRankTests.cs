@@ -45,8 +45,8 @@ public sealed class AttentionRankTests
         // Two query pairs that read two different key pairs: rows 2,3 mix keys 0,1 differently (rank 2); rows 4,5 read
         // keys 2 and 3 (rank 2): rank 4 in all.
         var blocks = zeros(6, 6);
-        blocks[2, 0] = 0.5f; blocks[2, 1] = 0.5f; blocks[3, 0] = 0.25f; blocks[3, 1] = 0.75f;
-        blocks[4, 2] = 1f; blocks[5, 3] = 1f;
+        blocks[2, 0] = tensor(0.5f); blocks[2, 1] = tensor(0.5f); blocks[3, 0] = tensor(0.25f); blocks[3, 1] = tensor(0.75f);
+        blocks[4, 2] = tensor(1f); blocks[5, 3] = tensor(1f);
         Assert.Equal(4.0, AttentionRank.Of(blocks).item<double>());
     }
 

@@ -1,3 +1,4 @@
+using Distill.Models;
 using Distill.Stages.Losses;
 using TorchSharp;
 using Xunit;
@@ -62,7 +63,7 @@ public class KdObjectiveTests
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(3);
-        var logits = torch.randn(5, 11) * 3;
+        var logits = torch.randn(5, 11) * Scalars.Of(3L);
         using var targets = TeacherTargets.FromLogits(logits, 4);
         var loss = new KdObjective(divergence, 0.3, temperature).PerPosition(logits, targets.Ids, targets.Logprobs, targets.TailLogprob);
         Assert.Equal(new long[] { 5 }, loss.shape);

@@ -28,7 +28,7 @@ public sealed class PreferenceLossTests
         using var scope = NewDisposeScope();
         var logps = tensor(new[] { -3.5f, -0.25f, -9f });
         foreach (var beta in new[] { 0.1, 1.0 })
-            Assert.Equal(Math.Log(2), PreferenceLoss.Compute(PreferenceLossKind.Sigmoid, beta, logps, logps - 1, logps, logps - 1).item<float>(), 6);
+            Assert.Equal(Math.Log(2), PreferenceLoss.Compute(PreferenceLossKind.Sigmoid, beta, logps, logps.sub(Scalars.One), logps, logps.sub(Scalars.One)).item<float>(), 6);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Distill.Models;
 using Distill.Stages.Losses;
 using TorchSharp;
 using Xunit;
@@ -16,7 +17,7 @@ public class SparseKlTests
     public void TeacherTargetsTakeTopKAndTheTail()
     {
         using var scope = torch.NewDisposeScope();
-        using var targets = TeacherTargets.FromLogits(TeacherLogits() + 3f, k: 2);   // shift: same distribution
+        using var targets = TeacherTargets.FromLogits(TeacherLogits().add(Scalars.Of(3f), Scalars.One), k: 2);   // shift: same distribution
         Assert.Equal(new long[] { 0, 1 }, targets.Ids.data<long>().ToArray());
         Assert.Equal(ScalarType.Int64, targets.Ids.dtype);
         var logprobs = targets.Logprobs.data<float>().ToArray();
@@ -74,7 +75,7 @@ public class SparseKlTests
     {
         using var scope = torch.NewDisposeScope();
         torch.manual_seed(3);
-        var logits = torch.randn(5, 11) * 3;
+        var logits = torch.randn(5, 11) * Scalars.Of(3L);
         using var targets = TeacherTargets.FromLogits(logits, 4);
         var kl = SparseKl.Forward(logits, targets.Ids, targets.Logprobs, targets.TailLogprob);
         Assert.Equal(new long[] { 5 }, kl.shape);

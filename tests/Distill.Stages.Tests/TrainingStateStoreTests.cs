@@ -1,3 +1,4 @@
+using Distill.Models;
 using Distill.Stages.Flow;
 using Distill.Stages.Training;
 using TorchSharp;
@@ -33,7 +34,7 @@ public sealed class TrainingStateStoreTests : IDisposable
     {
         using var scope = NewDisposeScope();
         var x = tensor(new float[] { 1, -2, 0.5f, 0.3f, 0.2f, -1 }, [2, 3]);
-        optimization.Step(model.forward(x).pow(2).sum());
+        optimization.Step(model.forward(x).pow(Scalars.Of(2L)).sum());
     }
 
     private static TrainingState State(int epoch) => new("d2d", epoch, epoch + 1,
