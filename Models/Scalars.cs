@@ -43,30 +43,21 @@ public static class Scalars
     }
 
     /// <summary>The value of a one-element tensor (any device) as a double.</summary>
-    public static double ToDouble(Tensor value)
-    {
-        using var scalar = value.ToScalar();
-        return scalar.ToDouble();
-    }
+    public static double ToDouble(Tensor value) => Read(value, s => s.ToDouble());
 
     /// <summary>The value of a one-element tensor (any device) as a float.</summary>
-    public static float ToSingle(Tensor value)
-    {
-        using var scalar = value.ToScalar();
-        return scalar.ToSingle();
-    }
+    public static float ToSingle(Tensor value) => Read(value, s => s.ToSingle());
 
     /// <summary>The value of a one-element tensor (any device) as a long.</summary>
-    public static long ToInt64(Tensor value)
-    {
-        using var scalar = value.ToScalar();
-        return scalar.ToInt64();
-    }
+    public static long ToInt64(Tensor value) => Read(value, s => s.ToInt64());
 
     /// <summary>The value of a one-element tensor (any device) as a bool.</summary>
-    public static bool ToBoolean(Tensor value)
+    public static bool ToBoolean(Tensor value) => Read(value, s => s.ToBoolean());
+
+    /// <summary>Reads the tensor's value through a Scalar that lives until the read is done.</summary>
+    private static T Read<T>(Tensor value, Func<Scalar, T> read)
     {
         using var scalar = value.ToScalar();
-        return scalar.ToBoolean();
+        return read(scalar);
     }
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Distill.Models.IO;
 using Distill.Models.Accounting;
 
 namespace Distill.Pipeline.Bench;
@@ -24,15 +23,9 @@ public static class ModelBenchReport
         "prefill_batch_ms", "mod_prefill_batch_speedup",
     ];
 
-    /// <summary>Writes both files into <paramref name="directory"/>; returns their paths.</summary>
-    public static (string Csv, string Markdown) Write(string directory, ModelBenchResult result)
-    {
-        var csv = Path.Combine(directory, CsvFile);
-        var md = Path.Combine(directory, MarkdownFile);
-        AtomicFile.WriteAllText(csv, ToCsv(result));
-        AtomicFile.WriteAllText(md, ToMarkdown(result));
-        return (csv, md);
-    }
+    /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
+    public static (string Csv, string Markdown) Write(string directory, ModelBenchResult result) =>
+        BenchFiles.Write(directory, CsvFile, ToCsv(result), MarkdownFile, ToMarkdown(result));
 
     public static string ToCsv(ModelBenchResult result)
     {

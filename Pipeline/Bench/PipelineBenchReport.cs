@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Distill.Models.IO;
 
 namespace Distill.Pipeline.Bench;
 
@@ -16,15 +15,8 @@ public static class PipelineBenchReport
     public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache"];
 
     /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
-    public static (string Csv, string Markdown) Write(string directory, PipelineBenchResult result)
-    {
-        Directory.CreateDirectory(directory);
-        var csv = Path.Combine(directory, CsvFile);
-        var md = Path.Combine(directory, MarkdownFile);
-        AtomicFile.WriteAllText(csv, ToCsv(result));
-        AtomicFile.WriteAllText(md, ToMarkdown(result));
-        return (csv, md);
-    }
+    public static (string Csv, string Markdown) Write(string directory, PipelineBenchResult result) =>
+        BenchFiles.Write(directory, CsvFile, ToCsv(result), MarkdownFile, ToMarkdown(result));
 
     public static string ToCsv(PipelineBenchResult result)
     {

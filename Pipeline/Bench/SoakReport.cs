@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Distill.Models.IO;
 using Distill.Stages.Runs;
 
 namespace Distill.Pipeline.Bench;
@@ -19,15 +18,8 @@ public static class SoakReport
     public const int StderrLines = 20;
 
     /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
-    public static (string Csv, string Markdown) Write(string directory, SoakResult result)
-    {
-        Directory.CreateDirectory(directory);
-        var csv = Path.Combine(directory, CsvFile);
-        var md = Path.Combine(directory, MarkdownFile);
-        AtomicFile.WriteAllText(csv, ToCsv(result));
-        AtomicFile.WriteAllText(md, ToMarkdown(result));
-        return (csv, md);
-    }
+    public static (string Csv, string Markdown) Write(string directory, SoakResult result) =>
+        BenchFiles.Write(directory, CsvFile, ToCsv(result), MarkdownFile, ToMarkdown(result));
 
     public static string ToCsv(SoakResult result)
     {
