@@ -1,7 +1,8 @@
 using Distill.Models.Config;
-using Distill.Models.Generation;
 using Distill.Models.Language;
 using Distill.Models.Mod;
+using Distill.Models.Moe;
+using Distill.Models.Torch;
 using Distill.Models.Vision;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,30 +10,48 @@ using static TorchSharp.torch;
 
 namespace Distill.Models;
 
-/// <summary>LLaVA-style model: vision tower -> mlp2x_gelu projector -> LLaMA decoder.
-/// HF parameter names: <c>vision_tower.*</c>, <c>multi_modal_projector.linear_1/2.*</c>,
-/// <c>language_model.model.embed_tokens.weight</c>, <c>language_model.model.layers.N.*</c>,
-/// <c>language_model.model.norm.weight</c>, <c>language_model.lm_head.weight</c>.</summary>
+/// <summary>HF <c>LlavaForConditionalGeneration</c>: vision tower -> projector -> decoder LM. Parameter names as
+/// transformers 4.40 builds them: <c>vision_tower.vision_model.*</c>, <c>multi_modal_projector.linear_1/2.*</c>,
+/// <c>language_model.model.*</c>, <c>language_model.lm_head.weight</c>. The LM gets
+/// <see cref="VlmConfig.ImageFeatures"/> rows per image (<see cref="EncodeImages"/>) in place of the image tokens of
+/// input_ids: one image token per image is expanded to that many positions, as transformers does, and a sequence
+/// that holds them already is taken as it is.</summary>
 public sealed class VisionLanguageModel : nn.Module
 {
-    /// <summary>The model's configuration; <see cref="Moe.MoeUpcycling.Upcycle"/> sets <c>Text.Moe</c>,
-    /// <see cref="ModConversion.Convert"/> <c>Text.Mod</c>.</summary>
-    public VlmConfig Config { get; internal set; }
+    private VlmConfig _config;
 
     private readonly VisionTower vision_tower;
     private readonly MultiModalProjector multi_modal_projector;
     private readonly LlamaForCausalLM language_model;
 
-    public VisionLanguageModel(VlmConfig config) : base("llava")
+    /// <param name="config">the model.</param>
+    /// <param name="placement">device and dtype of the parameters (default float32 on the CPU); HF's initialisation
+    /// (normal(0, 0.02) weights, zero biases, unit norms) unless <see cref="Placement.Initialize"/> is off, for a model
+    /// whose every weight a checkpoint is about to overwrite.</param>
+    public VisionLanguageModel(VlmConfig config, Placement? placement = null) : base("llava")
     {
-        Config = config;
-        if (config.ProjectorType != "mlp2x_gelu")
-            throw new ArgumentException($"projector type '{config.ProjectorType}' is not supported (only mlp2x_gelu).");
-        vision_tower = new VisionTower(config.Vision);
-        multi_modal_projector = new MultiModalProjector(config.Vision.HiddenSize, config.Text.HiddenSize);
-        language_model = new LlamaForCausalLM(config.Text);
+        if (config.VisionLayersUsed < 0 || config.VisionLayersUsed > config.Vision.Layers)
+            throw new ArgumentException($"vision_feature_layer {config.VisionFeatureLayer} is out of range for {config.Vision.Layers} layers.");
+        if (!VlmConfig.Strategies.Contains(config.VisionFeatureSelectStrategy))
+            throw new ArgumentException($"vision_feature_select_strategy '{config.VisionFeatureSelectStrategy}' is not supported; supported: {string.Join(", ", VlmConfig.Strategies)}");
+        _config = config;
+        vision_tower = new VisionTower(config.Vision, placement);
+        multi_modal_projector = new MultiModalProjector(config.Vision.HiddenSize, config.Text.HiddenSize, config.ProjectorHiddenAct, placement);
+        language_model = DecoderFactory.Create(config.Text, placement);
         RegisterComponents();
-        Init.HfInit(this);
+        if ((placement ?? Placement.Cpu) is { Initialize: true, IsMeta: false }) Init.HfInit(this);
+    }
+
+    /// <summary>The model's configuration; its text part is the decoder's (MoE upcycling and MoD conversion record
+    /// themselves there).</summary>
+    public VlmConfig Config
+    {
+        get => _config with { Text = language_model.Config };
+        internal set
+        {
+            _config = value;
+            language_model.Config = value.Text;
+        }
     }
 
     public VisionTower VisionTower => vision_tower;
@@ -50,9 +69,10 @@ public sealed class VisionLanguageModel : nn.Module
         return this;
     }
 
-    /// <summary>pixels [B,3,H,W] float (see <see cref="ImageTensors"/>), inputIds [B,T] int64 with exactly
-    /// NumPatches image tokens per row; attentionMask [B,T] (1 = real token, 0 = pad) or null for none.
-    /// Returns logits [B,T,V].</summary>
+    /// <summary>pixels [B,3,H,W] float (see <see cref="ImageTensors"/>), inputIds [B,T] int64 with one image token per
+    /// row (expanded here) or <see cref="VlmConfig.ImageFeatures"/> of them; attentionMask [B,T] (1 = real token, 0 =
+    /// pad) or null for none. Returns logits [B,T',V] over the expanded sequence (T' = T - 1 + F for one image
+    /// token, else T).</summary>
     public Tensor Forward(Tensor pixels, Tensor inputIds, Tensor? attentionMask = null) =>
         Forward(pixels, inputIds, attentionMask, null);
 
@@ -66,16 +86,68 @@ public sealed class VisionLanguageModel : nn.Module
         return ForwardWithImageFeatures(features, inputIds, attentionMask, tokenTypes).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Vision tower + projector: pixels [B,3,S,S] -> image features in the LM's width [B,N,Dt].
+    /// <summary>Vision tower + projector: pixels [B,3,S,S] -> image features in the LM's width [B,F,Dt].
     /// The result can be cached (e.g. under a frozen tower) and fed to <see cref="ForwardWithImageFeatures"/>.</summary>
     public Tensor EncodeImages(Tensor pixels)
     {
         using var scope = torch.NewDisposeScope();
-        var patches = vision_tower.forward(pixels.to(Device));                           // [B,N,Dv]
-        return multi_modal_projector.forward(patches).MoveToOuterDisposeScope();          // [B,N,Dt]
+        return multi_modal_projector.forward(SelectImageFeatures(pixels)).MoveToOuterDisposeScope(); // [B,F,Dt]
     }
 
-    /// <summary>The LM forward with precomputed image features [B,N,Dt]: logits [B,T,V].</summary>
+    /// <summary>The tower rows the projector takes (transformers' <c>hidden_states[vision_feature_layer]</c>, without
+    /// the first row for the <c>default</c> strategy): pixels [B,3,S,S] -> [B,F,Dv].</summary>
+    public Tensor SelectImageFeatures(Tensor pixels)
+    {
+        using var scope = torch.NewDisposeScope();
+        var config = Config;
+        var hidden = vision_tower.HiddenState(pixels.to(Device), config.VisionLayersUsed);   // [B,rows,Dv]
+        if (config.VisionFeatureSelectStrategy == "default") hidden = hidden.narrow(1, 1, hidden.shape[1] - 1);
+        return hidden.MoveToOuterDisposeScope();                                          // [B,F,Dv]
+    }
+
+    /// <summary>inputIds [B,T] (and attentionMask [B,T] or null) with every image token of a row expanded to
+    /// <see cref="VlmConfig.ImageFeatures"/> positions, as transformers does: rows that hold one image token grow by
+    /// F - 1 (the mask gets 1 on the new positions); rows that hold F already are returned as they are. Every row
+    /// must hold one image token, or F. In the caller's dispose scope, on the model's device.</summary>
+    public (Tensor Ids, Tensor? Mask) ExpandImageTokens(Tensor inputIds, Tensor? attentionMask)
+    {
+        var config = Config;
+        long b = inputIds.shape[0], t = inputIds.shape[1], f = config.ImageFeatures;
+        long[] ids, mask;
+        using (var cpu = inputIds.to_type(ScalarType.Int64).cpu().contiguous()) ids = cpu.data<long>().ToArray();
+        using (var cpu = attentionMask?.to_type(ScalarType.Int64).cpu().contiguous()) mask = cpu?.data<long>().ToArray() ?? [];
+        var counts = Enumerable.Range(0, (int)b).Select(r => ids.Skip(r * (int)t).Take((int)t).Count(x => x == config.ImageTokenId)).ToArray();
+        if (counts.All(c => c == f))
+            return (inputIds.to(Device).to_type(ScalarType.Int64), attentionMask?.to(Device));
+        // Name a row that holds neither form; failing that (rows of both forms), the first that is not expanded here.
+        var bad = Array.FindIndex(counts, c => c != 1 && c != f);
+        if (bad < 0) bad = Array.FindIndex(counts, c => c != 1);
+        if (bad >= 0)
+            throw new ArgumentException(
+                $"row {bad} of input_ids holds {counts[bad]} image tokens (id {config.ImageTokenId}); every row needs one (expanded here to {f}) or {f}, and all rows the same form.");
+        long grown = t - 1 + f;
+        var newIds = new long[b * grown];
+        var newMask = new long[b * grown];
+        for (var r = 0; r < b; r++)
+        {
+            var j = 0L;
+            for (var i = 0; i < t; i++)
+            {
+                var id = ids[r * t + i];
+                var m = mask.Length == 0 ? 1 : mask[r * t + i];
+                for (var k = 0; k < (id == config.ImageTokenId ? f : 1); k++, j++)
+                {
+                    newIds[r * grown + j] = id;
+                    newMask[r * grown + j] = m;
+                }
+            }
+        }
+        return (torch.tensor(newIds, [b, grown], device: Device),
+                attentionMask is null ? null : torch.tensor(newMask, [b, grown], device: Device));
+    }
+
+    /// <summary>The LM forward with precomputed image features [B,F,Dt]: logits [B,T',V] (image tokens expanded as in
+    /// <see cref="Forward(Tensor, Tensor, Tensor?)"/>).</summary>
     public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask = null) =>
         ForwardWithImageFeatures(imageFeatures, inputIds, attentionMask, null);
 
@@ -83,10 +155,10 @@ public sealed class VisionLanguageModel : nn.Module
     public Tensor ForwardWithImageFeatures(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypes)
     {
         using var scope = torch.NewDisposeScope();
-        var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
-        var mask = attentionMask?.to(Device);
-        var types = TokenTypesFor(inputIds, tokenTypes);                                  // [B,T] or null
-        return language_model.forward(embeds, mask, types, null).MoveToOuterDisposeScope(); // [B,T,V]
+        var (ids, mask) = ExpandImageTokens(inputIds, attentionMask);                     // [B,T']
+        var embeds = EmbedInputs(imageFeatures, ids);                                     // [B,T',Dt]
+        var types = TokenTypesFor(ids, tokenTypes);                                       // [B,T'] or null
+        return language_model.forward(embeds, mask, types, null).MoveToOuterDisposeScope(); // [B,T',V]
     }
 
     /// <summary>Final decoder hidden states (after the last norm) with precomputed image features: [B,T,Dt].</summary>
@@ -97,9 +169,10 @@ public sealed class VisionLanguageModel : nn.Module
     public Tensor HiddenStates(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, Tensor? tokenTypes)
     {
         using var scope = torch.NewDisposeScope();
-        var embeds = EmbedInputs(imageFeatures, inputIds);
-        var types = TokenTypesFor(inputIds, tokenTypes);
-        return language_model.Model.forward(embeds, attentionMask?.to(Device), types, null).MoveToOuterDisposeScope();
+        var (ids, mask) = ExpandImageTokens(inputIds, attentionMask);
+        var embeds = EmbedInputs(imageFeatures, ids);
+        var types = TokenTypesFor(ids, tokenTypes);
+        return language_model.Model.forward(embeds, mask, types, null).MoveToOuterDisposeScope();
     }
 
     /// <summary>MoD token types [B,T] int64 of inputIds [B,T]: image tokens compete, all others are text
@@ -110,7 +183,7 @@ public sealed class VisionLanguageModel : nn.Module
     /// <summary>The types the MoD layers get: the caller's, else derived from the ids; null without MoD layers.</summary>
     private Tensor? TokenTypesFor(Tensor inputIds, Tensor? tokenTypes)
     {
-        if (!language_model.Model.HasModLayers) return null;
+        if (!HasModLayers) return null;
         var types = tokenTypes is null ? ModTokenTypesOf(inputIds) : ModTokenTypes.From(tokenTypes.to(Device));
         if (!types.shape.SequenceEqual(inputIds.shape))
             throw new ArgumentException(
@@ -119,13 +192,13 @@ public sealed class VisionLanguageModel : nn.Module
     }
 
     /// <summary>Input embeddings [B,T,Dt]: token embeddings, with the image-token positions of each row replaced,
-    /// in order, by that row's N image features. imageFeatures [B,N,Dt]; inputIds [B,T] with exactly N image
-    /// tokens per row.</summary>
+    /// in order, by that row's F image features. imageFeatures [B,F,Dt]; inputIds [B,T] with exactly F image
+    /// tokens per row (see <see cref="ExpandImageTokens"/>).</summary>
     public Tensor EmbedInputs(Tensor imageFeatures, Tensor inputIds)
     {
         using var scope = torch.NewDisposeScope();
         var ids = inputIds.to(Device).to_type(ScalarType.Int64);                          // [B,T]
-        long b = ids.shape[0], n = Config.Vision.NumPatches;
+        long b = ids.shape[0], n = Config.ImageFeatures;
         if (imageFeatures.shape[0] != b)
             throw new ArgumentException($"{imageFeatures.shape[0]} images for {b} sequences.");
         if (imageFeatures.shape[1] != n || imageFeatures.shape[2] != Config.Text.HiddenSize)
@@ -145,18 +218,20 @@ public sealed class VisionLanguageModel : nn.Module
     }
 
     /// <summary>A KV cache for this decoder (see <see cref="Prefill"/>, <see cref="DecodeStep"/>); capacity in positions.</summary>
-    public KvCache NewKvCache(long capacity = 0) => new(Config.Text.Layers, capacity);
+    public KvCache NewKvCache(long capacity = 0) => language_model.Model.NewKvCache(capacity);
 
-    /// <summary>First step of incremental decoding: the left-padded prompts inputIds [B,T] (N image tokens per row)
-    /// with attentionMask [B,T] (or null) go through the LM and fill the empty cache. imageFeatures [B,N,Dt].
-    /// Returns logits [B,T,V], or [B,1,V] of the last position when <paramref name="lastOnly"/>. Use under no_grad.</summary>
+    /// <summary>First step of incremental decoding: the left-padded prompts inputIds [B,T] (image tokens as in
+    /// <see cref="ExpandImageTokens"/>) with attentionMask [B,T] (or null) go through the LM and fill the empty cache.
+    /// imageFeatures [B,F,Dt]. Returns logits [B,T',V], or [B,1,V] of the last position when
+    /// <paramref name="lastOnly"/>. Use under no_grad.</summary>
     public Tensor Prefill(Tensor imageFeatures, Tensor inputIds, Tensor? attentionMask, KvCache cache, bool lastOnly = false)
     {
         if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache; it holds {cache.Length} positions.");
         using var scope = torch.NewDisposeScope();
-        var embeds = EmbedInputs(imageFeatures, inputIds);                                // [B,T,Dt]
-        var types = TokenTypesFor(inputIds, null);                                        // [B,T] or null
-        return language_model.forward(embeds, attentionMask?.to(Device), types, cache, lastOnly).MoveToOuterDisposeScope();
+        var (ids, mask) = ExpandImageTokens(inputIds, attentionMask);                     // [B,T']
+        var embeds = EmbedInputs(imageFeatures, ids);                                     // [B,T',Dt]
+        var types = TokenTypesFor(ids, null);                                             // [B,T'] or null
+        return language_model.forward(embeds, mask, types, cache, lastOnly).MoveToOuterDisposeScope();
     }
 
     /// <summary>Next step of incremental decoding: text ids [B,T] (no image tokens; usually T = 1) that follow the
@@ -169,66 +244,28 @@ public sealed class VisionLanguageModel : nn.Module
         using var scope = torch.NewDisposeScope();
         var ids = inputIds.to(Device).to_type(ScalarType.Int64);                          // [B,T]
         var embeds = language_model.Model.Embed(ids);                                      // [B,T,Dt]
-        var types = language_model.Model.HasModLayers ? torch.full_like(ids, Scalars.Of(ModTokenTypes.Generated)) : null;
+        var types = HasModLayers ? torch.full_like(ids, Scalars.Of(ModTokenTypes.Generated)) : null;
         return language_model.forward(embeds, null, types, cache).MoveToOuterDisposeScope(); // [B,T,V]
     }
 
-    /// <summary>Greedy decoding of a batch of prompts (each ending in the assistant marker), left-padded
-    /// internally, with a KV cache. Returns, per prompt, the generated ids without the prompt and without the final eos.</summary>
-    public IReadOnlyList<int[]> GenerateGreedy(Tensor pixels, IReadOnlyList<int[]> prompts, int maxNewTokens, int eosId, int padId) =>
-        Generate(pixels, prompts, GenerationOptions.Greedy(maxNewTokens, eosId, padId)).Tokens;
-
-    /// <summary>Greedy or seeded sampling (see <see cref="GenerationOptions"/>) over pixels [B,3,H,W] and one prompt per row.</summary>
-    public GenerationResult Generate(Tensor pixels, IReadOnlyList<int[]> prompts, GenerationOptions options)
+    /// <summary>Upcycles the decoder to MoE in place (<see cref="MoeUpcycling.Upcycle"/>); returns this model.</summary>
+    public VisionLanguageModel UpcycleToMoe(MoeConfig config)
     {
-        if (pixels.shape[0] != prompts.Count)
-            throw new ArgumentException($"{pixels.shape[0]} images for {prompts.Count} prompts.");
-        using var noGrad = torch.no_grad();
-        using var features = EncodeImages(pixels);                                         // [B,N,Dt]
-        return BatchGenerator.Generate(this, features, prompts, options);
+        MoeUpcycling.Upcycle(language_model, config);
+        return this;
     }
 
-    /// <summary><see cref="Generate"/> with precomputed image features [B,N,Dt].</summary>
-    public GenerationResult GenerateWithImageFeatures(Tensor imageFeatures, IReadOnlyList<int[]> prompts, GenerationOptions options) =>
-        BatchGenerator.Generate(this, imageFeatures, prompts, options);
-
-    /// <summary>Per row, the summed log-probability of responses[i] given image i and prompts[i] (and the token
-    /// counts), in one padded forward. Gradients flow when grad is enabled.</summary>
-    public ResponseLogProbs ScoreResponses(Tensor pixels, IReadOnlyList<int[]> prompts, IReadOnlyList<int[]> responses, int padId)
+    /// <summary>Converts the decoder to gamma-MoD in place (<see cref="ModConversion.Convert"/>); returns this model.</summary>
+    public VisionLanguageModel ConvertToMod(ModConfig config)
     {
-        using var scope = torch.NewDisposeScope();
-        var features = EncodeImages(pixels);                                               // [B,N,Dt]
-        var scores = ResponseScorer.Score(this, features, prompts, responses, padId);
-        scores.Sum.MoveToOuterDisposeScope();
-        return scores;
+        ModConversion.Convert(language_model, config);
+        return this;
     }
 
-    /// <summary><see cref="ScoreResponses"/> with precomputed image features [B,N,Dt].</summary>
-    public ResponseLogProbs ScoreResponsesWithImageFeatures(Tensor imageFeatures, IReadOnlyList<int[]> prompts,
-        IReadOnlyList<int[]> responses, int padId) =>
-        ResponseScorer.Score(this, imageFeatures, prompts, responses, padId);
+    /// <summary>The shared MoD router, or null without MoD layers.</summary>
+    public ModRouter? ModRouter => ModLayers.FirstOrDefault()?.Router;
 
-    /// <summary>Left-pads sequences with padId: ids [B,L] int64 and attention mask [B,L] int64 (0 on pads).</summary>
-    public (Tensor Ids, Tensor Mask) LeftPad(IReadOnlyList<IReadOnlyList<int>> sequences, int padId)
-    {
-        var length = sequences.Max(s => s.Count);
-        var ids = new long[sequences.Count * length];
-        var mask = new long[sequences.Count * length];
-        for (var r = 0; r < sequences.Count; r++)
-        {
-            var offset = length - sequences[r].Count;
-            for (var j = 0; j < length; j++)
-            {
-                var real = j >= offset;
-                ids[r * length + j] = real ? sequences[r][j - offset] : padId;
-                mask[r * length + j] = real ? 1 : 0;
-            }
-        }
-        return (torch.tensor(ids, [sequences.Count, length], device: Device),
-                torch.tensor(mask, [sequences.Count, length], device: Device));
-    }
-
-    /// <summary>Copies the vision tower weights from another model (same VisionConfig).</summary>
+    /// <summary>Copies the vision tower weights from another model (same <see cref="VisionConfig"/>).</summary>
     public void LoadVisionTowerFrom(VisionLanguageModel other)
     {
         if (other.Config.Vision != Config.Vision)
@@ -248,14 +285,17 @@ public sealed class VisionLanguageModel : nn.Module
 
     /// <summary>Sum of the MoE aux load-balancing losses of the last forward (0 without MoE layers); the caller
     /// applies <see cref="MoeConfig.AuxLossCoefficient"/>.</summary>
-    public Tensor MoeAuxLoss() => Moe.MoeLoss.AuxLoss(this, Device);
+    public Tensor MoeAuxLoss() => MoeLoss.AuxLoss(language_model, Device);
 
     /// <summary>Sum of the MoD routing losses of the last forward over all MoD layers (scalar float32; 0 without MoD
     /// layers); the caller applies <see cref="ModConfig.RoutingLossCoefficient"/>.</summary>
-    public Tensor ModRoutingLoss() => language_model.Model.ModRoutingLoss(Device);
+    public Tensor ModRoutingLoss() => ModLoss.RoutingLoss(ModLayers, Device);
 
     /// <summary>The MoD layers of the decoder, in layer order (empty for a model without MoD).</summary>
-    public IReadOnlyList<ModDecoderLayer> ModLayers => language_model.Model.ModLayers;
+    public IReadOnlyList<ModDecoderLayer> ModLayers => ModConversion.Layers(language_model.Model);
+
+    /// <summary>Whether any decoder layer is a MoD layer.</summary>
+    public bool HasModLayers => language_model.Config.Mod is { Layers.Length: > 0 };
 
     /// <summary>Attention probabilities of a prefill forward (for ARank, DESIGN 5.4 step 1), under no_grad:
     /// per decoder layer [B,H,T,T] float32, causal, each row summing to 1 over the keys it may attend to
@@ -269,9 +309,12 @@ public sealed class VisionLanguageModel : nn.Module
         using var capture = new AttentionCapture(Config.Text.Layers);
         using (var scope = torch.NewDisposeScope())
         {
-            var embeds = EmbedInputs(EncodeImages(pixels), inputIds);                     // [B,T,Dt]
-            var types = TokenTypesFor(inputIds, tokenTypes);
-            language_model.Model.forward(embeds, attentionMask?.to(Device), types, null, capture);
+            var (ids, mask) = ExpandImageTokens(inputIds, attentionMask);
+            if (ids.shape[1] != inputIds.shape[1])
+                throw new ArgumentException("attention maps are taken of sequences whose image tokens are expanded already.");
+            var embeds = EmbedInputs(EncodeImages(pixels), ids);                           // [B,T,Dt]
+            var types = TokenTypesFor(ids, tokenTypes);
+            language_model.Model.forward(embeds, mask, types, null, capture);
         }
         // New handles for the caller's scope (the capture frees its own); padding queries' rows zeroed.
         using var outputScope = torch.NewDisposeScope();

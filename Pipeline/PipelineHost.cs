@@ -53,7 +53,7 @@ public static class PipelineHost
                 settings.Data.Dir,
                 catalogTeacher.Length > 0 ? Path.Combine(catalogTeacher, TeacherPretraining.TokenizerFile) : null,
                 Path.Combine(paths.Root, TeacherPretraining.TokenizerFile),
-                ModelConfigs.Vision(settings).NumPatches);
+                ModelConfigs.ImageFeatures(settings));
             progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
         }
         catch (Exception e) when (StartupStep.Tag(e, "data preparation"))
@@ -67,6 +67,7 @@ public static class PipelineHost
         try
         {
             catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = ct };
+            catalog.CheckStudentInit();
             flow = new FlowSettings
             {
                 Loaders = settings.Parallelism.Loaders,

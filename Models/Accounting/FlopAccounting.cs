@@ -6,8 +6,8 @@ namespace Distill.Models.Accounting;
 
 /// <summary>One sample's sequence for FLOP accounting: <paramref name="ImageTokens"/> image (patch) tokens and
 /// <paramref name="TextTokens"/> other tokens (system, question, response), T = ImageTokens + TextTokens.</summary>
-/// <param name="ImageTokens">N. The vision tower and projector are counted as one image of N patches (the model
-/// itself requires N = <see cref="VisionConfig.NumPatches"/>); 0 = a text-only sequence (no vision work).</param>
+/// <param name="ImageTokens">F, the image features the LM receives (<see cref="VlmConfig.ImageFeatures"/> for one
+/// image); the vision tower is counted over one image's rows; 0 = a text-only sequence (no vision work).</param>
 /// <param name="ModKeepFraction">Share of the image tokens a MoD layer processes; null = 1 - <see cref="ModConfig.SkipRatio"/>.
 /// A MoD layer processes ceil(fraction * N) image tokens (the top of them by router probability) and every text
 /// token; only image tokens compete (system tokens, which DESIGN 5.4 also lets compete, are counted as always
@@ -16,9 +16,9 @@ public sealed record SequenceShape(int ImageTokens, int TextTokens, double? ModK
 {
     public int Tokens => ImageTokens + TextTokens;
 
-    /// <summary>One image of the config's <see cref="VisionConfig.NumPatches"/> patches plus the given text tokens.</summary>
+    /// <summary>One image's <see cref="VlmConfig.ImageFeatures"/> plus the given text tokens.</summary>
     public static SequenceShape ForImage(VlmConfig config, int textTokens, double? modKeepFraction = null) =>
-        new(config.Vision.NumPatches, textTokens, modKeepFraction);
+        new(config.ImageFeatures, textTokens, modKeepFraction);
 }
 
 /// <summary>FLOPs of one decoder layer for one sample. <see cref="ProcessedTokens"/> = tokens that go through the
@@ -107,8 +107,8 @@ public sealed record FlopBreakdown(
 /// layer over P tokens has P(P+1)/2 query-key pairs, each 2*H*hd FLOPs for QK^T and again for AV, i.e.
 /// 2*H*hd*P*(P+1) in all (the module computes the full P x P square and masks it; the masked half is not
 /// counted). GQA does not change this (every query head scores every visible key). Vision attention is
-/// bidirectional: 4*Dv*N^2 per layer. Only the vision layers that run (up to <see cref="VisionConfig.SelectLayer"/>)
-/// are counted. MoE: k experts per token plus the router, as if no token overflowed its expert's capacity (dropped
+/// bidirectional: 4*Dv*R^2 per layer over the tower's R rows (patches, plus CLIP's class token). Only the vision
+/// layers that run (up to <see cref="VlmConfig.VisionFeatureLayer"/>) are counted. MoE: k experts per token plus the router, as if no token overflowed its expert's capacity (dropped
 /// tokens would do less). MoD: the processed tokens (kept image tokens + all text tokens) go through projections,
 /// attention among themselves (compacted causal context) and FFN; skipped tokens cost only the shared router.
 /// The LM head is counted on every one of the T positions (as a training/scoring forward computes them).</para>
@@ -129,27 +129,34 @@ public static class FlopAccounting
         var layers = Enumerable.Range(0, text.Layers).Select(i => DecoderLayer(text, i, sequence)).ToArray();
         return new FlopBreakdown(
             sequence,
-            VisionTower: n == 0 ? 0 : VisionTower(config.Vision, n),
+            VisionTower: n == 0 ? 0 : VisionTower(config),
             Projector: 2 * n * dv * dt + 2 * n * dt * dt,
             Layers: layers,
             LmHead: 2L * sequence.Tokens * dt * text.VocabSize);
     }
 
-    /// <summary>Vision tower over one image of <paramref name="patches"/> patches: patch conv plus the layers that
-    /// run (q/k/v/out, attention, fc1/fc2).</summary>
-    public static long VisionTower(VisionConfig vision, long patches)
+    /// <summary>A text-only causal LM over <paramref name="tokens"/> tokens: the decoder layers and the LM head.</summary>
+    public static FlopBreakdown Forward(DecoderConfig text, int tokens)
     {
-        long n = patches, dv = vision.HiddenSize, iv = vision.IntermediateSize, p = vision.PatchSize;
-        var patchEmbedding = 2 * n * (3 * p * p) * dv;
-        var projections = 4 * (2 * n * dv * dv);
-        var attention = 2 * (2 * n * n * dv);       // QK^T and AV, all heads together: H*hd = Dv
-        var mlp = 2 * (2 * n * dv * iv);
-        return patchEmbedding + VisionLayersUsed(vision) * (projections + attention + mlp);
+        ArgumentNullException.ThrowIfNull(text);
+        if (tokens < 0) throw new ArgumentException($"token count must not be negative: {tokens}.");
+        var sequence = new SequenceShape(0, tokens);
+        var layers = Enumerable.Range(0, text.Layers).Select(i => DecoderLayer(text, i, sequence)).ToArray();
+        return new FlopBreakdown(sequence, VisionTower: 0, Projector: 0, layers, LmHead: 2L * tokens * text.HiddenSize * text.VocabSize);
     }
 
-    /// <summary>Encoder layers that run for the selected layer (as <c>VisionTransformer.LayersUsed</c>).</summary>
-    public static int VisionLayersUsed(VisionConfig vision) =>
-        vision.SelectLayer < 0 ? vision.Layers + 1 + vision.SelectLayer : vision.SelectLayer;
+    /// <summary>Vision tower over one image: patch conv over its N patches plus the layers that run (q/k/v/out,
+    /// attention, fc1/fc2) over its R rows.</summary>
+    public static long VisionTower(VlmConfig config)
+    {
+        var vision = config.Vision;
+        long n = vision.NumPatches, r = vision.NumPositions, dv = vision.HiddenSize, iv = vision.IntermediateSize, p = vision.PatchSize;
+        var patchEmbedding = 2 * n * (vision.NumChannels * p * p) * dv;
+        var projections = 4 * (2 * r * dv * dv);
+        var attention = 2 * (2 * r * r * dv);       // QK^T and AV, all heads together: H*hd = Dv
+        var mlp = 2 * (2 * r * dv * iv);
+        return patchEmbedding + config.VisionLayersUsed * (projections + attention + mlp);
+    }
 
     /// <summary>Image tokens a MoD layer processes: ceil(fraction * N), fraction in [0, 1].</summary>
     public static int ModProcessedImageTokens(DecoderConfig text, SequenceShape sequence)

@@ -12,8 +12,8 @@ public sealed record DecoderLayerParameters(int Index, bool IsMoe, bool IsMod, l
 }
 
 /// <summary>Parameter counts of a <see cref="VlmConfig"/>, by part. Every count is what the modules register
-/// (weights and biases, norms included); the vision tower counts all its layers, also those after
-/// <see cref="VisionConfig.SelectLayer"/> that never run.</summary>
+/// (weights and biases, norms included); the vision tower counts all its parameters, also the layers after
+/// <see cref="VlmConfig.VisionFeatureLayer"/> that never run, its post-layernorm and SigLIP's pooling head.</summary>
 /// <param name="ModRouter">The one shared MoD router <c>Linear(d, 2, bias=false)</c>: 2d when the decoder has MoD
 /// layers, else 0.</param>
 /// <param name="LmHead">0 with tied embeddings (the head reuses <c>embed_tokens</c>).</param>
@@ -44,12 +44,22 @@ public static class ParameterAccounting
     public static ParameterBreakdown Count(VlmConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var text = config.Text;
+        return Count(config.Text) with
+        {
+            VisionTower = VisionTower(config.Vision),
+            Projector = Projector(config.Vision.HiddenSize, config.Text.HiddenSize),
+        };
+    }
+
+    /// <summary>A text-only causal LM (no vision tower, no projector).</summary>
+    public static ParameterBreakdown Count(DecoderConfig text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
         long d = text.HiddenSize, v = text.VocabSize;
         var layers = Enumerable.Range(0, text.Layers).Select(i => DecoderLayer(text, i)).ToArray();
         return new ParameterBreakdown(
-            VisionTower: VisionTower(config.Vision),
-            Projector: Projector(config.Vision.HiddenSize, d),
+            VisionTower: 0,
+            Projector: 0,
             Embedding: v * d,
             Layers: layers,
             FinalNorm: d,
@@ -63,29 +73,33 @@ public static class ParameterAccounting
     /// <summary>Parameters one token uses (MoE: shared weights + k experts and the router of each MoE layer).</summary>
     public static long Activated(VlmConfig config) => Count(config).Activated;
 
-    /// <summary>ViT: patch conv (no bias), learned positions, pre-LN, and per layer LN1, q/k/v/out (with bias),
-    /// LN2, fc1/fc2 (with bias).</summary>
+    /// <summary>ViT: patch conv, learned positions, per layer LN1, q/k/v/out (with bias), LN2, fc1/fc2 (with bias),
+    /// the post-LN; CLIP adds the class embedding (and its position) and the pre-LN, SigLIP a patch-conv bias and the
+    /// pooling head (probe, packed q/k/v and out projection with biases, LN, MLP).</summary>
     public static long VisionTower(VisionConfig vision)
     {
-        long dv = vision.HiddenSize, iv = vision.IntermediateSize, p = vision.PatchSize;
-        var patchEmbedding = dv * 3 * p * p;
-        var positions = (long)vision.NumPatches * dv;
-        var preLayerNorm = 2 * dv;
-        var layer = 2 * dv + 4 * (dv * dv + dv) + 2 * dv + (dv * iv + iv) + (iv * dv + dv);
-        return patchEmbedding + positions + preLayerNorm + vision.Layers * layer;
+        long dv = vision.HiddenSize, iv = vision.IntermediateSize, p = vision.PatchSize, c = vision.NumChannels;
+        var layerNorm = 2 * dv;
+        var mlp = (dv * iv + iv) + (iv * dv + dv);
+        var layer = layerNorm + 4 * (dv * dv + dv) + layerNorm + mlp;
+        var common = dv * c * p * p + (long)vision.NumPositions * dv + vision.Layers * layer + layerNorm;
+        return vision.HasClassToken
+            ? common + dv + layerNorm                                                  // class embedding, pre-LN
+            : common + dv + dv + (3 * dv * dv + 3 * dv) + (dv * dv + dv) + layerNorm + mlp; // conv bias, head
     }
 
     /// <summary><c>mlp2x_gelu</c>: Linear(Dv, Dt) and Linear(Dt, Dt), both with bias.</summary>
     public static long Projector(long visionHidden, long textHidden) =>
         visionHidden * textHidden + textHidden + textHidden * textHidden + textHidden;
 
-    /// <summary>One decoder layer: two RMSNorms, q/k/v/o without bias (GQA: k and v are Hkv*hd wide), and a SwiGLU
-    /// FFN (gate, up, down, no bias) or, in an MoE layer, E such FFNs plus the router Linear(d, E, bias=false).</summary>
+    /// <summary>One decoder layer: two RMSNorms, q/k/v/o (GQA: k and v are Hkv*hd wide; q/k/v biases for Qwen2, an
+    /// o bias for Llama's attention_bias), and a SwiGLU FFN (gate, up, down, no bias) or, in an MoE layer, E such FFNs
+    /// plus the router Linear(d, E, bias=false).</summary>
     public static DecoderLayerParameters DecoderLayer(DecoderConfig text, int index)
     {
         long d = text.HiddenSize, i = text.IntermediateSize;
         long q = (long)text.Heads * text.HeadDim, kv = (long)text.KvHeads * text.HeadDim;
-        var attention = d * q + 2 * d * kv + q * d;
+        var attention = d * q + 2 * d * kv + q * d + (text.QkvBias ? q + 2 * kv : 0) + (text.OutputBias ? d : 0);
         var norms = 2 * d;
         var expert = 3 * d * i;
         var isMoe = text.Moe is { } moe && moe.IsMoeLayer(index);

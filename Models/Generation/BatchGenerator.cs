@@ -8,32 +8,46 @@ namespace Distill.Models.Generation;
 /// batch and the cache.</summary>
 public static class BatchGenerator
 {
-    /// <summary>imageFeatures [B,N,Dt] (see <see cref="VisionLanguageModel.EncodeImages"/>); one prompt per row,
-    /// each holding the N image tokens and ending where the answer starts.</summary>
+    /// <summary>imageFeatures [B,F,Dt] (see <see cref="VisionLanguageModel.EncodeImages"/>); one prompt per row,
+    /// each holding its image tokens and ending where the answer starts.</summary>
     public static GenerationResult Generate(VisionLanguageModel model, Tensor imageFeatures,
         IReadOnlyList<int[]> prompts, GenerationOptions options)
     {
-        options.Validate();
-        Check(model, imageFeatures.shape[0], prompts, options.PadId);
-        var outputs = prompts.Select(_ => new List<int>()).ToArray();
-        var logProbs = options.ReturnLogProbs ? prompts.Select(_ => new List<float>()).ToArray() : null;
-        if (options.MaxNewTokens > 0 && prompts.Count > 0)
-            Decode(model, imageFeatures, prompts, options, outputs, logProbs);
-        return new GenerationResult(
-            outputs.Select(o => o.ToArray()).ToArray(),
-            logProbs?.Select(l => l.ToArray()).ToArray());
+        if (imageFeatures.shape[0] != prompts.Count)
+            throw new ArgumentException($"{imageFeatures.shape[0]} images for {prompts.Count} prompts.");
+        if (options.PadId == model.Config.ImageTokenId)
+            throw new ArgumentException($"pad id {options.PadId} equals the image token id.");
+        return Generate(new ImageConditionedDecoder(model, imageFeatures), prompts, options);
     }
 
-    private static void Decode(VisionLanguageModel model, Tensor imageFeatures, IReadOnlyList<int[]> prompts,
-        GenerationOptions options, List<int>[] outputs, List<float>[]? logProbs)
+    /// <summary>Batched decoding of any <see cref="IIncrementalDecoder"/>: one prompt per row, ending where the answer
+    /// starts.</summary>
+    public static GenerationResult Generate(IIncrementalDecoder model, IReadOnlyList<int[]> prompts, GenerationOptions options)
+    {
+        options.Validate();
+        for (var i = 0; i < prompts.Count; i++)
+            if (prompts[i].Length == 0) throw new ArgumentException($"prompt {i} is empty.");
+        var outputs = prompts.Select(_ => new List<int>()).ToArray();
+        var logProbs = options.ReturnLogProbs ? prompts.Select(_ => new List<float>()).ToArray() : null;
+        var endedBy = new int?[prompts.Count];
+        if (options.MaxNewTokens > 0 && prompts.Count > 0)
+            Decode(model, prompts, options, outputs, logProbs, endedBy);
+        return new GenerationResult(
+            outputs.Select(o => o.ToArray()).ToArray(),
+            logProbs?.Select(l => l.ToArray()).ToArray(),
+            endedBy);
+    }
+
+    private static void Decode(IIncrementalDecoder model, IReadOnlyList<int[]> prompts,
+        GenerationOptions options, List<int>[] outputs, List<float>[]? logProbs, int?[] endedBy)
     {
         using var noGrad = torch.no_grad();
         using var scope = torch.NewDisposeScope();
         using var sampler = new TokenSampler(options);
         var longest = prompts.Max(p => p.Length);
         using var cache = model.NewKvCache(capacity: longest + options.MaxNewTokens);
-        var (ids, mask) = model.LeftPad(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), options.PadId); // [B,L]
-        var logits = model.Prefill(imageFeatures, ids, mask, cache, lastOnly: true).squeeze(1); // [B,V]
+        var (ids, mask) = TokenPadding.Left(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), options.PadId, model.Device); // [B,L]
+        var logits = model.Prefill(ids, mask, cache).squeeze(1);                   // [B,V]
         var active = Enumerable.Range(0, prompts.Count).ToList();                     // cache row a = prompt active[a]
         for (var step = 0; ; step++)
         {
@@ -41,7 +55,11 @@ public static class BatchGenerator
             var keep = new List<long>();
             for (var a = 0; a < active.Count; a++)
             {
-                if (tokens[a] == options.EosId) continue;
+                if (options.IsEos(tokens[a]))
+                {
+                    endedBy[active[a]] = (int)tokens[a];
+                    continue;
+                }
                 outputs[active[a]].Add((int)tokens[a]);
                 logProbs?[active[a]].Add(chosenLogProbs![a]);
                 keep.Add(a);
@@ -56,15 +74,5 @@ public static class BatchGenerator
             logits.Dispose();
             logits = stepLogits;
         }
-    }
-
-    private static void Check(VisionLanguageModel model, long images, IReadOnlyList<int[]> prompts, int padId)
-    {
-        if (images != prompts.Count)
-            throw new ArgumentException($"{images} images for {prompts.Count} prompts.");
-        if (padId == model.Config.ImageTokenId)
-            throw new ArgumentException($"pad id {padId} equals the image token id.");
-        for (var i = 0; i < prompts.Count; i++)
-            if (prompts[i].Length == 0) throw new ArgumentException($"prompt {i} is empty.");
     }
 }

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 

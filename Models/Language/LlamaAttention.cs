@@ -1,13 +1,15 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
-using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
 
-/// <summary>Multi-head self-attention with rotary positions and grouped-query attention: Heads query heads share
-/// KvHeads key/value heads (each kv head serves Heads/KvHeads query heads). No biases.</summary>
+/// <summary>Multi-head self-attention with rotary positions and grouped-query attention (HF <c>LlamaAttention</c>,
+/// <c>Qwen2Attention</c>, <c>MistralAttention</c>): Heads query heads share KvHeads key/value heads (each kv head
+/// serves Heads/KvHeads query heads), head_dim from the config; q/k/v biases for Qwen2 (<see cref="DecoderConfig.QkvBias"/>),
+/// an o_proj bias for Llama's <c>attention_bias</c>.</summary>
 public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, Tensor>
 {
     private readonly Linear q_proj;
@@ -16,19 +18,19 @@ public sealed class LlamaAttention : nn.Module<Tensor, Tensor, Tensor, Tensor, T
     private readonly Linear o_proj;
     private readonly int _heads, _kvHeads, _headDim;
 
-    public LlamaAttention(DecoderConfig config) : base(nameof(LlamaAttention))
+    public LlamaAttention(DecoderConfig config, Placement? placement = null) : base(nameof(LlamaAttention))
     {
-        if (config.HiddenSize % config.Heads != 0)
+        if (config.ExplicitHeadDim is null && config.HiddenSize % config.Heads != 0)
             throw new ArgumentException($"hidden size {config.HiddenSize} is not divisible by {config.Heads} heads.");
         if (config.KvHeads <= 0 || config.Heads % config.KvHeads != 0)
             throw new ArgumentException($"{config.KvHeads} kv heads do not divide {config.Heads} heads.");
         _heads = config.Heads;
         _kvHeads = config.KvHeads;
         _headDim = config.HeadDim;
-        q_proj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: false);
-        k_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: false);
-        v_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: false);
-        o_proj = nn.Linear(_heads * _headDim, config.HiddenSize, hasBias: false);
+        q_proj = placement.Linear(config.HiddenSize, _heads * _headDim, hasBias: config.QkvBias);
+        k_proj = placement.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias);
+        v_proj = placement.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.QkvBias);
+        o_proj = placement.Linear(_heads * _headDim, config.HiddenSize, hasBias: config.OutputBias);
         RegisterComponents();
     }
 

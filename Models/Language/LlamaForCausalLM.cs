@@ -1,25 +1,30 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
-using Distill.Models.Generation;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
 
-/// <summary>Decoder + LM head. With tied embeddings there is no <c>lm_head</c> parameter: logits use
-/// <c>model.embed_tokens.weight</c> (as Hugging Face checkpoints of tied models omit <c>lm_head.weight</c>).</summary>
+/// <summary>Decoder + LM head (HF <c>LlamaForCausalLM</c> / <c>Qwen2ForCausalLM</c>): <c>model</c> and <c>lm_head</c>.
+/// With tied embeddings there is no <c>lm_head</c> parameter: logits use <c>model.embed_tokens.weight</c> (as
+/// Hugging Face checkpoints of tied models omit <c>lm_head.weight</c>).</summary>
 public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly LlamaModel model;
     private readonly Linear? lm_head;
 
-    public LlamaForCausalLM(DecoderConfig config) : base(nameof(LlamaForCausalLM))
+    public LlamaForCausalLM(DecoderConfig config, Placement? placement = null) : base(nameof(LlamaForCausalLM))
     {
-        model = new LlamaModel(config);
+        Config = config;
+        model = new LlamaModel(config, placement);
         if (!config.TieWordEmbeddings)
-            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            lm_head = placement.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
         RegisterComponents();
     }
+
+    /// <summary>The configuration; MoE upcycling and MoD conversion record themselves here.</summary>
+    public DecoderConfig Config { get; set; }
 
     public LlamaModel Model => model;
 
@@ -34,18 +39,26 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
         return Head(model.forward(inputsEmbeds, attentionMask)).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Text-only forward: inputIds [B,T], attentionMask [B,T] or null -> logits [B,T,V].</summary>
+    public Tensor ForwardIds(Tensor inputIds, Tensor? attentionMask = null)
+    {
+        using var scope = torch.NewDisposeScope();
+        var device = model.EmbedTokens.weight!.device;
+        return forward(model.Embed(inputIds.to(device).to_type(ScalarType.Int64)), attentionMask?.to(device)).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Incremental forward through the KV cache (see <see cref="LlamaModel.forward(Tensor, Tensor?, KvCache)"/>):
     /// inputsEmbeds [B,T,D] -> logits [B,T,V], or [B,1,V] of the last position when <paramref name="lastOnly"/>.</summary>
     public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, KvCache cache, bool lastOnly = false) =>
         forward(inputsEmbeds, attentionMask, null, cache, lastOnly);
 
     /// <summary>The general forward (see <see cref="LlamaModel.forward(Tensor, Tensor?, Tensor?, KvCache?, AttentionCapture?)"/>):
-    /// tokenTypes for the MoD layers (null = all text), cache null for a plain forward -> logits [B,T,V], or [B,1,V]
+    /// routingHints for routed layers (null = none), cache null for a plain forward -> logits [B,T,V], or [B,1,V]
     /// of the last position when <paramref name="lastOnly"/>.</summary>
-    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? tokenTypes, KvCache? cache, bool lastOnly = false)
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? routingHints, KvCache? cache, bool lastOnly = false)
     {
         using var scope = torch.NewDisposeScope();
-        var hidden = model.forward(inputsEmbeds, attentionMask, tokenTypes, cache); // [B,T,D]
+        var hidden = model.forward(inputsEmbeds, attentionMask, routingHints, cache); // [B,T,D]
         if (lastOnly) hidden = hidden.narrow(1, hidden.shape[1] - 1, 1);            // [B,1,D]
         return Head(hidden).MoveToOuterDisposeScope();
     }

@@ -1,21 +1,26 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
 
-/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)). No biases.</summary>
+/// <summary>Gated feed-forward (HF <c>LlamaMLP</c> / <c>Qwen2MLP</c>): down(act(gate(x)) * up(x)), act = <c>hidden_act</c>
+/// (silu: SwiGLU). No biases.</summary>
 public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
 {
     private readonly Linear gate_proj;
     private readonly Linear up_proj;
     private readonly Linear down_proj;
 
-    public LlamaMlp(long hidden, long intermediate) : base(nameof(LlamaMlp))
+    private readonly Func<Tensor, Tensor> _act;
+
+    public LlamaMlp(long hidden, long intermediate, string hiddenAct = "silu", Placement? placement = null) : base(nameof(LlamaMlp))
     {
-        gate_proj = nn.Linear(hidden, intermediate, hasBias: false);
-        up_proj = nn.Linear(hidden, intermediate, hasBias: false);
-        down_proj = nn.Linear(intermediate, hidden, hasBias: false);
+        _act = Activations.Get(hiddenAct);
+        gate_proj = placement.Linear(hidden, intermediate, hasBias: false);
+        up_proj = placement.Linear(hidden, intermediate, hasBias: false);
+        down_proj = placement.Linear(intermediate, hidden, hasBias: false);
         RegisterComponents();
     }
 
@@ -26,7 +31,7 @@ public sealed class LlamaMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) // [B,T,D] -> [B,T,D]
     {
         using var scope = torch.NewDisposeScope();
-        var gated = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x); // [B,T,I]
+        var gated = _act(gate_proj.forward(x)) * up_proj.forward(x);             // [B,T,I]
         return down_proj.forward(gated).MoveToOuterDisposeScope();
     }
 }

@@ -1,73 +1,55 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using Distill.Models.Config;
-using Distill.Models.Generation;
-using Distill.Models.Mod;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
 
-/// <summary>The decoder stack: token embedding, N decoder layers, final RMSNorm. With gamma-MoD (DESIGN 5.4) some
-/// layers run through a <see cref="ModDecoderLayer"/> wrapper and one shared router <c>mod_router</c> is registered.</summary>
+/// <summary>The decoder stack (HF <c>LlamaModel</c>): token embedding, N decoder layers, final RMSNorm. Extensions
+/// install themselves without the decoder knowing them: an MoE block replaces a layer's FFN
+/// (<see cref="LlamaDecoderLayer.ReplaceFeedForward"/>), a gamma-MoD layer takes over a layer's forward
+/// (<see cref="SetRoute"/>) and registers its shared router (<see cref="Attach"/>).</summary>
 public sealed class LlamaModel : nn.Module<Tensor, Tensor?, Tensor>
 {
     private readonly Embedding embed_tokens;
     private readonly ModuleList<LlamaDecoderLayer> layers;
-    private readonly RmsNorm norm;
-    private ModRouter? mod_router;               // the one shared MoD router; null without MoD layers
-    private readonly ModDecoderLayer?[] _mod;    // per layer: its MoD wrapper, or null (dense). Not modules:
-                                                 // the wrapped layers and the router are registered above.
+    private readonly LlamaRmsNorm norm;
+    private readonly IDecoderLayerRoute?[] _routes; // per layer: a forward that takes its place, or null
     private readonly RotaryEmbedding _rope;
+    private readonly int? _slidingWindow;
 
-    public LlamaModel(DecoderConfig config) : base(nameof(LlamaModel))
+    public LlamaModel(DecoderConfig config, Placement? placement = null) : base(nameof(LlamaModel))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        embed_tokens = placement.Embedding(config.VocabSize, config.HiddenSize);
         layers = new ModuleList<LlamaDecoderLayer>(
-            Enumerable.Range(0, config.Layers).Select(_ => new LlamaDecoderLayer(config)).ToArray());
-        Moe.MoeUpcycling.BuildMoeLayers(layers, config);                            // MoE FFNs when config.Moe is set
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta);
-        _mod = new ModDecoderLayer?[config.Layers];
+            Enumerable.Range(0, config.Layers).Select(_ => new LlamaDecoderLayer(config, placement)).ToArray());
+        norm = new LlamaRmsNorm(config.HiddenSize, config.RmsNormEps, placement);
+        _rope = new RotaryEmbedding(config.HeadDim, config.RopeTheta, config.RopeScaling, config.MaxPositions);
+        _slidingWindow = config.SlidingWindow;
+        _routes = new IDecoderLayerRoute?[config.Layers];
         RegisterComponents();
-        if (config.Mod is { } mod)                                                  // MoD layers when config.Mod is set
-        {
-            ModConversion.Validate(mod, config.Layers);
-            InstallMod(mod, device: null);
-        }
     }
 
     public Embedding EmbedTokens => embed_tokens;
 
-    /// <summary>The decoder layers (for a MoD layer: the wrapped dense layer, which holds its weights).</summary>
+    /// <summary>The decoder layers (a routed layer keeps its weights here).</summary>
     public ModuleList<LlamaDecoderLayer> Layers => layers;
 
-    /// <summary>The shared MoD router, or null without MoD layers.</summary>
-    public ModRouter? ModRouter => mod_router;
+    public RotaryEmbedding Rope => _rope;
 
-    /// <summary>Per layer, its MoD wrapper or null for a dense layer.</summary>
-    public IReadOnlyList<ModDecoderLayer?> ModWrappers => _mod;
+    /// <summary>Keys a query may attend to (<see cref="DecoderConfig.SlidingWindow"/>); null = all earlier ones.</summary>
+    public int? SlidingWindow => _slidingWindow;
 
-    /// <summary>The MoD layers, in layer order.</summary>
-    public IReadOnlyList<ModDecoderLayer> ModLayers => _mod.OfType<ModDecoderLayer>().ToList();
+    /// <summary>Per layer, the forward that takes its place, or null.</summary>
+    public IReadOnlyList<IDecoderLayerRoute?> Routes => _routes;
 
-    /// <summary>Whether any layer is a MoD layer.</summary>
-    public bool HasModLayers => mod_router is not null;
+    /// <summary>Makes <paramref name="route"/> run layer <paramref name="layer"/> (null: the layer's own forward).</summary>
+    public void SetRoute(int layer, IDecoderLayerRoute? route) => _routes[layer] = route;
 
-    /// <summary>Wraps the layers chosen by <paramref name="config"/> around one fresh shared router (registered as
-    /// <c>mod_router</c>, moved to <paramref name="device"/> and the layers' dtype). No router without MoD layers.</summary>
-    internal void InstallMod(ModConfig config, Device? device)
-    {
-        var chosen = ModConversion.ModLayerIndices(config, layers.Count);
-        if (chosen.Length == 0) return;
-        var reference = layers[0].InputLayernorm.Weight;
-        var router = new ModRouter(reference.shape[0]);
-        router.to(reference.dtype);
-        if (device is not null) router.to(device);
-        mod_router = router;
-        register_module("mod_router", router);
-        foreach (var i in chosen)
-            _mod[i] = new ModDecoderLayer(layers[i], router, config, _rope);
-    }
+    /// <summary>Registers a module of an extension under this decoder (e.g. <c>mod_router</c>), so it is saved, loaded
+    /// and moved with the model.</summary>
+    public void Attach(string name, nn.Module module) => register_module(name, module);
 
     /// <summary>inputIds [B,T] -> [B,T,D].</summary>
     public Tensor Embed(Tensor inputIds) => embed_tokens.forward(inputIds);
@@ -83,10 +65,10 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor?, Tensor>
         forward(inputsEmbeds, attentionMask, null, cache);
 
     /// <summary>The general forward. inputsEmbeds [B,T,D]; attentionMask [B,T] (1 real, 0 pad) or null;
-    /// tokenTypes [B,T] int64 (<see cref="ModTokenTypes"/>) for the MoD layers, null = all text (nothing skips);
-    /// cache: null for a plain forward, else as <see cref="forward(Tensor, Tensor?, KvCache)"/>; capture: records
-    /// every layer's attention probabilities (plain forward only; null = none) -> final hidden states [B,T,D].</summary>
-    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? tokenTypes, KvCache? cache,
+    /// routingHints [B,T] int64 for routed layers (null = none); cache: null for a plain forward, else as
+    /// <see cref="forward(Tensor, Tensor?, KvCache)"/>; capture: records every layer's attention probabilities (plain
+    /// forward only; null = none) -> final hidden states [B,T,D].</summary>
+    public Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? routingHints, KvCache? cache,
         AttentionCapture? capture = null)
     {
         if (cache is not null && cache.LayerCount != layers.Count)
@@ -99,24 +81,26 @@ public sealed class LlamaModel : nn.Module<Tensor, Tensor?, Tensor>
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
         var device = inputsEmbeds.device;
         var (positions, allowed) = cache is null                                   // [B,T], [B,1,T,S+T]
-            ? (AttentionMask.PositionIds(b, t, attentionMask, device), AttentionMask.CausalWithPadding(b, t, attentionMask, device))
+            ? (AttentionMask.PositionIds(b, t, attentionMask, device),
+               AttentionMask.CausalWithPadding(b, t, attentionMask, device, _slidingWindow))
             : cache.BeginStep(b, t, attentionMask, device);
         var (cos, sin) = _rope.CosSin(positions);                                  // [B,T,d]
+        var step = new DecoderStep(cos, sin, allowed, attentionMask, routingHints, cache, capture, _rope);
         var h = inputsEmbeds;                                                      // [B,T,D]
         for (var i = 0; i < layers.Count; i++)
-            h = _mod[i] is { } mod
-                ? mod.forward(h, tokenTypes, attentionMask, cache, i, capture)
+            h = _routes[i] is { } route
+                ? route.Forward(h, step, i)
                 : layers[i].forward(h, cos, sin, allowed, cache, i, capture);
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Sum of the MoD routing losses of the last forward (see <see cref="ModLoss.RoutingLoss"/>).</summary>
-    public Tensor ModRoutingLoss(Device? device = null) => ModLoss.RoutingLoss(ModLayers, device ?? embed_tokens.weight!.device);
+    /// <summary>A KV cache for this decoder; capacity in positions.</summary>
+    public KvCache NewKvCache(long capacity = 0) => new(layers.Count, capacity, _slidingWindow);
 
     protected override void Dispose(bool disposing)
     {
         if (disposing)
-            foreach (var mod in _mod) mod?.Dispose();
+            foreach (var route in _routes) (route as IDisposable)?.Dispose();
         base.Dispose(disposing);
     }
 }

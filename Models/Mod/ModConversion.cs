@@ -1,5 +1,6 @@
 using Distill.Models.Config;
 using Distill.Models.Language;
+using TorchSharp;
 
 namespace Distill.Models.Mod;
 
@@ -7,19 +8,36 @@ namespace Distill.Models.Mod;
 /// around their own weights, all sharing one fresh <see cref="ModRouter"/>.</summary>
 public static class ModConversion
 {
-    /// <summary>Converts a model in place: wraps every layer in <c>config.Layers</c> (weights untouched), creates the
-    /// shared router (N(0, 0.02) from the global torch RNG; on the model's device and dtype) and sets
-    /// <c>model.Config.Text.Mod = config</c>, so that the model saves and loads as a MoD model. With an empty layer
-    /// list nothing is wrapped and no router is made. Returns the same model. Throws if it is MoD already.</summary>
-    public static VisionLanguageModel Convert(VisionLanguageModel model, ModConfig config)
+    /// <summary>The name the shared router is registered under in the decoder (<c>model.mod_router</c>).</summary>
+    public const string RouterName = "mod_router";
+
+    /// <summary>Converts a decoder in place: routes every layer in <c>config.Layers</c> through a
+    /// <see cref="ModDecoderLayer"/> (weights and names untouched), registers the shared router as
+    /// <c>model.mod_router</c> (N(0, 0.02) from the global torch RNG; on the decoder's device and dtype) and records
+    /// <c>Mod = config</c> in the decoder's config, so that it saves and loads as a MoD model. With an empty layer list
+    /// nothing is routed and no router is made. Returns the same decoder. Throws if it is MoD already.</summary>
+    public static LlamaForCausalLM Convert(LlamaForCausalLM decoder, ModConfig config)
     {
-        var text = model.Config.Text;
+        var text = decoder.Config;
         if (text.Mod is not null) throw new InvalidOperationException($"the model is already MoD ({text.Mod}).");
         Validate(config, text.Layers);
-        model.LanguageModel.Model.InstallMod(config, model.Device);
-        model.Config = model.Config with { Text = text with { Mod = config } };
-        return model;
+        var model = decoder.Model;
+        var chosen = ModLayerIndices(config, model.Layers.Count);
+        if (chosen.Length > 0)
+        {
+            var reference = model.Layers[0].InputLayernorm.Weight;
+            var router = new ModRouter(reference.shape[0]);
+            router.to(reference.dtype).to(reference.device);
+            model.Attach(RouterName, router);
+            foreach (var i in chosen)
+                model.SetRoute(i, new ModDecoderLayer(model.Layers[i], router, config, model.Rope));
+        }
+        decoder.Config = text with { Mod = config };
+        return decoder;
     }
+
+    /// <summary>The MoD layers of a decoder, in layer order (empty without MoD).</summary>
+    public static IReadOnlyList<ModDecoderLayer> Layers(LlamaModel model) => model.Routes.OfType<ModDecoderLayer>().ToList();
 
     /// <summary>Indices of the MoD layers of a decoder with <paramref name="layerCount"/> layers, ascending.</summary>
     public static int[] ModLayerIndices(ModConfig config, int layerCount) =>

@@ -1,5 +1,5 @@
+using Distill.Models.Torch;
 using Distill.Models.Config;
-using Distill.Models.Generation;
 using Distill.Models.Language;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -19,10 +19,10 @@ namespace Distill.Models.Mod;
 /// <para>With a KV cache the layer keeps positions of its own (<see cref="KvCache.BeginLayerStep"/>): a skipped
 /// token adds no key/value, so in cached decoding a new token that skips (p &lt; decode threshold) leaves this
 /// layer's cache as it was, and a processed one attends to the processed tokens before it.</para>
-/// <para>This is not a module: it holds no parameters. The wrapped layer stays registered as
-/// <c>model.layers.N</c> (a converted checkpoint keeps its names) and the router once as <c>model.mod_router</c>;
-/// the wrapper follows the train/eval mode of the wrapped layer.</para></summary>
-public sealed class ModDecoderLayer : IDisposable
+/// <para>This is not a module: it holds no parameters. It is the layer's route (<see cref="LlamaModel.SetRoute"/>);
+/// the wrapped layer stays registered as <c>model.layers.N</c> (a converted checkpoint keeps its names) and the router
+/// once as <c>model.mod_router</c>; the wrapper follows the train/eval mode of the wrapped layer.</para></summary>
+public sealed class ModDecoderLayer : IDecoderLayerRoute, IDisposable
 {
     private readonly RotaryEmbedding _rope;
     private Tensor? _routingLoss;
@@ -84,6 +84,10 @@ public sealed class ModDecoderLayer : IDisposable
     /// (1 real, 0 pad; null = all real); with a cache, x holds this step's new positions and the layer reads and
     /// extends its own part of layer <paramref name="layer"/> of the cache; capture records the attention map
     /// (over original positions). -> [B,T,D].</summary>
+    public Tensor Forward(Tensor hidden, DecoderStep step, int layer) =>
+        forward(hidden, step.RoutingHints, step.KeyMask, step.Cache, layer, step.Capture);
+
+    /// <inheritdoc cref="Forward"/>
     public Tensor forward(Tensor x, Tensor? tokenTypes, Tensor? keyMask, KvCache? cache, int layer, AttentionCapture? capture = null)
     {
         using var scope = torch.NewDisposeScope();

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Config;
 using Distill.Models.Language;
 using TorchSharp;
@@ -11,24 +12,28 @@ namespace Distill.Models.Moe;
 /// y = sum_j g_j * expert_j(x). Each expert takes at most C = ceil(k * cf * N / E) assignments, N = B*T tokens,
 /// cf = <see cref="MoeConfig.TrainCapacityFactor"/> in training mode, <see cref="MoeConfig.EvalCapacityFactor"/>
 /// in eval mode; beyond C, assignments are dropped in token order (row-major over [B,T]; lower index wins) and
-/// contribute 0. Aux load-balancing loss <c>E * sum_e f_e * P_e</c> (f_e: share of tokens whose top-1 is e,
-/// P_e: mean router probability of e; all N tokens, padding included) is kept from the last forward.
-/// Parameter names (Qwen2-MoE): <c>gate.weight</c> [E,D], <c>experts.E.{gate,up,down}_proj.weight</c>.</summary>
+/// contribute 0; a capacity factor of 0 drops nothing (as transformers' Mixtral). Aux load-balancing loss
+/// <c>E * sum_e f_e * P_e</c> (f_e: share of tokens whose top-1 is e, P_e: mean router probability of e; all N tokens,
+/// padding included) is kept from the last forward. HF <c>MixtralSparseMoeBlock</c>: the layer registers it as
+/// <c>block_sparse_moe</c>, with <c>gate.weight</c> [E,D] and <c>experts.E.w1/w2/w3.weight</c>.</summary>
 public sealed class MoeMlp : nn.Module<Tensor, Tensor>
 {
+    /// <summary>The name a decoder layer registers this block under (Mixtral's).</summary>
+    public const string ModuleName = "block_sparse_moe";
+
     private readonly Linear gate;
-    private readonly ModuleList<LlamaMlp> experts;
+    private readonly ModuleList<MoeExpert> experts;
     private Tensor? _auxLoss;
 
-    public MoeMlp(long hidden, long intermediate, MoeConfig config) : base(nameof(MoeMlp))
+    public MoeMlp(long hidden, long intermediate, MoeConfig config, string hiddenAct = "silu", Placement? placement = null) : base(nameof(MoeMlp))
     {
         if (config.Experts < 1) throw new ArgumentException($"MoE needs at least one expert, got {config.Experts}.");
         if (config.TopK < 1 || config.TopK > config.Experts)
             throw new ArgumentException($"MoE top-k {config.TopK} must lie in [1, {config.Experts}].");
         Config = config;
-        gate = nn.Linear(hidden, config.Experts, hasBias: false);
-        experts = new ModuleList<LlamaMlp>(
-            Enumerable.Range(0, config.Experts).Select(_ => new LlamaMlp(hidden, intermediate)).ToArray());
+        gate = placement.Linear(hidden, config.Experts, hasBias: false);
+        experts = new ModuleList<MoeExpert>(
+            Enumerable.Range(0, config.Experts).Select(_ => new MoeExpert(hidden, intermediate, hiddenAct, placement)).ToArray());
         RegisterComponents();
     }
 
@@ -37,7 +42,7 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
     /// <summary>The router <c>Linear(D, E, bias=false)</c>.</summary>
     public Linear Gate => gate;
 
-    public ModuleList<LlamaMlp> Experts => experts;
+    public ModuleList<MoeExpert> Experts => experts;
 
     /// <summary>Aux load-balancing loss of the last forward (scalar, in the autograd graph when grads were on);
     /// owned by this module and replaced by the next forward. Null before the first forward.</summary>
@@ -53,9 +58,10 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
     public int Capacity(long tokens) => Capacity(Config.TopK, CapacityFactor, tokens, Config.Experts);
 
     /// <summary>ceil(k * cf * tokens / E); a value whole up to float rounding is not rounded up
-    /// (2 * 1.1 * 25 / 1 = 55.00000000000001 gives 55).</summary>
+    /// (2 * 1.1 * 25 / 1 = 55.00000000000001 gives 55). A capacity factor of 0: no capacity (every token, at most
+    /// <paramref name="tokens"/> assignments per expert).</summary>
     public static int Capacity(int topK, double capacityFactor, long tokens, int experts) =>
-        (int)Math.Ceiling(topK * capacityFactor * tokens / experts - 1e-9);
+        capacityFactor == 0 ? (int)tokens : (int)Math.Ceiling(topK * capacityFactor * tokens / experts - 1e-9);
 
     /// <summary>x [B,T,D] -> [B,T,D].</summary>
     public override Tensor forward(Tensor x)
@@ -107,19 +113,19 @@ public sealed class MoeMlp : nn.Module<Tensor, Tensor>
 
     /// <summary>Sparse upcycling of one dense FFN: E exact copies of <paramref name="dense"/> as experts, router
     /// drawn from N(0, 0.02) with the global torch RNG. Same device, dtype and train/eval mode as the dense FFN.</summary>
-    public static MoeMlp Upcycle(LlamaMlp dense, MoeConfig config)
+    public static MoeMlp Upcycle(LlamaMlp dense, MoeConfig config, string hiddenAct = "silu")
     {
         var weight = dense.GateProj.weight!;                                               // [I,D]
-        var moe = new MoeMlp(weight.shape[1], weight.shape[0], config);
+        var moe = new MoeMlp(weight.shape[1], weight.shape[0], config, hiddenAct);
         moe.to(weight.dtype).to(weight.device);
         moe.train(dense.training);
         using var noGrad = torch.no_grad();
         nn.init.normal_(moe.gate.weight!, 0.0, Init.Std);
         foreach (var expert in moe.experts)
         {
-            expert.GateProj.weight!.copy_(dense.GateProj.weight!);
-            expert.UpProj.weight!.copy_(dense.UpProj.weight!);
-            expert.DownProj.weight!.copy_(dense.DownProj.weight!);
+            expert.W1.weight!.copy_(dense.GateProj.weight!);
+            expert.W3.weight!.copy_(dense.UpProj.weight!);
+            expert.W2.weight!.copy_(dense.DownProj.weight!);
         }
         return moe;
     }

@@ -1,25 +1,27 @@
+using Distill.Models.Torch;
+using Distill.Models.Config;
 using TorchSharp;
 using TorchSharp.Modules;
-using Distill.Models.Config;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Vision;
 
-/// <summary>The stack of encoder layers.</summary>
+/// <summary>The stack of encoder layers (HF <c>CLIPEncoder</c> / <c>SiglipEncoder</c>).</summary>
 public sealed class VisionEncoder : nn.Module<Tensor, Tensor>
 {
     private readonly ModuleList<VisionEncoderLayer> layers;
 
-    public VisionEncoder(VisionConfig config) : base(nameof(VisionEncoder))
+    public VisionEncoder(VisionConfig config, Placement? placement = null) : base(nameof(VisionEncoder))
     {
         layers = new ModuleList<VisionEncoderLayer>(
-            Enumerable.Range(0, config.Layers).Select(_ => new VisionEncoderLayer(config)).ToArray());
+            Enumerable.Range(0, config.Layers).Select(_ => new VisionEncoderLayer(config, placement)).ToArray());
         RegisterComponents();
     }
 
     public int Count => layers.Count;
 
-    /// <summary>Runs the first <paramref name="count"/> layers: x [B,N,Dv] -> hidden state after layer count, [B,N,Dv].</summary>
+    /// <summary>Runs the first <paramref name="count"/> layers: x [B,N,Dv] -> the hidden state after layer
+    /// <paramref name="count"/> (transformers' <c>hidden_states[count]</c>), [B,N,Dv].</summary>
     public Tensor forward(Tensor x, int count)
     {
         using var scope = torch.NewDisposeScope();

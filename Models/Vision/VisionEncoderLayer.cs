@@ -1,11 +1,13 @@
+using Distill.Models.Torch;
+using Distill.Models.Config;
 using TorchSharp;
 using TorchSharp.Modules;
-using Distill.Models.Config;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Vision;
 
-/// <summary>Pre-LN transformer block: h = x + Attn(LN1(x)); out = h + MLP(LN2(h)).</summary>
+/// <summary>Pre-LN transformer block (HF <c>CLIPEncoderLayer</c> / <c>SiglipEncoderLayer</c>):
+/// h = x + Attn(LN1(x)); out = h + MLP(LN2(h)).</summary>
 public sealed class VisionEncoderLayer : nn.Module<Tensor, Tensor>
 {
     private readonly LayerNorm layer_norm1;
@@ -13,12 +15,12 @@ public sealed class VisionEncoderLayer : nn.Module<Tensor, Tensor>
     private readonly LayerNorm layer_norm2;
     private readonly VisionMlp mlp;
 
-    public VisionEncoderLayer(VisionConfig config) : base(nameof(VisionEncoderLayer))
+    public VisionEncoderLayer(VisionConfig config, Placement? placement = null) : base(nameof(VisionEncoderLayer))
     {
-        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        self_attn = new VisionAttention(config);
-        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new VisionMlp(config.HiddenSize, config.IntermediateSize);
+        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        self_attn = new VisionAttention(config, placement);
+        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        mlp = new VisionMlp(config, placement);
         RegisterComponents();
     }
 

@@ -46,7 +46,7 @@ public static class ShapesWorkload
         var options = StageCatalog.ShapesOptionsOf(settings).Validate();
         var questions = TrainQuestions(options);
         var tokenizer = WordTokenizer.Build(questions.SelectMany(q => new[] { q.Question, q.Answer }));
-        var imageTokens = ModelConfigs.Vision(settings).NumPatches;
+        var imageTokens = ModelConfigs.ImageFeatures(settings);
 
         // Prompt text = bos, user marker, question words, assistant marker; answer = answer words + eos (ChatTemplate).
         var prompt = questions.Select(q => ChatTemplate.EncodePrompt(tokenizer, q.Question, imageTokens).Length - imageTokens);

@@ -106,13 +106,13 @@ public static class ModelBench
             new("teacher", "teacher", null, teacher, () => Seeded(seed, () => new VisionLanguageModel(teacher))),
             new("student-dense", "dense", null, student, () => Seeded(seed, () => new VisionLanguageModel(student))),
             new("student-moe", "moe", null, student with { Text = student.Text with { Moe = moe } },
-                () => Seeded(seed, () => MoeUpcycling.Upcycle(new VisionLanguageModel(student), moe))),
+                () => Seeded(seed, () => new VisionLanguageModel(student).UpcycleToMoe(moe))),
         };
         foreach (var skip in ModSkipRatios)
         {
             var mod = new ModConfig(ModLayers(student.Text.Layers), SkipRatio: skip);
             specs.Add(new(ModName(skip), "mod", skip, student with { Text = student.Text with { Mod = mod } },
-                () => Seeded(seed, () => ModConversion.Convert(new VisionLanguageModel(student), mod))));
+                () => Seeded(seed, () => new VisionLanguageModel(student).ConvertToMod(mod))));
         }
         return specs;
     }
@@ -209,7 +209,7 @@ public static class ModelBench
     {
         var student = settings.Model.Student;
         var moe = new MoeConfig();
-        var moeLayers = MoeUpcycling.MoeLayerIndices(moe, student.Layers);
+        var moeLayers = moe.LayerIndices(student.Layers);
         var modLayers = ModLayers(student.Layers);
         var load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "unknown";
         return

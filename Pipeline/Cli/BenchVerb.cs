@@ -19,6 +19,9 @@ public sealed record BenchModelsOptions
 
     /// <summary>Cached decode steps per repeat; null = <c>distill.eval.max-new-tokens</c>.</summary>
     public int? DecodeSteps { get; init; }
+
+    /// <summary>Size of the Hugging Face checkpoint written, loaded and run (<see cref="BenchCheckpoints"/>), or none.</summary>
+    public string Checkpoint { get; init; } = BenchVerb.DefaultCheckpoint;
 }
 
 /// <summary><c>distill bench</c>: performance measurements written to a run directory (DESIGN 9). Sub-verbs:
@@ -27,6 +30,9 @@ public sealed record BenchModelsOptions
 public static class BenchVerb
 {
     public const int DefaultRepeats = 5;
+
+    /// <summary>The checkpoint section of <c>bench models</c> measures TinyLlama-1.1B's size unless told otherwise.</summary>
+    public const string DefaultCheckpoint = "1b";
 
     /// <summary>Label of the default bench directory: <c>runs/&lt;yyyyMMdd-HHmmss&gt;-bench-&lt;preset&gt;</c>.</summary>
     public const string RunLabel = "bench";
@@ -37,6 +43,7 @@ public static class BenchVerb
         bench.Add(CreateModels(env));
         bench.Add(BenchPipelineVerb.Create(env));
         bench.Add(BenchSoakVerb.Create(env));
+        bench.Add(BenchParityVerb.Create(env));
         return bench;
     }
 
@@ -60,25 +67,43 @@ public static class BenchVerb
             Description = "cached decode steps per repeat (default distill.eval.max-new-tokens)",
             HelpName = "N",
         };
+        var checkpoint = CheckpointOption($"random Hugging Face checkpoint written to a temp folder, loaded in float32 and bfloat16 (time, peak RSS) and run (tokens/s, GFLOP/s next to a matmul's): " +
+                                          $"1b = TinyLlama-1.1B's configuration, 100m, tiny, or none to skip (default {DefaultCheckpoint})", DefaultCheckpoint);
         AtLeastOne(repeats);
         AtLeastOne(batch);
         AtLeastOne(decodeSteps);
 
         var command = new Command("models",
             "Speed of teacher, dense, MoE and MoD students (random weights, fixed seed): forward tokens/s, prefill and " +
-            "decode latency, parameters, FLOPs; writes bench-models.csv and bench-models.md");
+            "decode latency, parameters, FLOPs; then loading and running a 1B Hugging Face checkpoint; writes " +
+            "bench-models.csv/.md and bench-checkpoint.csv/.md");
         options.AddTo(command);
         command.Add(repeats);
         command.Add(batch);
         command.Add(decodeSteps);
+        command.Add(checkpoint);
         command.SetAction((parse, ct) => ExecuteModelsAsync(new BenchModelsOptions
         {
             Sources = options.SourcesOf(parse),
             Repeats = parse.GetValue(repeats),
             Batch = parse.GetValue(batch),
             DecodeSteps = parse.GetValue(decodeSteps),
+            Checkpoint = parse.GetValue(checkpoint)!,
         }, env, ct));
         return command;
+    }
+
+    /// <summary>The <c>--checkpoint SIZE</c> option of <c>bench models</c> and <c>bench parity</c>.</summary>
+    internal static Option<string> CheckpointOption(string description, string defaultSize)
+    {
+        var option = new Option<string>("--checkpoint")
+        {
+            Description = description,
+            HelpName = "SIZE",
+            DefaultValueFactory = _ => defaultSize,
+        };
+        option.AcceptOnlyFromAmong([.. BenchCheckpoints.Names]);
+        return option;
     }
 
     private static void AtLeastOne<T>(Option<T> option) =>
@@ -105,7 +130,16 @@ public static class BenchVerb
                 $"{workload.DecodeSteps} decode steps; {options.Repeats} repeat(s); torch threads {TorchSharp.torch.get_num_threads()}; random weights (seed {s.Seed})"));
             var result = await Task.Run(() => ModelBench.Run(s, workload, options.Repeats, line => env.Out.WriteLine(line), ct), ct);
             var (csv, md) = ModelBenchReport.Write(paths.Root, result);
-            return (csv, md, [ModelBenchReport.Table(result), ModelBenchReport.Comparisons(result)]);
+            List<string> tables = [ModelBenchReport.Table(result), ModelBenchReport.Comparisons(result)];
+            if (options.Checkpoint != "none")
+            {
+                await env.Out.WriteLineAsync($"distill: bench models: Hugging Face checkpoint '{options.Checkpoint}'");
+                var loaded = await Task.Run(() => CheckpointBench.Run(options.Checkpoint, options.Repeats, s.Seed, line => env.Out.WriteLine(line), ct), ct);
+                var (checkpointCsv, checkpointMd) = CheckpointBenchReport.Write(paths.Root, loaded);
+                await env.Out.WriteLineAsync($"distill: wrote {checkpointCsv} and {checkpointMd}");
+                tables.Add(CheckpointBenchReport.Table(loaded));
+            }
+            return (csv, md, tables);
         });
     }
 }

@@ -18,6 +18,7 @@ public static class DistillCli
         root.Add(NodeVerb.Create(env));
         root.Add(ReplayVerb.Create(env));
         root.Add(CacheVerb.Create(env));
+        root.Add(ModelVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

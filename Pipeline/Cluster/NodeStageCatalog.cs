@@ -62,7 +62,7 @@ public sealed class NodeStageCatalog(ConfigSources nodeSources)
         try
         {
             var prepared = DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir, tokenizer, scratch,
-                ModelConfigs.Vision(s).NumPatches);
+                ModelConfigs.ImageFeatures(s));
             return new StageCatalog(s, paths, prepared.Data, prepared.Manifest.Fingerprint);
         }
         finally

@@ -45,6 +45,52 @@ public sealed class StageCatalog
     public string StudentDenseDir => Path.Combine(_paths.Checkpoints, "student-dense");
     public string StudentMoeDir => Path.Combine(_paths.Checkpoints, "student-moe");
 
+    /// <summary>Where the students' weights start (<c>distill.model.student.init</c>, <c>vision-init</c>).</summary>
+    public StudentInit StudentInit => new(
+        _s.Model.StudentInit.Length > 0 ? _s.Model.StudentInit : null,
+        _s.Model.StudentVisionInit.Length > 0 ? _s.Model.StudentVisionInit : null);
+
+    /// <summary>The dense student: its tower and how the LM reads it from the checkpoint the tower comes from (the
+    /// vision-init directory, else a given teacher; the configured tower for a pretrained one), its language model from
+    /// the init directory's config or <c>distill.model.student</c>.</summary>
+    public VlmConfig StudentConfig
+    {
+        get
+        {
+            var config = ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId);
+            var init = StudentInit;
+            var towerFrom = init.Vision ?? (ExternalTeacher ? TeacherDir : null);
+            if (towerFrom is not null && Checkpoint.ReadConfig(towerFrom).Vlm is { } tower)
+                config = config with
+                {
+                    Vision = tower.Vision, VisionFeatureLayer = tower.VisionFeatureLayer,
+                    VisionFeatureSelectStrategy = tower.VisionFeatureSelectStrategy, ProjectorHiddenAct = tower.ProjectorHiddenAct,
+                };
+            if (init.LanguageModel is { } lm)
+                config = config with { Text = Checkpoint.ReadConfig(lm).Decoder with { Moe = null, Mod = null } };
+            return config;
+        }
+    }
+
+    /// <summary>Refuses, before any stage runs, a student init whose language model cannot be distilled from the
+    /// teacher: another vocabulary (the logits would not line up) or another tokenizer.json than the run's.</summary>
+    public void CheckStudentInit()
+    {
+        if (StudentInit.LanguageModel is not { } lm) return;
+        var vocab = Checkpoint.ReadConfig(lm).Decoder.VocabSize;
+        var teacherVocab = ExternalTeacher ? Checkpoint.ReadConfig(TeacherDir).Decoder.VocabSize : _data.Tokenizer.VocabSize;
+        if (vocab != teacherVocab)
+            throw new InvalidDataException(
+                $"distill.model.student.init: {lm} has vocab_size {vocab}, the teacher {(ExternalTeacher ? TeacherDir : "(pretrained here)")} {teacherVocab}: teacher and student must share the vocabulary");
+        var tokenizer = Path.Combine(lm, TeacherPretraining.TokenizerFile);
+        if (!File.Exists(tokenizer))
+            throw new FileNotFoundException($"distill.model.student.init: {lm} has no {TeacherPretraining.TokenizerFile}, so it cannot be checked against the run's tokenizer", tokenizer);
+        var hash = Distill.Stages.Text.WordTokenizer.Load(tokenizer).Hash;
+        if (hash != _data.Tokenizer.Hash)
+            throw new InvalidDataException(
+                $"distill.model.student.init: {tokenizer} (sha256 {hash[..12]}) is not the run's tokenizer {(ExternalTeacher ? Path.Combine(TeacherDir, TeacherPretraining.TokenizerFile) : "")} (sha256 {_data.Tokenizer.Hash[..12]}): teacher and student must share the tokenizer");
+    }
+
     public string EvalDir => Path.Combine(_paths.Root, "eval");
     public string ExportDir => _paths.Export;
 
@@ -102,16 +148,16 @@ public sealed class StageCatalog
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
                 scope, _data.ImageSize, _data.Tokenizer.PadId, Device, generation),
-            CreateStudent: () => new MimicStudent(name, ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
+            CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
-                _data.ImageSize, _data.Tokenizer, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir)));
+                _data.ImageSize, _data.Tokenizer, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
     }
 
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
     /// ground-truth responses only.</summary>
     private SftStudent Sft(string name) => new(name, _data,
-        ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId), StudentSchedule, StudentTrain,
-        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir));
+        StudentConfig, StudentSchedule, StudentTrain,
+        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit);
 
     /// <summary>The student curriculum shared by mimic and sft (<c>distill.mimic</c> epochs, <c>distill.model.student.moe</c>).</summary>
     public StudentSchedule StudentSchedule => new(_s.Mimic.ProjectorWarmupEpochs, _s.Mimic.D2dEpochs, _s.Mimic.D2sEpochs, StudentMoe);

@@ -158,7 +158,9 @@ public static class ConfigSchema
         new IntKey("distill.model.student.moe.top-k", 1, 64),
         new LayerPlacementKey("distill.model.student.moe.placement"),
         new DoubleKey("distill.model.student.moe.train-capacity-factor", 0, 64, MinExclusive: true),
-        new DoubleKey("distill.model.student.moe.eval-capacity-factor", 0, 64, MinExclusive: true),
+        new DoubleKey("distill.model.student.moe.eval-capacity-factor", 0, 64, MinExclusive: false),
+        new StringKey("distill.model.student.init", Description: "HF causal LM or LLaVA directory the student's LM starts from; empty = fresh"),
+        new StringKey("distill.model.student.vision-init", Description: "LLaVA directory of the student's vision tower; empty = the teacher's"),
     ];
 
     private static IEnumerable<SchemaKey> Optimiser(string stage) =>
@@ -227,9 +229,13 @@ public static class ConfigSchema
         if (S("distill.device") == "cuda" && !DeviceSelector.BuiltWithCuda)
             yield return DeviceSelector.CudaUnavailableMessage();
 
-        var checkpointPath = S("distill.teacher.checkpoint");
-        if (!string.IsNullOrEmpty(checkpointPath) && !Directory.Exists(checkpointPath))
-            yield return $"distill.teacher.checkpoint: directory '{checkpointPath}' does not exist";
+        foreach (var key in new[] { "distill.teacher.checkpoint", "distill.model.student.init", "distill.model.student.vision-init" })
+        {
+            var path = S(key);
+            if (string.IsNullOrEmpty(path)) continue;
+            if (!Directory.Exists(path)) yield return $"{key}: directory '{path}' does not exist";
+            else if (ModelDirectoryProblem(path, key) is { } problem) yield return problem;
+        }
 
         var min = I("distill.data.min-objects");
         var max = I("distill.data.max-objects");
@@ -342,5 +348,21 @@ public static class ConfigSchema
             yield return $"distill.mod.target-fraction ({fraction.ToString(System.Globalization.CultureInfo.InvariantCulture)}) of {layers} layer(s) of distill.model.student.layers is less than one layer: nothing would be converted";
         if (get("distill.mod.kd-weight") is double kd && get("distill.mod.ce-weight") is double ce && kd == 0 && ce == 0)
             yield return "distill.mod.kd-weight and distill.mod.ce-weight are both 0: the converted student would learn only its routing";
+    }
+
+    /// <summary>Why a model directory setting cannot be used (its config.json missing or not one Distill builds), or null.</summary>
+    private static string? ModelDirectoryProblem(string path, string key)
+    {
+        try
+        {
+            var config = Distill.Models.Checkpoints.Checkpoint.ReadConfig(path);
+            if (key != "distill.model.student.init" && !config.IsLlava)
+                return $"{key}: {path} holds a {config.ModelType} text model; a LLaVA (vision-language) model is needed";
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            return $"{key}: {e.Message}";
+        }
     }
 }

@@ -48,8 +48,10 @@ public sealed record VisionSettings(int PatchSize, int HiddenSize, int Intermedi
 public sealed record DecoderSettings(int HiddenSize, int IntermediateSize, int Layers, int Heads, int KvHeads);
 
 /// <summary><c>distill.model</c>.</summary>
+/// <param name="StudentInit">HF directory the student's language model starts from; empty = fresh.</param>
+/// <param name="StudentVisionInit">LLaVA directory of the student's vision tower; empty = the teacher's.</param>
 public sealed record ModelSettings(VisionSettings Vision, DecoderSettings Teacher, DecoderSettings Student, double RopeTheta, int MaxPositions,
-    StudentMoeSettings StudentMoe);
+    StudentMoeSettings StudentMoe, string StudentInit = "", string StudentVisionInit = "");
 
 /// <summary><c>distill.model.student.moe</c>: sparse upcycling of the student after D2D (and of the SFT baseline at
 /// the same point). <see cref="Layers"/> null = every other layer (0, 2, 4, ...).</summary>

@@ -59,7 +59,9 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
                 TopK: I("distill.model.student.moe.top-k"),
                 Layers: Get("distill.model.student.moe.placement") as IReadOnlyList<int>,
                 TrainCapacityFactor: D("distill.model.student.moe.train-capacity-factor"),
-                EvalCapacityFactor: D("distill.model.student.moe.eval-capacity-factor"))),
+                EvalCapacityFactor: D("distill.model.student.moe.eval-capacity-factor")),
+            StudentInit: S("distill.model.student.init"),
+            StudentVisionInit: S("distill.model.student.vision-init")),
         Teacher: new TeacherSettings(
             Checkpoint: S("distill.teacher.checkpoint"),
             Epochs: I("distill.teacher.epochs"),

@@ -28,6 +28,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly MimicOptions _options;
     private readonly Func<int, bool> _isHeldOut;
     private readonly string _teacherCheckpoint;
+    private readonly StudentInit? _init;
     private readonly IReadOnlyList<SampleRow> _captions;
     private readonly string _denseDir;
     private readonly string _moeDir;
@@ -48,8 +49,9 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, int imageSize,
-        WordTokenizer tokenizer, Device? device = null, TrainingStateStore? states = null)
+        WordTokenizer tokenizer, Device? device = null, TrainingStateStore? states = null, StudentInit? init = null)
     {
+        _init = init;
         options.Schedule.Validate();
         _stage = stage;
         _config = studentConfig;
@@ -95,9 +97,9 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         var heldOut = _heldOut.Values.SelectMany(r => r).ToList();
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
-        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device, _states);
+        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device, _states, _init);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageSize, _tokenizer.PadId,
-            (student, phase) => StudentModels.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
+            (student, phase) => ModelFiles.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
             progress, cancellation);
         figures["train_samples"] = train.Count;
         figures["heldout_samples"] = heldOut.Count;

@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using Distill.Models;
 using Distill.Stages.Arrow;
 using static TorchSharp.torch;

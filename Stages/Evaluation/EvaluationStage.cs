@@ -80,7 +80,7 @@ public sealed class EvaluationStage
         {
             StudentExport.Write(plan.Student, plan.Directory, plan.Tokenizer);
             exported = plan.Directory;
-            figures["exported_params"] = ParameterAccounting.Total(Checkpoint.ReadConfig(plan.Directory));
+            figures["exported_params"] = ParameterAccounting.Total(Checkpoint.ReadConfig(plan.Directory).Vlm!);
         }
         return new StageOutcome(exported, figures);
     }

@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Stages.Text;

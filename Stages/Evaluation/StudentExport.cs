@@ -32,15 +32,16 @@ public static class StudentExport
         var tmp = TempOf(full);
         Workspace.OwnedFolder.Export.Require(full);
         Workspace.OwnedFolder.Export.Require(tmp);
-        var config = Checkpoint.ReadConfig(student.Checkpoint);
+        var config = Checkpoint.ReadConfig(student.Checkpoint).Vlm
+            ?? throw new InvalidDataException($"{student.Checkpoint}: the student to export is not a LLaVA model.");
         var weights = Path.Combine(student.Checkpoint, Checkpoint.WeightsFile);
         if (!File.Exists(weights)) throw new FileNotFoundException($"{weights}: the student to export has no weights.", weights);
 
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
         File.WriteAllText(Path.Combine(tmp, ReadmeFile), Readme(student, config), new UTF8Encoding(false)); // first: marks it
-        File.Copy(weights, Path.Combine(tmp, Checkpoint.WeightsFile));
-        File.Copy(Path.Combine(student.Checkpoint, Checkpoint.ConfigFile), Path.Combine(tmp, Checkpoint.ConfigFile));
+        foreach (var file in Students.ModelFiles.Files.Where(f => f != TokenizerFile))
+            if (File.Exists(Path.Combine(student.Checkpoint, file))) File.Copy(Path.Combine(student.Checkpoint, file), Path.Combine(tmp, file));
         var ownTokenizer = Path.Combine(student.Checkpoint, TokenizerFile);
         if (File.Exists(ownTokenizer)) File.Copy(ownTokenizer, Path.Combine(tmp, TokenizerFile));
         else tokenizer.Save(Path.Combine(tmp, TokenizerFile));

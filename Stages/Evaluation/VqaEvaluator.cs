@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using System.Text.Json;
 using Distill.Models;
 using Distill.Models.Accounting;

@@ -1,7 +1,9 @@
+using Distill.Models.Generation;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Accounting;
 using Distill.Models.Config;
+using Distill.Models.Mod;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -29,7 +31,7 @@ public static class ModMeasurement
     public static IReadOnlyDictionary<int, double> ImageKeepShares(VisionLanguageModel model, IEnumerable<PromptBatch> batches,
         int imageSize, int padId)
     {
-        var wrappers = model.LanguageModel.Model.ModWrappers;
+        var wrappers = model.LanguageModel.Model.Routes.Select(r => r as ModDecoderLayer).ToList();
         var layers = Enumerable.Range(0, wrappers.Count).Where(i => wrappers[i] is not null).ToArray();
         if (layers.Length == 0) return new Dictionary<int, double>();
         var kept = new long[wrappers.Count];
@@ -67,7 +69,7 @@ public static class ModMeasurement
     public static long DecoderFlops(VlmConfig config, int textTokens, IReadOnlyDictionary<int, double>? keepShares = null)
     {
         var text = config.Text;
-        int image = config.Vision.NumPatches;
+        int image = config.ImageFeatures;
         long layers = 0;
         for (int i = 0; i < text.Layers; i++)
         {

@@ -1,3 +1,5 @@
+using Distill.Stages.Students;
+using Distill.Models.Torch;
 using System.Diagnostics;
 using System.Text;
 using Distill.Models;
@@ -88,7 +90,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             Convert(_student);
             _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
             _totalSteps = _stepsPerEpoch * options.Train.Epochs;
-            var router = _student.LanguageModel.Model.ModRouter!;
+            var router = _student.ModRouter!;
             _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps,
                 [router.Weight], options.RouterLearningRate / options.Train.LearningRate);
             _states = states;
@@ -141,7 +143,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private void Convert(VisionLanguageModel model)
     {
         manual_seed(_options.Train.Seed);
-        ModConversion.Convert(model, _options.ConfigFor(Plan.Converted));
+        model.ConvertToMod(_options.ConfigFor(Plan.Converted));
     }
 
     /// <summary>The input student converted by the plan, before any training.</summary>
@@ -275,8 +277,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         if (_samplesTrained > 0) figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
-        Checkpoint.Save(_student, _outputDir);
-        _data.Tokenizer.Save(Path.Combine(_outputDir, TeacherPretraining.TokenizerFile));
+        ModelFiles.Save(_student, _data.Tokenizer, _outputDir);
 
         AddPlanFigures(figures);
         Measure(figures, progress, cancellation);

@@ -1,3 +1,5 @@
+using Distill.Stages.Students;
+using Distill.Models.Torch;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Checkpoints;
@@ -197,8 +199,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         if (_pairsTrained > 0) figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
-        Checkpoint.Save(_student, _outputDir);
-        _tokenizer.Save(Path.Combine(_outputDir, TeacherPretraining.TokenizerFile));
+        ModelFiles.Save(_student, _tokenizer, _outputDir);
         _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }

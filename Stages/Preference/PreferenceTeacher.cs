@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using System.Globalization;
 using Distill.Models;
 using Distill.Models.Checkpoints;

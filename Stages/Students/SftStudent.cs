@@ -27,13 +27,16 @@ public sealed class SftStudent
     private readonly string _outputDir;
     private readonly Device? _device;
     private readonly TrainingStateStore? _states;
+    private readonly StudentInit? _init;
 
     /// <param name="config">The dense student architecture (the schedule upcycles it).</param>
     /// <param name="auxWeight">Coefficient of the MoE aux loss (as in mimic).</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public SftStudent(string stage, PreparedData data, VlmConfig config, StudentSchedule schedule, TrainOptions train,
-        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null, TrainingStateStore? states = null)
+        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null, TrainingStateStore? states = null,
+        StudentInit? init = null)
     {
+        _init = init;
         _stage = stage;
         _data = data;
         _config = config;
@@ -55,11 +58,11 @@ public sealed class SftStudent
         var objective = new StudentObjective<SampleRow>(
             (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
             heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
-        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device, _states);
+        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device, _states, _init);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
             (student, phase) =>
             {
-                if (phase == MoePhase || !_schedule.UpcyclesToMoe) StudentModels.Save(student, _data.Tokenizer, _outputDir);
+                if (phase == MoePhase || !_schedule.UpcyclesToMoe) ModelFiles.Save(student, _data.Tokenizer, _outputDir);
             },
             progress, cancellation);
         figures["train_samples"] = train.Count;

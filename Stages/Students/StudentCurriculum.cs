@@ -26,13 +26,16 @@ public sealed class StudentCurriculum
     private readonly string _teacherCheckpoint;
     private readonly Device? _device;
     private readonly TrainingStateStore? _states;
+    private readonly StudentInit _init;
 
     /// <param name="config">The dense student architecture (no MoE: the schedule upcycles).</param>
     /// <param name="train">Optimiser settings of every phase; its <c>Epochs</c> is ignored (the schedule's count).</param>
     /// <param name="states">where the stage's mid-stage training state lives; null = not saved, never resumed.</param>
+    /// <param name="init">where the student's weights start (null: fresh LM, the teacher's tower).</param>
     public StudentCurriculum(string stage, VlmConfig config, StudentSchedule schedule, TrainOptions train,
-        string teacherCheckpoint, Device? device = null, TrainingStateStore? states = null)
+        string teacherCheckpoint, Device? device = null, TrainingStateStore? states = null, StudentInit? init = null)
     {
+        _init = init ?? StudentInit.None;
         _stage = stage;
         _config = config;
         _schedule = schedule.Validate();
@@ -61,7 +64,7 @@ public sealed class StudentCurriculum
         }
         var checkpoints = _states is null ? null : new StateCheckpoints(_states, plan, figures, saved, progress);
 
-        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _device);
+        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _device, _init);
         using var features = new VisionFeatureCache();
         var student = new Student(model, features);
         Func<IReadOnlyList<(string, double)>>? heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(student);

@@ -9,7 +9,11 @@ namespace Distill.Stages.Students;
 /// student's training (all phases: the tower is the teacher's, frozen, and upcycling does not touch it). Keyed by the
 /// image bytes (SHA-256), so the questions of one scene share one entry. Only the tower is cached; the projector
 /// that follows it trains and runs every step. Entries are kept while they fit in <see cref="MaxBytes"/>; beyond it
-/// features are recomputed per batch (same values). A cache belongs to one model: its tower must stay frozen.</summary>
+/// features are recomputed per batch (same values). A cache belongs to one model: its tower must stay frozen.
+/// <para>Each image's features are computed on their own, so they depend on the image alone, not on which images
+/// were missing from the cache in the same batch (a run resumed with an empty cache computes other groups): CPU
+/// GEMM kernels are chosen by the row count, and a CLIP image's N+1 rows computed among other images' rows can
+/// differ in the last bit from the same rows computed alone.</para></summary>
 public sealed class VisionFeatureCache : IDisposable
 {
     /// <summary>Default budget: 1 GiB of float32 features (the demo's 2,100 scenes take about 30 MB).</summary>
@@ -34,24 +38,24 @@ public sealed class VisionFeatureCache : IDisposable
         var missing = Enumerable.Range(0, rows.Count).Where(i => !_features.ContainsKey(keys[i])).ToArray();
         using var noGrad = no_grad();
         var onDevice = pixels.to(model.Device);
-        long bytesPerImage = (long)model.Config.Vision.NumPatches * model.Config.Vision.HiddenSize * sizeof(float);
-        if (_bytes + missing.Length * bytesPerImage > MaxBytes)
-            return model.VisionTower.forward(onDevice);                                         // over budget: computed, not kept
-        if (missing.Length > 0)
+        long bytesPerImage = (long)model.Config.ImageFeatures * model.Config.Vision.HiddenSize * sizeof(float);
+        if (_bytes + missing.Length * bytesPerImage > MaxBytes)                                 // over budget: computed, not kept
         {
             using var scope = NewDisposeScope();
-            var index = tensor(missing.Select(i => (long)i).ToArray(), device: onDevice.device);
-            var computed = model.VisionTower.forward(onDevice.index_select(0, index));         // [M,N,Dv]
-            for (int j = 0; j < missing.Length; j++)
-            {
-                if (_features.ContainsKey(keys[missing[j]])) continue;                          // same image twice in the batch
-                var feature = computed[j].clone().DetachFromDisposeScope();                    // [N,Dv]
-                _features[keys[missing[j]]] = feature;
-                _bytes += bytesPerImage;
-            }
+            return cat(Enumerable.Range(0, rows.Count).Select(i => Compute(model, onDevice, i)).ToArray(), 0).MoveToOuterDisposeScope();
         }
-        return stack(keys.Select(k => _features[k]).ToArray(), 0);                              // [B,N,Dv]
+        foreach (var i in missing)
+        {
+            if (_features.ContainsKey(keys[i])) continue;                                       // same image twice in the batch
+            using var scope = NewDisposeScope();
+            _features[keys[i]] = Compute(model, onDevice, i).squeeze(0).DetachFromDisposeScope(); // [F,Dv]
+            _bytes += bytesPerImage;
+        }
+        return stack(keys.Select(k => _features[k]).ToArray(), 0);                              // [B,F,Dv]
     }
+
+    /// <summary>The features of image <paramref name="i"/> of pixels [B,3,S,S], computed alone: [1,F,Dv].</summary>
+    private static Tensor Compute(VisionLanguageModel model, Tensor pixels, int i) => model.SelectImageFeatures(pixels.narrow(0, i, 1));
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using TorchSharp;
 using TorchSharp.Modules;

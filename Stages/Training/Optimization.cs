@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using System.Text;
 using Distill.Models;
 using TorchSharp;

@@ -91,8 +91,7 @@ public sealed class TeacherPretraining
     {
         Directory.CreateDirectory(_outputDir);
         File.Delete(Path.Combine(_outputDir, FingerprintFile));
-        Checkpoint.Save(model, _outputDir);
-        _data.Tokenizer.Save(Path.Combine(_outputDir, TokenizerFile));
+        Students.ModelFiles.Save(model, _data.Tokenizer, _outputDir);
         File.WriteAllText(Path.Combine(_outputDir, FingerprintFile), _fingerprint + "\n"); // written last: marks it complete
     }
 

@@ -16,7 +16,7 @@ namespace Distill.Analyzers;
 /// <item>DST0003: a TorchSharp member that does one of those inside TorchSharp (the list in
 /// <c>TorchSharpScalarHazards.tsv</c>, found by scanning TorchSharp 0.107's sources; see build/TorchSharpScan).</item>
 /// </list>
-/// The fix is a Scalar that outlives the call: <c>Distill.Models.Scalars.Of(v)</c> (cached for the process) or a
+/// The fix is a Scalar that outlives the call: <c>Distill.Models.Torch.Scalars.Of(v)</c> (cached for the process) or a
 /// local in a <c>using</c>.</summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
 public sealed class NativeLifetimeAnalyzer : DiagnosticAnalyzer

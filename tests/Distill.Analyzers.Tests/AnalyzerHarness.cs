@@ -12,7 +12,7 @@ internal static class AnalyzerHarness
     private static readonly Lazy<IReadOnlyList<MetadataReference>> References = new(() =>
     {
         var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator);
-        return platform.Append(typeof(TorchSharp.torch).Assembly.Location).Append(typeof(Distill.Models.Scalars).Assembly.Location)
+        return platform.Append(typeof(TorchSharp.torch).Assembly.Location).Append(typeof(Distill.Models.Torch.Scalars).Assembly.Location)
             .Distinct().Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToList();
     });
 
@@ -20,7 +20,7 @@ internal static class AnalyzerHarness
     {
         var source = $$"""
             using System;
-            using Distill.Models;
+            using Distill.Models.Torch;
             using TorchSharp;
             using TorchSharp.Modules;
             using static TorchSharp.torch;

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using System.Collections.Immutable;
 using Microsoft.CodeAnalysis.Diagnostics;
 using Xunit;

@@ -28,7 +28,7 @@ public sealed class WiringTests
         Assert.Contains("DistillNativeLifetimeChecks", (string?)reference.Parent!.Attribute("Condition"));
     }
 
-    private static string RepositoryRoot()
+    internal static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return dir.FullName;

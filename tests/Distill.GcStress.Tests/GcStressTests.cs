@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
 using Distill.Models.Generation;
@@ -121,13 +122,14 @@ public sealed class GcStressTests
     {
         var teacher = kind == "teacher";
         var config = new VlmConfig(
-            new VisionConfig(ImageSize: 16, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 2, Heads: 2, SelectLayer: -2),
+            new VisionConfig(ImageSize: 16, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 2, Heads: 2) { HiddenAct = "gelu" },
             new DecoderConfig(VocabSize: 32, HiddenSize: teacher ? 32 : 16, IntermediateSize: teacher ? 64 : 32, Layers: 4,
                 Heads: 2, KvHeads: 1),
-            ImageTokenId: ImageToken);
+            ImageTokenId: ImageToken)
+        { VisionFeatureLayer = -2 };
         var model = new VisionLanguageModel(config);
-        if (kind is "moe" or "mod") MoeUpcycling.Upcycle(model, new MoeConfig(Experts: 4, TopK: 2, TrainCapacityFactor: 1.0, Layers: [0, 1, 2, 3]));
-        if (kind is "mod") ModConversion.Convert(model, new ModConfig([1, 2], SkipRatio: 0.5, PrefillThreshold: 0.3));
+        if (kind is "moe" or "mod") model.UpcycleToMoe(new MoeConfig(Experts: 4, TopK: 2, TrainCapacityFactor: 1.0, Layers: [0, 1, 2, 3]));
+        if (kind is "mod") model.ConvertToMod(new ModConfig([1, 2], SkipRatio: 0.5, PrefillThreshold: 0.3));
         return model;
     }
 

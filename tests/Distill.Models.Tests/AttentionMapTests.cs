@@ -1,3 +1,5 @@
+using Distill.Models.Generation;
+using Distill.Models.Torch;
 using Distill.Models.Config;
 using Distill.Models.Language;
 using Distill.Models.Mod;
@@ -64,7 +66,7 @@ public class AttentionMapTests
     {
         using var model = Tiny(seed: 65);
         torch.manual_seed(66);
-        ModConversion.Convert(model, new ModConfig([1], SkipRatio: 0.5));
+        model.ConvertToMod(new ModConfig([1], SkipRatio: 0.5));
         using var scope = torch.NewDisposeScope();
         var ids = Ids(Prompt(5, 6, 7));                                                     // [1,8]
         var map = model.AttentionMaps(Pixels(1, 67), ids)[1][0];                           // [4,8,8]

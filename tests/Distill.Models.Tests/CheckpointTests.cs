@@ -20,7 +20,7 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void SaveThenLoadGivesIdenticalLogits()
     {
-        using var model = Tiny(seed: 3, selectLayer: -2);
+        using var model = Tiny(seed: 3, featureLayer: -2);
         Checkpoint.Save(model, _dir);
         Assert.Equal(new[] { "config.json", "model.safetensors" },
             Directory.GetFiles(_dir).Select(Path.GetFileName).Order().ToArray());   // no temp files left
@@ -36,7 +36,7 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void ConfigJsonIsHuggingFaceLlava()
     {
-        using var model = Tiny(selectLayer: -2);
+        using var model = Tiny(featureLayer: -2);
         Checkpoint.Save(model, _dir);
         var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")))!;
         Assert.Equal("LlavaForConditionalGeneration", (string)json["architectures"]![0]!);
@@ -44,13 +44,15 @@ public sealed class CheckpointTests : IDisposable
         Assert.Equal(ImageToken, (int)json["image_token_index"]!);
         Assert.Equal("gelu", (string)json["projector_hidden_act"]!);
         Assert.Equal(-2, (int)json["vision_feature_layer"]!);
+        Assert.Equal("default", (string)json["vision_feature_select_strategy"]!);
         Assert.Equal("clip_vision_model", (string)json["vision_config"]!["model_type"]!);
         Assert.Equal(4, (int)json["vision_config"]!["patch_size"]!);
+        Assert.Equal("gelu", (string)json["vision_config"]!["hidden_act"]!);
         Assert.Equal("llama", (string)json["text_config"]!["model_type"]!);
         Assert.Equal(2, (int)json["text_config"]!["num_key_value_heads"]!);
         Assert.Equal(10000.0, (double)json["text_config"]!["rope_theta"]!);
         Assert.False((bool)json["text_config"]!["tie_word_embeddings"]!);
-        Assert.Equal(model.Config, LlavaConfigJson.Parse(json.ToJsonString()));
+        Assert.Equal(model.Config, HfConfigJson.Parse(json.ToJsonString()).Vlm);
     }
 
     [Fact]
@@ -139,10 +141,12 @@ public sealed class CheckpointTests : IDisposable
     [Fact]
     public void UnexpectedTensorIsNamed()
     {
-        RewriteWeights(t => t["vision_tower.vision_model.post_layernorm.weight"] = torch.ones(16));
+        // A CLIP tower's patch convolution has no bias (SigLIP's has one).
+        RewriteWeights(t => t["vision_tower.vision_model.embeddings.patch_embedding.bias"] = torch.ones(16));
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(_dir));
         Assert.Contains("unexpected tensor", e.Message);
-        Assert.Contains("vision_tower.vision_model.post_layernorm.weight", e.Message);
+        Assert.Contains("vision_tower.vision_model.embeddings.patch_embedding.bias", e.Message);
+        Assert.Contains("model.safetensors", e.Message);
     }
 
     [Fact]
@@ -150,20 +154,31 @@ public sealed class CheckpointTests : IDisposable
     {
         RewriteWeights(t => t["multi_modal_projector.linear_2.bias"] = torch.zeros(23));
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(_dir));
-        Assert.Contains("shape mismatch", e.Message);
-        Assert.Contains("multi_modal_projector.linear_2.bias", e.Message);
-        Assert.Contains("[23]", e.Message);
-        Assert.Contains("[24]", e.Message);
+        Assert.Contains("'multi_modal_projector.linear_2.bias' has shape [23] in the file", e.Message);
+        Assert.Contains("the model expects [24]", e.Message);
+        Assert.Contains("model.safetensors", e.Message);
     }
 
     [Fact]
     public void DtypeMismatchIsNamed()
     {
-        RewriteWeights(t => t["language_model.model.norm.weight"] = torch.ones(24, dtype: ScalarType.Float16));
+        // Float weights of another width load converted to the model's dtype; an integer (quantised) one is refused.
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(12);
+        var half = torch.randn(24).to_type(ScalarType.Float16);
+        RewriteWeights(t => t["language_model.model.norm.weight"] = half);
+        using (var loaded = Checkpoint.Load(_dir))
+        {
+            var norm = loaded.state_dict()["language_model.model.norm.weight"];
+            Assert.Equal(ScalarType.Float32, norm.dtype);
+            Assert.Equal(0f, MaxAbsDiff(norm, half.to_type(ScalarType.Float32)));
+        }
+
+        RewriteWeights(t => t["language_model.model.norm.weight"] = torch.ones(24, dtype: ScalarType.Int64));
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(_dir));
-        Assert.Contains("dtype mismatch", e.Message);
-        Assert.Contains("language_model.model.norm.weight", e.Message);
-        Assert.Contains("F16", e.Message);
+        Assert.Contains("'language_model.model.norm.weight' is I64", e.Message);
+        Assert.Contains("F32, F16 and BF16", e.Message);
+        Assert.Contains("model.safetensors", e.Message);
     }
 
     [Fact]
@@ -228,10 +243,20 @@ public sealed class CheckpointTests : IDisposable
     {
         SaveTiny();
         var configPath = Path.Combine(_dir, "config.json");
-        File.WriteAllText(configPath, File.ReadAllText(configPath).Replace("\"num_key_value_heads\"", "\"kv_heads_renamed\"")
-            .Replace("\"vocab_size\"", "\"vocab\""));
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!;
+        json["text_config"]!["vocab_size"] = "thirty-two";
+        File.WriteAllText(configPath, json.ToJsonString());
         var e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(_dir));
         Assert.Contains("text_config.vocab_size", e.Message);
+        Assert.Contains("expected an integer", e.Message);
         Assert.Contains("config.json", e.Message);
+
+        // A key left out takes transformers' default (num_key_value_heads = num_attention_heads = 4), which these
+        // weights (2 kv heads of 6) do not fit: the loader names the tensor.
+        json["text_config"]!["vocab_size"] = 32;
+        json["text_config"]!.AsObject().Remove("num_key_value_heads");
+        File.WriteAllText(configPath, json.ToJsonString());
+        e = Assert.Throws<InvalidDataException>(() => Checkpoint.Load(_dir));
+        Assert.Contains("'language_model.model.layers.0.self_attn.k_proj.weight' has shape [12,24] in the file, the model expects [24,24]", e.Message);
     }
 }

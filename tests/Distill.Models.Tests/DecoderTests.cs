@@ -1,3 +1,5 @@
+using Distill.Models.Generation;
+using Distill.Models.Torch;
 using Distill.Models.Language;
 using TorchSharp;
 using Xunit;
@@ -107,12 +109,14 @@ public class DecoderTests
         var names = model.state_dict().Keys.ToHashSet();
         foreach (var name in new[]
                  {
+                     "vision_tower.vision_model.embeddings.class_embedding",
                      "vision_tower.vision_model.embeddings.patch_embedding.weight",
                      "vision_tower.vision_model.embeddings.position_embedding.weight",
                      "vision_tower.vision_model.pre_layrnorm.weight",
                      "vision_tower.vision_model.encoder.layers.1.layer_norm1.bias",
                      "vision_tower.vision_model.encoder.layers.0.self_attn.out_proj.bias",
                      "vision_tower.vision_model.encoder.layers.1.mlp.fc2.weight",
+                     "vision_tower.vision_model.post_layernorm.weight",
                      "multi_modal_projector.linear_1.weight", "multi_modal_projector.linear_2.bias",
                      "language_model.model.embed_tokens.weight",
                      "language_model.model.layers.1.self_attn.q_proj.weight",
@@ -126,6 +130,7 @@ public class DecoderTests
             Assert.Contains(name, names);
         Assert.DoesNotContain("language_model.model.layers.0.self_attn.q_proj.bias", names);
         Assert.Equal(new long[] { 12, 24 }, model.state_dict()["language_model.model.layers.0.self_attn.k_proj.weight"].shape);
+        Assert.Equal(new long[] { 5, 16 }, model.state_dict()["vision_tower.vision_model.embeddings.position_embedding.weight"].shape); // class token + 4 patches
     }
 
     [Fact]
@@ -179,13 +184,14 @@ public class ReplaceMlpTests
         var layer = model.LanguageModel.Model.Layers[1];
         torch.manual_seed(3);
         var replacement = new Distill.Models.Language.LlamaMlp(24, 40);
-        var old = layer.ReplaceMlp(replacement);
+        var old = layer.ReplaceFeedForward(replacement, LlamaDecoderLayer.MlpName);
         Assert.IsType<Distill.Models.Language.LlamaMlp>(old);
         var keys = model.state_dict().Keys.ToList();
         Assert.Equal(new long[] { 40, 24 }, model.state_dict()["language_model.model.layers.1.mlp.gate_proj.weight"].shape);
         Assert.Single(keys, k => k == "language_model.model.layers.1.mlp.up_proj.weight");
         Assert.True(MaxAbsDiff(before, model.Forward(pixels, ids)) > 1e-6f);
-        layer.ReplaceMlp(old);
+        Assert.Equal("mlp", layer.FeedForwardName);
+        layer.ReplaceFeedForward(old, LlamaDecoderLayer.MlpName);
         Assert.Equal(0f, MaxAbsDiff(before, model.Forward(pixels, ids)));
     }
 }

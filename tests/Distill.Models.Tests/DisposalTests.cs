@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using TorchSharp;
 using Xunit;
 using static Distill.Models.Tests.TestModels;

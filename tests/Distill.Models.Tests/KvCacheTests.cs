@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Generation;
 using Distill.Models.Language;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Config;
 using Distill.Models.Language;
 using Distill.Models.Mod;

@@ -1,5 +1,6 @@
 using Distill.Models.Config;
 using Distill.Models.Generation;
+using Distill.Models.Language;
 using Distill.Models.Moe;
 using Distill.Models.Accounting;
 using Distill.Models.Mod;
@@ -58,8 +59,8 @@ public class ModKvCacheTests
     {
         using var model = Tiny(seed: 71);
         torch.manual_seed(72);
-        MoeUpcycling.Upcycle(model, new MoeConfig(Experts: 2, TopK: 1, Layers: [1]));
-        ModConversion.Convert(model, new ModConfig([1], SkipRatio: 0.5));
+        model.UpcycleToMoe(new MoeConfig(Experts: 2, TopK: 1, Layers: [1]));
+        model.ConvertToMod(new ModConfig([1], SkipRatio: 0.5));
         Assert.IsType<MoeMlp>(model.ModLayers[0].Layer.Mlp);
         Assert.Equal(ParameterAccounting.Total(model.Config), model.ParameterCount());
         using var scope = torch.NewDisposeScope();

@@ -1,3 +1,5 @@
+using Distill.Models.Generation;
+using Distill.Models.Torch;
 using System.Text.Json.Nodes;
 using Distill.Models.Accounting;
 using Distill.Models.Checkpoints;
@@ -25,7 +27,7 @@ public sealed class ModModelTests : IDisposable
     {
         var model = Tiny(seed);
         torch.manual_seed(seed + 1000);
-        return ModConversion.Convert(model, config);
+        return model.ConvertToMod(config);
     }
 
     /// <summary>Replaces the router weight by N(0, scale^2) draws, for routing decisions far from any threshold.</summary>
@@ -33,7 +35,7 @@ public sealed class ModModelTests : IDisposable
     {
         torch.manual_seed(seed);
         using var noGrad = torch.no_grad();
-        var weight = model.LanguageModel.Model.ModRouter!.Weight;
+        var weight = model.ModRouter!.Weight;
         weight.copy_(torch.randn(weight.shape) * Scalars.Of(scale));
     }
 
@@ -49,7 +51,7 @@ public sealed class ModModelTests : IDisposable
         Tensor dense;
         using (torch.no_grad()) dense = model.Forward(pixels, ids, mask);
 
-        ModConversion.Convert(model, new ModConfig([0, 1], SkipRatio: 0.0, PrefillThreshold: 0.0));
+        model.ConvertToMod(new ModConfig([0, 1], SkipRatio: 0.0, PrefillThreshold: 0.0));
         foreach (var layer in model.ModLayers) layer.ScaleMlpByRouter = false;
         using (torch.no_grad())
         {
@@ -72,18 +74,20 @@ public sealed class ModModelTests : IDisposable
         var layers = model.ModLayers;
         Assert.Equal(2, layers.Count);
         Assert.Same(layers[0].Router, layers[1].Router);
-        Assert.Same(model.LanguageModel.Model.ModRouter, layers[0].Router);
+        Assert.Same(model.ModRouter, layers[0].Router);
+        Assert.Same(layers[0].Router,                                                       // the decoder holds it
+            model.LanguageModel.Model.named_children().Single(c => c.name == ModConversion.RouterName).module);
         Assert.Same(model.LanguageModel.Model.Layers[1], layers[1].Layer);
 
         var keys = model.state_dict().Keys.ToHashSet();
         var added = keys.Except(dense.state_dict().Keys).ToArray();
         Assert.Equal(new[] { "language_model.model.mod_router.weight" }, added);
         Assert.Empty(dense.state_dict().Keys.Except(keys));                                 // layer names kept
-        Assert.Equal(new long[] { 2, 24 }, model.LanguageModel.Model.ModRouter!.Weight.shape);
-        Assert.InRange(model.LanguageModel.Model.ModRouter.Weight.std().item<float>(), 0.01f, 0.03f);
+        Assert.Equal(new long[] { 2, 24 }, model.ModRouter!.Weight.shape);
+        Assert.InRange(model.ModRouter.Weight.std().item<float>(), 0.01f, 0.03f);
         Assert.Equal(ParameterAccounting.Total(model.Config), model.ParameterCount());
-        Assert.Throws<InvalidOperationException>(() => ModConversion.Convert(model, new ModConfig([0])));
-        Assert.Throws<ArgumentException>(() => ModConversion.Convert(dense, new ModConfig([2])));
+        Assert.Throws<InvalidOperationException>(() => model.ConvertToMod(new ModConfig([0])));
+        Assert.Throws<ArgumentException>(() => dense.ConvertToMod(new ModConfig([2])));
     }
 
     [Fact]
@@ -134,7 +138,7 @@ public sealed class ModModelTests : IDisposable
     public void RoutingLossIsSummedAndGradientsReachTheRouterThroughLossAndMlp()
     {
         using var model = Converted(41, new ModConfig([0, 1], SkipRatio: 0.5));
-        var router = model.LanguageModel.Model.ModRouter!.Weight;
+        var router = model.ModRouter!.Weight;
         var pixels = Pixels(2, 42);
         var ids = Ids(Prompt(5, 6, 7), Prompt(8, 9, 10));
         using (var scope = torch.NewDisposeScope())
@@ -170,12 +174,14 @@ public sealed class ModModelTests : IDisposable
         SpreadRouter(model, 1.0, seed: 44);
         Checkpoint.Save(model, _dir);
 
-        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")))!["text_config"]!;
-        Assert.Equal(new[] { 1 }, json["mod_layers"]!.AsArray().Select(n => (int)n!).ToArray());
-        Assert.Equal(0.25, (double)json["mod_skip_ratio"]!);
-        Assert.Equal(0.01, (double)json["mod_prefill_threshold"]!);
-        Assert.Equal(0.4, (double)json["mod_decode_threshold"]!);
-        Assert.Equal(0.02, (double)json["mod_routing_loss_coef"]!);
+        var text = JsonNode.Parse(File.ReadAllText(Path.Combine(_dir, "config.json")))!["text_config"]!;
+        Assert.Equal("llama", (string)text["model_type"]!);                                // transformers loads it as Llama
+        var json = text["distill_mod"]!;
+        Assert.Equal(new[] { 1 }, json["layers"]!.AsArray().Select(n => (int)n!).ToArray());
+        Assert.Equal(0.25, (double)json["skip_ratio"]!);
+        Assert.Equal(0.01, (double)json["prefill_threshold"]!);
+        Assert.Equal(0.4, (double)json["decode_threshold"]!);
+        Assert.Equal(0.02, (double)json["routing_loss_coef"]!);
 
         using var loaded = Checkpoint.Load(_dir);
         Assert.Equal(model.Config, loaded.Config);
@@ -190,7 +196,7 @@ public sealed class ModModelTests : IDisposable
         model.eval();
         loaded.eval();
         Assert.Equal(0f, MaxAbsDiff(model.Forward(pixels, ids), loaded.Forward(pixels, ids)));
-        Assert.Null(LlavaConfigJson.Parse(LlavaConfigJson.ToJson(TinyConfig())).Text.Mod);
+        Assert.Null(HfConfigJson.Parse(HfConfigJson.Write(TinyConfig())).Vlm!.Text.Mod);
     }
 
     [Fact]
@@ -246,7 +252,8 @@ public sealed class ModModelTests : IDisposable
             }
             types = types.masked_fill(generated, Scalars.Of(ModTokenTypes.Generated));
             var rows = torch.tensor(active.Select(i => (long)i).ToArray());
-            var logits = model.Forward(pixels.index_select(0, rows), ids, mask, types).select(1, -1); // [A,V]
+            var features = model.EncodeImages(pixels.index_select(0, rows));               // [A,F,Dt]
+            var logits = ReferenceDecoding.Forward(model, features, ids, mask, generated, types).select(1, -1); // [A,V]
             foreach (var layer in model.ModLayers)
             {
                 processed += layer.LastProcessed!.logical_and(generated).sum().item<long>();

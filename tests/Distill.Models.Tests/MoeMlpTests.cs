@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Config;
 using Distill.Models.Language;
 using Distill.Models.Moe;
@@ -66,7 +67,12 @@ public sealed class MoeMlpTests
         Assert.Equal(0, moe.LastRouting!.Dropped);
         Assert.Equal(10 * 2, moe.LastRouting.Kept.Sum());
         for (var e = 0; e < 4; e++)
-            Assert.Equal(0f, MaxAbsDiff(dense.DownProj.weight!, moe.Experts[e].DownProj.weight!));
+        {
+            // Mixtral's names: w1 = gate_proj, w3 = up_proj, w2 = down_proj.
+            Assert.Equal(0f, MaxAbsDiff(dense.GateProj.weight!, moe.Experts[e].W1.weight!));
+            Assert.Equal(0f, MaxAbsDiff(dense.UpProj.weight!, moe.Experts[e].W3.weight!));
+            Assert.Equal(0f, MaxAbsDiff(dense.DownProj.weight!, moe.Experts[e].W2.weight!));
+        }
         Assert.Equal(new long[] { 4, 8 }, moe.Gate.weight!.shape);
         var std = moe.Gate.weight!.std().item<float>();
         Assert.InRange(std, 0.01f, 0.03f);                                                  // N(0, 0.02)
@@ -179,7 +185,7 @@ public sealed class MoeMlpTests
         var kept = moe.LastRouting!.Kept;
         Assert.All(kept, n => Assert.True(n > 0));                                          // this seed feeds all 4
         for (var e = 0; e < 4; e++)
-            foreach (var w in new[] { moe.Experts[e].GateProj.weight!, moe.Experts[e].UpProj.weight!, moe.Experts[e].DownProj.weight! })
+            foreach (var w in new[] { moe.Experts[e].W1.weight!, moe.Experts[e].W3.weight!, moe.Experts[e].W2.weight! })
                 Assert.True(w.grad!.abs().sum().item<float>() > 0f, $"expert {e} has no gradient");
     }
 
@@ -191,7 +197,7 @@ public sealed class MoeMlpTests
         moe.forward(torch.randn(1, 8, 6));
         moe.LastAuxLoss!.backward();
         Assert.True(moe.Gate.weight!.grad!.abs().sum().item<float>() > 0f);
-        Assert.Null(moe.Experts[0].DownProj.weight!.grad);
+        Assert.Null(moe.Experts[0].W2.weight!.grad);
     }
 
     [Fact]
@@ -226,6 +232,7 @@ public sealed class MoeMlpTests
     [InlineData(2, 2.0, 10, 4, 10)]
     [InlineData(2, 1.1, 25, 1, 55)]     // 55.00000000000001 in doubles -> 55
     [InlineData(2, 1.0, 1, 4, 1)]       // a single decode token still fits
+    [InlineData(2, 0.0, 10, 4, 10)]     // capacity factor 0: no capacity, every token reaches its experts
     public void CapacityIsTheCeilingOfKTimesCfTimesTokensOverE(int k, double cf, long tokens, int experts, int expected) =>
         Assert.Equal(expected, MoeMlp.Capacity(k, cf, tokens, experts));
 

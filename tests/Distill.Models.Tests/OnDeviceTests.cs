@@ -11,7 +11,8 @@ public class OnDeviceTests
     public void Null_or_the_current_device_leaves_the_model_and_its_weights_in_place()
     {
         manual_seed(3);
-        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2), new DecoderConfig(20, 16, 32, 1, 2, 1), 4);
+        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" }, new DecoderConfig(20, 16, 32, 1, 2, 1), 4)
+        { VisionFeatureLayer = -1 };
         using var model = new VisionLanguageModel(config);
         var before = model.parameters().First();
         Assert.Same(model, model.OnDevice(null));

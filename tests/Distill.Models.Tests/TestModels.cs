@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
 using TorchSharp;
@@ -16,17 +17,20 @@ internal static class TestModels
     public const int Eos = 2;
     public const int Pad = 0;
 
-    /// <summary>Vision 8x8 images, 4x4 patches (4 patches), width 16; text width 24, 4 heads over 2 kv heads.</summary>
-    public static VlmConfig TinyConfig(bool tie = false, int selectLayer = -1) => new(
-        new VisionConfig(ImageSize: 8, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 2, Heads: 2, SelectLayer: selectLayer),
+    /// <summary>Vision 8x8 images, 4x4 patches (4 patches, 5 tower rows with CLIP's class token), width 16, exact
+    /// GELU; the LM takes tower layer <paramref name="featureLayer"/> without the class token (4 image features);
+    /// text width 24, 4 heads over 2 kv heads.</summary>
+    public static VlmConfig TinyConfig(bool tie = false, int featureLayer = -1) => new(
+        new VisionConfig(ImageSize: 8, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 2, Heads: 2) { HiddenAct = "gelu" },
         new DecoderConfig(VocabSize: 32, HiddenSize: 24, IntermediateSize: 48, Layers: 2, Heads: 4, KvHeads: 2, TieWordEmbeddings: tie),
-        ImageTokenId: ImageToken);
+        ImageTokenId: ImageToken)
+    { VisionFeatureLayer = featureLayer };
 
-    public static VisionLanguageModel Tiny(long seed = 1, bool tie = false, int selectLayer = -1)
+    public static VisionLanguageModel Tiny(long seed = 1, bool tie = false, int featureLayer = -1)
     {
         torch.set_num_threads(1);
         torch.manual_seed(seed);
-        return new VisionLanguageModel(TinyConfig(tie, selectLayer));
+        return new VisionLanguageModel(TinyConfig(tie, featureLayer));
     }
 
     public static Tensor Pixels(int batch, long seed)

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using Xunit;
 using static Distill.Models.Tests.TestModels;
@@ -53,16 +54,18 @@ public class VisionTests
     [Fact]
     public void SelectLayerSkipsTheLayersAfterIt()
     {
-        using var model = Tiny(selectLayer: -2);                                          // penultimate of 2 layers
+        using var model = Tiny(featureLayer: -2);                                          // penultimate of 2 layers
         using var scope = torch.NewDisposeScope();
-        Assert.Equal(1, model.VisionTower.VisionModel.LayersUsed);
+        Assert.Equal(1, model.Config.VisionLayersUsed);
         using var noGrad = torch.no_grad();
         var pixels = Pixels(1, 5);
-        var before = model.VisionTower.forward(pixels);                                   // [1,4,16]
+        var before = model.SelectImageFeatures(pixels);                                   // [1,4,16]
+        Assert.Equal(new long[] { 1, 4, 16 }, before.shape);                               // the class token's row dropped
+        Assert.Equal(new long[] { 1, 5, 16 }, model.VisionTower.forward(pixels).shape);   // the tower: all rows, all layers
         model.state_dict()["vision_tower.vision_model.encoder.layers.1.mlp.fc1.weight"].normal_(0, 1);
-        Assert.Equal(0f, MaxAbsDiff(before, model.VisionTower.forward(pixels)));
+        Assert.Equal(0f, MaxAbsDiff(before, model.SelectImageFeatures(pixels)));
         model.state_dict()["vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight"].normal_(0, 1);
-        Assert.True(MaxAbsDiff(before, model.VisionTower.forward(pixels)) > 1e-3f);
+        Assert.True(MaxAbsDiff(before, model.SelectImageFeatures(pixels)) > 1e-3f);
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public class BenchModelsTests
     public async Task Bench_models_on_tiny_writes_csv_and_markdown_with_the_accounted_values()
     {
         using var h = new CliHarness(Now);
-        var code = await h.Run("bench", "models", "--preset", "tiny", "--repeats", "1", "--batch", "2", "--decode-steps", "2");
+        var code = await h.Run("bench", "models", "--preset", "tiny", "--repeats", "1", "--batch", "2", "--decode-steps", "2", "--checkpoint", "tiny");
         Assert.True(code == 0, h.Err.ToString());
         Assert.False(h.PipelineCalled);
 
@@ -95,6 +95,58 @@ public class BenchModelsTests
         var console = h.Out.ToString();
         Assert.Contains("| student-moe |", console);
         Assert.Contains(csvPath, console);
+
+        // The Hugging Face checkpoint section: a random Llama written, loaded and run in float32 and bfloat16.
+        var checkpointRows = File.ReadAllLines(Path.Combine(root, CheckpointBenchReport.CsvFile)).Skip(1)
+            .Select(l => CheckpointBenchReport.Columns.Zip(l.Split(',')).ToDictionary(p => p.First, p => p.Second)).ToList();
+        Assert.Equal(["float32", "bfloat16"], checkpointRows.Select(r => r["dtype"]));
+        var tiny = BenchCheckpoints.Config("tiny")!;
+        var tinyParams = ParameterAccounting.Count(tiny).Total;
+        foreach (var (row, bytesPerValue) in checkpointRows.Zip(new[] { 4, 2 }))
+        {
+            Assert.Equal(tinyParams, long.Parse(row["params"], CultureInfo.InvariantCulture));
+            // model.safetensors holds every parameter at its dtype's width, plus a JSON header and config.json.
+            var fileBytes = long.Parse(row["file_bytes"], CultureInfo.InvariantCulture);
+            Assert.InRange(fileBytes, tinyParams * bytesPerValue, tinyParams * bytesPerValue + 64 * 1024);
+            Assert.Equal((CheckpointBench.Batch, CheckpointBench.Tokens), (int.Parse(row["batch"], CultureInfo.InvariantCulture), int.Parse(row["tokens"], CultureInfo.InvariantCulture)));
+            foreach (var speed in new[] { "load_s", "forward_ms", "forward_tokens_per_s", "achieved_gflops", "matmul_gflops" })
+                Assert.True(double.Parse(row[speed], CultureInfo.InvariantCulture) > 0, $"{row["dtype"]} {speed} = {row[speed]}");
+            Assert.True(long.Parse(row["peak_rss_bytes"], CultureInfo.InvariantCulture) >= 0);           // Linux: /proc/self
+        }
+        Assert.Contains("| dtype | file | load s |", console);
+        Assert.Empty(Directory.GetDirectories(Path.GetTempPath(), $"distill-bench-{Environment.ProcessId}-*"));  // temp checkpoints removed
+    }
+
+    [Fact]
+    public async Task Bench_parity_without_the_reference_python_measures_distill_and_says_transformers_did_not_run()
+    {
+        using var h = new CliHarness(Now);
+        var missing = Path.Combine(h.Dir.Path, "no-such-python3");
+        var code = await h.Run("bench", "parity", "--preset", "tiny", "--checkpoint", "tiny", "--repeats", "1", "--hf-python", missing);
+        Assert.True(code == 0, h.Err.ToString());
+        var root = Path.Combine(h.Dir.Path, "runs", RunDirectory.DefaultName(Now, "tiny", BenchVerb.RunLabel));
+        var lines = File.ReadAllLines(Path.Combine(root, ParityBenchReport.CsvFile));
+        Assert.Equal(string.Join(",", ParityBenchReport.Columns), lines[0]);
+        var row = ParityBenchReport.Columns.Zip(Assert.Single(lines.Skip(1)).Split(',')).ToDictionary(p => p.First, p => p.Second);
+        Assert.Equal(("distill", "tiny"), (row["implementation"], row["size"]));
+        Assert.Equal(ParameterAccounting.Count(BenchCheckpoints.Config("tiny")!).Total, long.Parse(row["params"], CultureInfo.InvariantCulture));
+        Assert.True(double.Parse(row["forward_ms"], CultureInfo.InvariantCulture) > 0);
+        Assert.Equal("", row["speedup_vs_transformers"]);
+        var md = File.ReadAllText(Path.Combine(root, ParityBenchReport.MarkdownFile));
+        Assert.Contains($"transformers: not run: no hf-reference python (looked for {missing};", md);
+    }
+
+    [Fact]
+    public async Task Bench_checkpoint_sizes_are_checked()
+    {
+        using var h = new CliHarness(Now);
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "models", "--preset", "tiny", "--checkpoint", "7b"));
+        Assert.Contains("7b", h.Err.ToString());
+        Assert.Equal(ExitCodes.ConfigurationError, await h.Run("bench", "parity", "--preset", "tiny", "--checkpoint", "none"));
+        Assert.Contains("bench parity needs a model", h.Err.ToString());
+        Assert.False(Directory.Exists(Path.Combine(h.Dir.Path, "runs")));
+        Assert.Equal(1_100_048_384, ParameterAccounting.Count(BenchCheckpoints.Config("1b")!).Total);   // TinyLlama-1.1B
+        Assert.Equal(105_788_160, ParameterAccounting.Count(BenchCheckpoints.Config("100m")!).Total);
     }
 
     [Fact]

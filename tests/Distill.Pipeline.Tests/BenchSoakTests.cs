@@ -120,9 +120,9 @@ public class BenchSoakTests
     public async Task A_run_that_fails_in_a_stage_is_reported_with_the_stage_and_error_and_the_soak_goes_on_and_exits_1()
     {
         using var h = new CliHarness(Now);
-        // A teacher "checkpoint" with a tokenizer and nothing else: the configuration is valid, the data is prepared,
-        // and the sft stage fails when it reads the teacher.
-        var teacher = Directory.CreateDirectory(Path.Combine(h.Dir.Path, "fake-teacher")).FullName;
+        // A teacher "checkpoint" with a config.json and a tokenizer but no weights: the configuration is valid, the
+        // data is prepared, and the sft stage fails when it reads the teacher.
+        var teacher = FakeTeacher.ConfigOnly(Path.Combine(h.Dir.Path, "fake-teacher"));
         WordTokenizer.Build(["a red square", "what colour is the circle?"]).Save(Path.Combine(teacher, "tokenizer.json"));
         var root = Path.Combine(h.Dir.Path, "soak");
         var code = await h.Run(["bench", "soak", "--runs", "2", "--seed", "40", "--run", root, .. TeacherOnly,
@@ -135,7 +135,7 @@ public class BenchSoakTests
         {
             Assert.Equal("1", row["exit_code"]);
             Assert.Equal("sft", row["failed_stage"]);
-            Assert.Contains("config.json", row["error"]);
+            Assert.Contains("model.safetensors", row["error"]);
             var runDir = Soak.RunDir(root, int.Parse(row["run"], CultureInfo.InvariantCulture), 2);
             Assert.Equal(Path.Combine(runDir, "logs", "error.log"), row["log"]); // the stage's stack is there
             Assert.Contains("stage sft | ", File.ReadAllText(row["log"]));
@@ -146,7 +146,7 @@ public class BenchSoakTests
         Assert.Contains("soak: 2 runs, 0 passed, 2 failed", output);
         var md = File.ReadAllText(Path.Combine(root, "bench", SoakReport.MarkdownFile));
         Assert.Contains("### Run 2 (seed 42)", md);
-        Assert.Contains("config.json", md);
+        Assert.Contains("model.safetensors", md);
     }
 
     [Fact]

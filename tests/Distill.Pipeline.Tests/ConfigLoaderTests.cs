@@ -195,6 +195,10 @@ public class ConfigLoaderTests
         Assert.All(errors, e => Assert.Contains("needs a teacher", e));
 
         using var t = new TempDir();
+        // A teacher directory is read at start-up: one without config.json is refused naming the key and the file.
+        Assert.Equal($"distill.teacher.checkpoint: {Path.Combine(t.Path, "config.json")}: the model directory has no config.json.",
+            Cfg.Single(Cfg.Errors("demo", null, "distill.stages=[mimic, eval]", $"distill.teacher.checkpoint=\"{t.Path}\"")));
+        FakeTeacher.ConfigOnly(t.Path);
         var s = Cfg.Load("demo", null, "distill.stages=[mimic, eval]", $"distill.teacher.checkpoint=\"{t.Path}\"").Settings;
         Assert.Equal(["mimic", "eval"], s.Stages);
         Assert.Equal(t.Path, s.Teacher.Checkpoint);

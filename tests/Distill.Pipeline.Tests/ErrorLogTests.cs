@@ -125,8 +125,7 @@ public sealed class ErrorLogTests
     public async Task A_start_up_failure_before_any_stage_names_the_step_it_failed_in()
     {
         using var h = new CliHarness();
-        var teacher = Path.Combine(h.Dir.Path, "teacher-without-tokenizer");
-        Directory.CreateDirectory(teacher);
+        var teacher = FakeTeacher.ConfigOnly(Path.Combine(h.Dir.Path, "teacher-without-tokenizer"));
         var env = RealHost(h);
 
         var exit = await DistillCli.InvokeAsync(

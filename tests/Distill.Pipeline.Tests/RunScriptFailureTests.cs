@@ -96,7 +96,7 @@ public sealed partial class RunScriptFailureTests
         using var dir = new TempDir();
         var runDir = Path.Combine(dir.Path, "run");
 
-        var (exit, output) = RunScript(runDir, drill: null, "teacher", trainScenes: 96, whileRunning: pid =>
+        var (exit, output) = RunScript(runDir, drill: null, "teacher", trainScenes: 2000, whileRunning: pid =>
         {
             using var kill = Process.Start("kill", ["-INT", pid.ToString()]);
             kill.WaitForExit();

@@ -16,7 +16,7 @@ public class StudentScheduleConfigTests
         Assert.Equal((Divergence.ForwardKl, 0.5, 1.0, 0.01, false),
             (s.Mimic.Loss, s.Mimic.JsdBeta, s.Mimic.Temperature, s.Mimic.AuxWeight, s.Mimic.TeacherGeneratedResponses));
         var moe = s.Model.StudentMoe;
-        Assert.Equal((true, 4, 2, 1.5, 2.0), (moe.Enabled, moe.Experts, moe.TopK, moe.TrainCapacityFactor, moe.EvalCapacityFactor));
+        Assert.Equal((true, 4, 2, 1.5, 0.0), (moe.Enabled, moe.Experts, moe.TopK, moe.TrainCapacityFactor, moe.EvalCapacityFactor));
         Assert.Null(moe.Layers);                                     // every-other
 
         var tiny = Cfg.Load("tiny").Settings;
@@ -52,7 +52,7 @@ public class StudentScheduleConfigTests
             "distill.mimic.aux-weight=0.05", "distill.mimic.projector-warmup-epochs=1").Settings;
         var catalog = new StageCatalog(s, Runs.RunPaths.For(t.Path), null!, "fp");
         var moe = catalog.StudentMoe!;
-        Assert.Equal((4, 2, 1.5, 2.0, 0.05), (moe.Experts, moe.TopK, moe.TrainCapacityFactor, moe.EvalCapacityFactor, moe.AuxLossCoefficient));
+        Assert.Equal((4, 2, 1.5, 0.0, 0.05), (moe.Experts, moe.TopK, moe.TrainCapacityFactor, moe.EvalCapacityFactor, moe.AuxLossCoefficient));
         Assert.Equal([2], moe.Layers!);
         Assert.Equal(new Stages.Students.StudentSchedule(1, 1, 1, moe), catalog.StudentSchedule);
 

@@ -67,3 +67,19 @@ internal static class Cfg
         return errors[0];
     }
 }
+
+/// <summary>Teacher directories for tests that need a valid <c>distill.teacher.checkpoint</c> (start-up checks read its
+/// config.json) but nothing, or only part, of the rest.</summary>
+internal static class FakeTeacher
+{
+    /// <summary>Writes config.json of the tiny preset's teacher (LLaVA, vocabulary <paramref name="vocab"/>) into
+    /// <paramref name="directory"/> (created) and returns it.</summary>
+    public static string ConfigOnly(string directory, int vocab = 64)
+    {
+        Directory.CreateDirectory(directory);
+        var config = Composition.ModelConfigs.Teacher(Cfg.Load("tiny").Settings, vocab, imageTokenId: 3);
+        File.WriteAllText(System.IO.Path.Combine(directory, Distill.Models.Checkpoints.HfConfigJson.ConfigFile),
+            Distill.Models.Checkpoints.HfConfigJson.Write(config));
+        return directory;
+    }
+}

@@ -20,7 +20,8 @@ public class TrainingStatesTests
         using var t = new TempDir();
         var input = Path.Combine(t.Path, "student");
         torch.manual_seed(1);
-        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2), new DecoderConfig(20, 16, 32, 1, 2, 1, MaxPositions: 32), 3);
+        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" }, new DecoderConfig(20, 16, 32, 1, 2, 1, MaxPositions: 32), 3)
+        { VisionFeatureLayer = -1 };
         using (var model = new VisionLanguageModel(config)) Checkpoint.Save(model, input);
 
         var fingerprint = FingerprintOf("mimic", input);

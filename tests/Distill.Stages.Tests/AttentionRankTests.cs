@@ -80,9 +80,9 @@ public sealed class AttentionRankTests
     {
         manual_seed(3);
         using var model = new VisionLanguageModel(new VlmConfig(
-            new VisionConfig(8, 4, 16, 32, 1, 2),
+            new VisionConfig(8, 4, 16, 32, 1, 2) { HiddenAct = "gelu" },
             new DecoderConfig(VocabSize: 16, HiddenSize: 24, IntermediateSize: 48, Layers: 3, Heads: 2, KvHeads: 1),
-            ImageTokenId: 4));
+            ImageTokenId: 4) { VisionFeatureLayer = -1 });
         var rows = new[] { Row("a", [1, 5, 4, 4, 4, 4, 7, 8, 9, 6], 3), Row("b", [1, 5, 4, 4, 4, 4, 10, 6], 2), Row("c", [1, 5, 4, 4, 4, 4, 11, 12, 13, 14, 6], 1) };
 
         model.train();

@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using Distill.Models;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
@@ -38,12 +39,12 @@ public sealed class DistillationFlowTests
                 ImageSize = 16, TrainScenes = 48, ValScenes = 8, TestScenes = 8, QuestionsPerScene = 2,
                 MinObjects = 1, MaxObjects = 3, Seed = 3,
             };
-            var vision = new VisionConfig(16, 8, 16, 32, 1, 2);
+            var vision = new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" };
             var prepared = DataPreparation.Prepare(options, Dir.File("data"), null, Dir.File("tokenizer.json"), vision.NumPatches);
             Data = prepared.Data;
             TeacherDir = Dir.File("teacher");
             var text = new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64);
-            Pretraining = new TeacherPretraining(Data, new VlmConfig(vision, text, Data.Tokenizer.ImageId),
+            Pretraining = new TeacherPretraining(Data, new VlmConfig(vision, text, Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 3, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 1),
                 TeacherDir, prepared.Manifest.Fingerprint);
             TeacherOutcome = Pretraining.Run(NullStageProgress.Instance, CancellationToken.None);
@@ -56,8 +57,9 @@ public sealed class DistillationFlowTests
         public static readonly MoeConfig StudentMoe = new(Experts: 4, TopK: 2, AuxLossCoefficient: 0.01);
 
         /// <summary>The dense student: 2 layers of width 24 (MoE on layer 0 after upcycling).</summary>
-        public static VlmConfig StudentConfig(PreparedData data) => new(new VisionConfig(16, 8, 16, 32, 1, 2),
-            new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.Tokenizer.ImageId);
+        public static VlmConfig StudentConfig(PreparedData data) => new(new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" },
+            new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.Tokenizer.ImageId)
+        { VisionFeatureLayer = -1 };
 
         public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples)
         {
@@ -200,6 +202,7 @@ public sealed class DistillationFlowTests
         using var dense = Checkpoint.Load(mimic.DenseDir);
         using var moe = Checkpoint.Load(mimic.MoeDir);
         Assert.Null(dense.Config.Text.Moe);
+        // Every-other placement reads back as such (config.json lists its layers, layer 0 of 2, and names the placement).
         Assert.Equal(TinyRun.StudentMoe, moe.Config.Text.Moe);
         Assert.Equal(1, MoeLoss.Layers(moe).Count);                                  // every other layer of 2: layer 0
         Assert.Equal((long)f["d2d_params_total"], dense.ParameterCount());
@@ -229,7 +232,7 @@ public sealed class DistillationFlowTests
         var a = dense.Forward(batch.Pixels, batch.InputIds);
         var b = upcycled.Forward(batch.Pixels, batch.InputIds);
         Assert.True((a - b).abs().max().item<float>() < 1e-5f);
-        Assert.Equal(0, MoeLoss.Layers(upcycled).Sum(m => m.LastRouting!.Dropped));     // eval capacity 2: nothing dropped
+        Assert.Equal(0, MoeLoss.Layers(upcycled).Sum(m => m.LastRouting!.Dropped));     // eval capacity factor 0: nothing dropped
     }
 
     [Fact]

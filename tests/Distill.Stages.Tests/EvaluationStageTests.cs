@@ -39,19 +39,19 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
                 ImageSize = 16, TrainScenes = 12, ValScenes = 2, TestScenes = 12, QuestionsPerScene = 8,
                 MinObjects = 1, MaxObjects = 3, Seed = 5, ExistenceWeight = 2,
             };
-            var vision = new VisionConfig(16, 8, 16, 32, 1, 2);
+            var vision = new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" };
             Data = DataPreparation.Prepare(options, Dir.File("data"), null, Dir.File("tokenizer.json"), vision.NumPatches).Data;
             var tokenizer = Data.Tokenizer;
             torch.manual_seed(11);
-            var teacher = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId);
-            Student = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 16, 32, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId);
+            var teacher = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId) { VisionFeatureLayer = -1 };
+            Student = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 16, 32, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId) { VisionFeatureLayer = -1 };
             using (var t = new VisionLanguageModel(teacher)) Checkpoint.Save(t, TeacherDir);
             using (var d = new VisionLanguageModel(Student))
             {
                 Checkpoint.Save(d, Path.Combine(Checkpoints, "student-dense"));
                 tokenizer.Save(Path.Combine(Checkpoints, "student-dense", "tokenizer.json"));
             }
-            using (var m = ModConversion.Convert(new VisionLanguageModel(Student), new ModConfig([1], PrefillThreshold: 1.0)))
+            using (var m = new VisionLanguageModel(Student).ConvertToMod(new ModConfig([1], PrefillThreshold: 1.0)))
                 Checkpoint.Save(m, Path.Combine(Checkpoints, "student-mod"));   // no tokenizer.json: the export writes the run's
 
             Lineup = ModelLineup.Existing(TeacherDir, Checkpoints);
@@ -140,7 +140,7 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
 
         var rows = _run.Data.Rows("test");
         int text = (int)Math.Round(rows.Average(r => r.InputIds.Length - _run.Data.ImageTokens));
-        var modConfig = Checkpoint.ReadConfig(Path.Combine(_run.Checkpoints, "student-mod"));
+        var modConfig = Checkpoint.ReadConfig(Path.Combine(_run.Checkpoints, "student-mod")).Vlm!;
         var atZero = FlopAccounting.Forward(modConfig, SequenceShape.ForImage(modConfig, text, 0.0));
         var atConfig = FlopAccounting.Forward(modConfig, SequenceShape.ForImage(modConfig, text));
         Assert.Equal(atZero.Total, mod.FlopsPerSample);
@@ -155,7 +155,7 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
     public void A_prefill_threshold_of_zero_keeps_every_image_token()
     {
         torch.manual_seed(2);
-        using var model = ModConversion.Convert(new VisionLanguageModel(_run.Student), new ModConfig([0, 1], PrefillThreshold: 0.0));
+        using var model = new VisionLanguageModel(_run.Student).ConvertToMod(new ModConfig([0, 1], PrefillThreshold: 0.0));
         var speed = new SpeedMeasurement(_run.Data, prompts: 2, repeats: 1, newTokens: 2, batch: 2).Measure(model, "test", CancellationToken.None);
         Assert.Equal(1.0, speed.ModKeepRatio);
     }

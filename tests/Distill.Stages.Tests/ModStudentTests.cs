@@ -39,17 +39,17 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
                 ImageSize = 16, TrainScenes = 24, ValScenes = 4, TestScenes = 6, QuestionsPerScene = 2,
                 MinObjects = 1, MaxObjects = 3, Seed = 5,
             };
-            var vision = new VisionConfig(16, 8, 16, 32, 1, 2);                                // 4 image tokens
+            var vision = new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" };         // 4 image tokens
             var prepared = DataPreparation.Prepare(options, Dir.File("data"), null, Dir.File("tokenizer.json"), vision.NumPatches);
             Data = prepared.Data;
             int vocab = Data.Tokenizer.VocabSize, image = Data.Tokenizer.ImageId;
             TeacherDir = Dir.File("teacher");
             manual_seed(11);
-            using (var teacher = new VisionLanguageModel(new VlmConfig(vision, new DecoderConfig(vocab, 32, 64, 2, 2, 1, MaxPositions: 64), image)))
+            using (var teacher = new VisionLanguageModel(new VlmConfig(vision, new DecoderConfig(vocab, 32, 64, 2, 2, 1, MaxPositions: 64), image) { VisionFeatureLayer = -1 }))
                 Checkpoint.Save(teacher, TeacherDir);
             Checkpoints = Dir.File("checkpoints");
             StudentDir = Path.Combine(Checkpoints, "student");
-            StudentConfig = new VlmConfig(vision, new DecoderConfig(vocab, 24, 48, 3, 2, 1, MaxPositions: 64), image);
+            StudentConfig = new VlmConfig(vision, new DecoderConfig(vocab, 24, 48, 3, 2, 1, MaxPositions: 64), image) { VisionFeatureLayer = -1 };
             manual_seed(12);
             using (var student = new VisionLanguageModel(StudentConfig)) Checkpoint.Save(student, StudentDir);
         }
@@ -92,7 +92,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         using var input = Checkpoint.Load(_run.StudentDir);
         Assert.Equal(new[] { 0, 1, 2 }, student.Student.Config.Text.Mod!.Layers);
         Assert.Equal(3, student.Student.ModLayers.Count);
-        Assert.NotNull(student.Student.LanguageModel.Model.ModRouter);
+        Assert.NotNull(student.Student.ModRouter);
         // Skip 0 processes every token; without the router scaling of the MLP the layers are the dense ones.
         foreach (var layer in student.Student.ModLayers) layer.ScaleMlpByRouter = false;
         var (pixels, ids) = Batch(3);
@@ -254,9 +254,9 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         using var teacher = new TeacherInference(_run.TeacherDir, "teacher-fp", _run.Data.Tokenizer.Hash, topK: 4,
             TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
         using var student = Student(Options(skip: 0.5, keepFirst: 0, keepLast: 0, fraction: 1.0), "router", source);
-        var before = student.Student.LanguageModel.Model.ModRouter!.Weight.detach().clone();
+        var before = student.Student.ModRouter!.Weight.detach().clone();
         student.Consume(0, teacher.Infer(source.LoadShard(0)));
-        var after = student.Student.LanguageModel.Model.ModRouter!.Weight;
+        var after = student.Student.ModRouter!.Weight;
         Assert.True((after - before).abs().max().item<float>() > 0);
         // Masked top-k in training: half of each row's 4 image tokens went through every MoD layer.
         Assert.All(student.Student.ModLayers, l => Assert.All(l.LastRouting!.CompetingProcessed, c => Assert.Equal(2, c)));
@@ -268,7 +268,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     {
         var dir = _run.Dir.File("mod-input");
         manual_seed(3);
-        using (var model = ModConversion.Convert(new VisionLanguageModel(_run.StudentConfig), new ModConfig([1])))
+        using (var model = new VisionLanguageModel(_run.StudentConfig).ConvertToMod(new ModConfig([1])))
             Checkpoint.Save(model, dir);
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         var error = Assert.Throws<InvalidDataException>(() => new ModStudent("mod", dir, Options(), new ModMeasureOptions(4, 0), _run.Data,
@@ -310,7 +310,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         // d = 24, 2 heads of 12 (q = 24), 1 kv head (kv = 12), FFN 48; 4 image + 3 text tokens; MoD layer 1.
         var text = new DecoderConfig(VocabSize: 20, HiddenSize: 24, IntermediateSize: 48, Layers: 2, Heads: 2, KvHeads: 1,
             Mod: new ModConfig([1], SkipRatio: 0.75));
-        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2), text, ImageTokenId: 4);
+        var config = new VlmConfig(new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" }, text, ImageTokenId: 4) { VisionFeatureLayer = -1 };
         long all = ModMeasurement.DecoderFlops(config, 3, new Dictionary<int, double> { [1] = 1.0 });
         long half = ModMeasurement.DecoderFlops(config, 3, new Dictionary<int, double> { [1] = 0.5 });
         // Layer 1 processes 7 tokens instead of 5, i.e. 2 more: per token q/k/v/o 2*24*24 + 2*(2*24*12) + 2*24*24 = 3456,

@@ -1,3 +1,4 @@
+using Distill.Models.Generation;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
 using Distill.Models.Moe;
@@ -26,7 +27,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         public string TeacherDir { get; }
         public string StudentDir { get; }
         public string TeacherFingerprint { get; }
-        public static readonly VisionConfig Vision = new(16, 8, 16, 32, 1, 2);
+        public static readonly VisionConfig Vision = new(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" };
 
         public TinyRun()
         {
@@ -40,13 +41,13 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             TeacherDir = Dir.File("teacher");
             StudentDir = Dir.File("student");
             var teacher = new TeacherPretraining(Data,
-                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId),
+                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 4, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 1),
                 TeacherDir, prepared.Manifest.Fingerprint);
             teacher.Run(NullStageProgress.Instance, CancellationToken.None);
             TeacherFingerprint = teacher.TeacherFingerprint;
             new TeacherPretraining(Data,
-                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 24, 48, 1, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId),
+                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 24, 48, 1, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 8, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 2),
                 StudentDir, prepared.Manifest.Fingerprint).Run(NullStageProgress.Instance, CancellationToken.None);
             _collected = new Lazy<CandidateShardSource>(Collect);
@@ -337,7 +338,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         string moeDir = _run.Dir.File("student-moe");
         using (var dense = Checkpoint.Load(_run.StudentDir))
         {
-            MoeUpcycling.Upcycle(dense, new MoeConfig(Experts: 2, TopK: 1, Layers: [0], AuxLossCoefficient: 0.01));
+            dense.UpcycleToMoe(new MoeConfig(Experts: 2, TopK: 1, Layers: [0], AuxLossCoefficient: 0.01));
             Checkpoint.Save(dense, moeDir);
         }
         byte[] batch = _run.Scored[0];

@@ -1,3 +1,5 @@
+using Distill.Models.Generation;
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
 using Distill.Models.Moe;
@@ -182,9 +184,9 @@ public sealed class PreferenceLossTests
     {
         manual_seed(seed);
         return new VisionLanguageModel(new VlmConfig(
-            new VisionConfig(ImageSize: 8, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 1, Heads: 2),
+            new VisionConfig(ImageSize: 8, PatchSize: 4, HiddenSize: 16, IntermediateSize: 32, Layers: 1, Heads: 2) { HiddenAct = "gelu" },
             new DecoderConfig(VocabSize: 32, HiddenSize: 24, IntermediateSize: 48, Layers: 2, Heads: 4, KvHeads: 2, Moe: moe),
-            ImageTokenId: 4));
+            ImageTokenId: 4) { VisionFeatureLayer = -1 });
     }
 
     /// <summary>A pair on a random 8x8 image: prompt = bos, user, 4 image tokens, two words, assistant.</summary>

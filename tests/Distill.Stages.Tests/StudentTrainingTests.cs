@@ -72,7 +72,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         var patches = cache.Patches(model, rows, batch.Pixels);
         Assert.Equal(0, cache.Count);
         using var noGrad = torch.no_grad();
-        Assert.True((patches - model.VisionTower.forward(batch.Pixels)).abs().max().item<float>() < 1e-6f);
+        Assert.True((patches - model.SelectImageFeatures(batch.Pixels)).abs().max().item<float>() < 1e-6f);
     }
 
     [Fact]

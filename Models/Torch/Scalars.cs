@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distill.Models;
+namespace Distill.Models.Torch;
 
 /// <summary>TorchSharp Scalars that outlive the native calls they are passed to. TorchSharp hands a Scalar's handle
 /// to libtorch as a raw pointer and frees it in the Scalar's finalizer; a Scalar made on the fly (an implicit

@@ -1,18 +1,19 @@
+using Distill.Models.Torch;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Distill.Models.Language;
 
-/// <summary>RMSNorm: y = x / sqrt(mean(x^2) + eps) * weight, computed in float32.</summary>
-public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+/// <summary>HF <c>LlamaRMSNorm</c>: y = x / sqrt(mean(x^2) + eps) * weight, computed in float32.</summary>
+public sealed class LlamaRmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
     private readonly double _eps;
 
-    public RmsNorm(long dim, double eps) : base(nameof(RmsNorm))
+    public LlamaRmsNorm(long dim, double eps, Placement? placement = null) : base(nameof(LlamaRmsNorm))
     {
-        weight = new Parameter(torch.ones(dim));
+        weight = new Parameter((placement ?? Placement.Cpu).Ones(dim));
         _eps = eps;
         RegisterComponents();
     }

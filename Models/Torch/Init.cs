@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Distill.Models;
+namespace Distill.Models.Torch;
 
 /// <summary>Hugging Face style initialisation: N(0, 0.02) for Linear / Embedding / Conv weights and learned
 /// position tables, zeros for biases, ones for norm scales.</summary>

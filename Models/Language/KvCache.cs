@@ -1,8 +1,8 @@
-using Distill.Models.Language;
+using Distill.Models.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Distill.Models.Generation;
+namespace Distill.Models.Language;
 
 /// <summary>Keys and values of every decoder layer for the positions seen so far, for incremental decoding.
 /// Per layer K and V [B,Hkv,S,d] (rotary positions already applied to K, before the GQA repeat), the key mask
@@ -26,12 +26,15 @@ public sealed class KvCache : IDisposable
     private readonly Tensor?[] _layerLengths; // layers with own positions: [B] int64 processed real tokens
     private readonly long[] _layerSteps;      // layers with own positions: the step of their last BeginLayerStep
     private long _steps;                      // BeginStep calls so far
+    private readonly int? _slidingWindow;
     private bool _disposed;
 
     /// <param name="layers">number of decoder layers</param>
     /// <param name="capacity">positions to preallocate (e.g. longest prompt + max new tokens); 0 = the first step's length</param>
-    public KvCache(int layers, long capacity = 0)
+    /// <param name="slidingWindow">a query sees only the last this many cached positions (Mistral); null = all</param>
+    public KvCache(int layers, long capacity = 0, int? slidingWindow = null)
     {
+        _slidingWindow = slidingWindow;
         if (layers <= 0) throw new ArgumentException($"a KV cache needs at least one layer, got {layers}.");
         if (capacity < 0) throw new ArgumentException($"capacity must not be negative, got {capacity}.");
         _keys = new Tensor?[layers];
@@ -99,7 +102,7 @@ public sealed class KvCache : IDisposable
             var pastLengths = _lengths ?? torch.zeros(batch, dtype: ScalarType.Int64, device: device); // [B]
             mask = _mask is null ? stepMask.clone() : torch.cat([_mask, stepMask], 1);        // [B,S+T]
             positions = AttentionMask.ContinuedPositionIds(stepMask, pastLengths);           // [B,T]
-            allowed = AttentionMask.CausalWithPast(batch, length, past, mask, device);       // [B,1,T,S+T]
+            allowed = AttentionMask.CausalWithPast(batch, length, past, mask, device, _slidingWindow); // [B,1,T,S+T]
             lengths = pastLengths.add(stepMask.sum(1), Scalars.One);                         // [B]
             positions.MoveToOuterDisposeScope();
             allowed.MoveToOuterDisposeScope();
