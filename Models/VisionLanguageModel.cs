@@ -61,11 +61,17 @@ public sealed class VisionLanguageModel : nn.Module
     /// <summary>The device of the model's parameters.</summary>
     public Device Device => language_model.Model.EmbedTokens.weight!.device;
 
-    /// <summary>Moves the model to <paramref name="device"/> (null or CPU: stays where it is) and returns it, so
-    /// construction and loading read <c>new VisionLanguageModel(c).OnDevice(d)</c>.</summary>
-    public VisionLanguageModel OnDevice(torch.Device? device)
+    /// <summary>The dtype of the model's parameters.</summary>
+    public ScalarType DType => language_model.Model.EmbedTokens.weight!.dtype;
+
+    /// <summary>Moves the model to <paramref name="placement"/>'s device and casts its floating-point parameters to its
+    /// dtype (null: stays as it is) and returns it, so construction and loading read
+    /// <c>new VisionLanguageModel(c).Place(p)</c>.</summary>
+    public VisionLanguageModel Place(Placement? placement)
     {
-        if (device is not null && device.type != Device.type) this.to(device);
+        if (placement is null) return this;
+        if (placement.Device is { } device && (device.type != Device.type || device.index != Device.index)) this.to(device);
+        if (placement.DType != DType) this.to(placement.DType);
         return this;
     }
 

@@ -59,7 +59,7 @@ public static class Checkpoint
         var config = model.Config;
         Directory.CreateDirectory(directory);
         WriteExport(directory, ExportedTensors(model, config.Text, llava: true));
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), HfConfigJson.Write(config, generation));
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), HfConfigJson.Write(config, generation, HfConfigJson.TorchDTypeName(model.DType)));
         if (generation is not null) AtomicFile.WriteAllText(Path.Combine(directory, HfConfigJson.GenerationFile), HfConfigJson.WriteGeneration(generation));
     }
 
@@ -68,7 +68,8 @@ public static class Checkpoint
     {
         Directory.CreateDirectory(directory);
         WriteExport(directory, ExportedTensors(model, model.Config, llava: false));
-        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), HfConfigJson.Write(model.Config, generation));
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), HfConfigJson.Write(model.Config, generation,
+            HfConfigJson.TorchDTypeName(model.Model.EmbedTokens.weight!.dtype)));
         if (generation is not null) AtomicFile.WriteAllText(Path.Combine(directory, HfConfigJson.GenerationFile), HfConfigJson.WriteGeneration(generation));
     }
 

@@ -292,8 +292,18 @@ public static class HfConfigJson
 
     // ---- writing ----
 
-    /// <summary>config.json of a LLaVA model, every key given (text model mixtral when it has MoE layers).</summary>
-    public static string Write(VlmConfig config, GenerationConfig? generation = null)
+    /// <summary>transformers' <c>torch_dtype</c> name of a weight dtype.</summary>
+    public static string TorchDTypeName(TorchSharp.torch.ScalarType dtype) => dtype switch
+    {
+        TorchSharp.torch.ScalarType.Float32 => "float32",
+        TorchSharp.torch.ScalarType.BFloat16 => "bfloat16",
+        TorchSharp.torch.ScalarType.Float16 => "float16",
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "not a weight dtype of a Hugging Face checkpoint"),
+    };
+
+    /// <summary>config.json of a LLaVA model, every key given (text model mixtral when it has MoE layers), its weights
+    /// in <paramref name="torchDtype"/>.</summary>
+    public static string Write(VlmConfig config, GenerationConfig? generation = null, string torchDtype = "float32")
     {
         var v = config.Vision;
         var root = new JsonObject
@@ -306,7 +316,7 @@ public static class HfConfigJson
             ["vision_feature_layer"] = config.VisionFeatureLayer,
             ["vision_feature_select_strategy"] = config.VisionFeatureSelectStrategy,
             ["tie_word_embeddings"] = config.Text.TieWordEmbeddings,
-            ["torch_dtype"] = "float32",
+            ["torch_dtype"] = torchDtype,
             ["text_config"] = TextJson(config.Text, null),
             ["vision_config"] = new JsonObject
             {
@@ -327,10 +337,10 @@ public static class HfConfigJson
     }
 
     /// <summary>config.json of a text-only causal LM.</summary>
-    public static string Write(DecoderConfig text, GenerationConfig? generation = null)
+    public static string Write(DecoderConfig text, GenerationConfig? generation = null, string torchDtype = "float32")
     {
         var root = TextJson(text, Architectures[ExportedType(text)]);
-        root["torch_dtype"] = "float32";
+        root["torch_dtype"] = torchDtype;
         AddTokenIds(root, generation);
         return root.ToJsonString(Indented);
     }

@@ -28,9 +28,14 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor?, Tensor>
 
     public LlamaModel Model => model;
 
-    /// <summary>hidden [B,T,D] -> logits [B,T,V].</summary>
-    public Tensor Head(Tensor hidden) =>
-        lm_head is not null ? lm_head.forward(hidden) : nn.functional.linear(hidden, model.EmbedTokens.weight!);
+    /// <summary>hidden [B,T,D] -> logits [B,T,V] float32 whatever the model's dtype (transformers' <c>logits.float()</c>),
+    /// so every loss, softmax and top-k over the vocabulary runs in float32.</summary>
+    public Tensor Head(Tensor hidden)
+    {
+        var logits = lm_head is not null ? lm_head.forward(hidden) : nn.functional.linear(hidden, model.EmbedTokens.weight!);
+        if (logits.dtype == ScalarType.Float32) return logits;
+        using (logits) return logits.to_type(ScalarType.Float32);
+    }
 
     /// <summary>inputsEmbeds [B,T,D], attentionMask [B,T] or null -> logits [B,T,V].</summary>
     public override Tensor forward(Tensor inputsEmbeds, Tensor? attentionMask)

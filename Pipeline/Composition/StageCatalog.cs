@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
 using Distill.Models.Devices;
@@ -34,10 +35,14 @@ public sealed class StageCatalog
         _data = data;
         _dataFingerprint = dataFingerprint;
         Device = new TorchSharp.torch.Device(DeviceSelector.Resolve(settings.Device));
+        Placement = new Placement(Device, settings.DType);
     }
 
     /// <summary>The compute device of <c>distill.device</c> (auto resolves to CUDA when this build has it).</summary>
     public TorchSharp.torch.Device Device { get; }
+
+    /// <summary>Where every stage builds and loads its models: <see cref="Device"/> in <c>distill.dtype</c>.</summary>
+    public Placement Placement { get; }
 
     public bool ExternalTeacher => _s.Teacher.Checkpoint.Length > 0;
     public string TeacherDir => ExternalTeacher ? _s.Teacher.Checkpoint : Path.Combine(_paths.Checkpoints, "teacher");
@@ -104,7 +109,7 @@ public sealed class StageCatalog
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
             _s.Teacher.WarmupSteps, _s.Seed),
-        TeacherDir, _dataFingerprint, Device);
+        TeacherDir, _dataFingerprint, Placement);
 
     /// <summary>Identifies the teacher in teacher/v1 metadata: the pretraining fingerprint, or for a given checkpoint
     /// a hash of its config and weights size.</summary>
@@ -147,17 +152,17 @@ public sealed class StageCatalog
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId, Device, generation),
+                scope, _data.ImageSize, _data.Tokenizer.PadId, Placement, generation),
             CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
-                _data.ImageSize, _data.Tokenizer, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
+                _data.ImageSize, _data.Tokenizer, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
     }
 
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
     /// ground-truth responses only.</summary>
     private SftStudent Sft(string name) => new(name, _data,
         StudentConfig, StudentSchedule, StudentTrain,
-        _s.Mimic.AuxWeight, TeacherDir, SftDir, Device, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit);
+        _s.Mimic.AuxWeight, TeacherDir, SftDir, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit);
 
     /// <summary>The student curriculum shared by mimic and sft (<c>distill.mimic</c> epochs, <c>distill.model.student.moe</c>).</summary>
     public StudentSchedule StudentSchedule => new(_s.Mimic.ProjectorWarmupEpochs, _s.Mimic.D2dEpochs, _s.Mimic.D2sEpochs, StudentMoe);
@@ -195,13 +200,13 @@ public sealed class StageCatalog
         string? datasetFile = p.Uses(PreferenceSources.Dataset) ? Path.GetFullPath(p.DatasetFile) : null;
         var input = new Lazy<string>(PreferenceInput);
         var source = new Lazy<CandidateShardSource>(() => PreferencePairCollection.Collect(_data, input.Value, datasetFile, mining,
-            _s.Parallelism.ShardSize, name, Progress, Cancellation, Device));
+            _s.Parallelism.ShardSize, name, Progress, Cancellation, Placement));
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageSize,
-                _data.Tokenizer.PadId, device: Device),
+                _data.Tokenizer.PadId, placement: Placement),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
-                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Device,
+                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Placement,
                 TrainingStates.For(name, TeacherFingerprint, input.Value)));
     }
 
@@ -212,7 +217,7 @@ public sealed class StageCatalog
             family => ShapesChance.ChanceLevel(family, shapes));
         var models = ModelLineup.Existing(TeacherDir, _paths.Checkpoints).Select(m => (m.Name, m.Checkpoint)).ToList();
         var final = ModelLineup.FinalStudent(_paths.Checkpoints);
-        return new EvaluationStage(evaluator, models, EvalDir, device: Device)
+        return new EvaluationStage(evaluator, models, EvalDir, placement: Placement)
         {
             Speed = _s.Eval.SpeedPrompts == 0 ? null
                 : new SpeedMeasurement(_data, _s.Eval.SpeedPrompts, _s.Eval.SpeedRepeats, _s.Eval.MaxNewTokens, _s.Eval.BatchSize),
@@ -243,7 +248,7 @@ public sealed class StageCatalog
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId, Device),
+                scope, _data.ImageSize, _data.Tokenizer.PadId, Placement),
             CreateStudent: () =>
             {
                 var input = ModInputDir();
@@ -251,7 +256,7 @@ public sealed class StageCatalog
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
                     new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
                         family => ShapesChance.ChanceLevel(family, shapes)),
-                    Device, TrainingStates.For(name, TeacherFingerprint, input));
+                    Placement, TrainingStates.For(name, TeacherFingerprint, input));
             });
     }
 

@@ -27,6 +27,7 @@ public static class ConfigSchema
         new EnumListKey("distill.stages", StageNames),
         new IntKey("distill.torch-threads", 0, 1024, "0 = number of cores"),
         new EnumKey("distill.device", DeviceSelector.Names, "auto = cuda when available, else cpu"),
+        new EnumKey(ComputeDType.Key, ComputeDType.Names, "bfloat16 = half the memory; float32 master weights and float32 losses"),
 
         new StringKey("distill.data.dir", Description: "empty = <run-dir>/data"),
         new IntKey("distill.data.image-size", 8, 1024),

@@ -13,6 +13,7 @@ public sealed record DistillSettings(
     IReadOnlyList<string> Stages,
     int TorchThreads,
     DeviceSetting Device,
+    TorchSharp.torch.ScalarType DType,
     DataSettings Data,
     ModelSettings Model,
     TeacherSettings Teacher,

@@ -30,6 +30,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
         Stages: List("distill.stages"),
         TorchThreads: I("distill.torch-threads"),
         Device: DeviceSelector.Parse(S("distill.device")),
+        DType: ComputeDType.Parse(S(ComputeDType.Key)),
         Data: new DataSettings(
             Dir: S("distill.data.dir"),
             ImageSize: I("distill.data.image-size"),

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
 using Distill.Stages.Arrow;
@@ -34,7 +35,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly string _moeDir;
     private readonly int _imageSize;
     private readonly WordTokenizer _tokenizer;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
     private readonly TrainingStateStore? _states;
@@ -49,7 +50,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, int imageSize,
-        WordTokenizer tokenizer, Device? device = null, TrainingStateStore? states = null, StudentInit? init = null)
+        WordTokenizer tokenizer, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null)
     {
         _init = init;
         options.Schedule.Validate();
@@ -63,7 +64,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         _moeDir = moeDir;
         _imageSize = imageSize;
         _tokenizer = tokenizer;
-        _device = device;
+        _placement = placement;
         _states = states;
     }
 
@@ -97,7 +98,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         var heldOut = _heldOut.Values.SelectMany(r => r).ToList();
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
-        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _device, _states, _init);
+        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _placement, _states, _init);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageSize, _tokenizer.PadId,
             (student, phase) => ModelFiles.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
             progress, cancellation);

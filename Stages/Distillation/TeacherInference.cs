@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Checkpoints;
 using Distill.Stages.Arrow;
@@ -23,9 +24,9 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
     private readonly ResponseGeneration? _generation;
 
     public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId,
-        Device? device = null, ResponseGeneration? generation = null)
+        Placement? placement = null, ResponseGeneration? generation = null)
     {
-        _model = Checkpoint.Load(checkpointDir).OnDevice(device);
+        _model = Checkpoint.Load(checkpointDir, placement);
         _model.eval();
         if (topK <= 0 || topK > _model.Config.Text.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top-k must be in 1..{_model.Config.Text.VocabSize}");

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using System.Text.Json;
 using Distill.Models.Accounting;
 using Distill.Models.Checkpoints;
@@ -25,15 +26,15 @@ public sealed class EvaluationStage
     private readonly IReadOnlyList<(string Name, string Checkpoint)> _models;
     private readonly string _outputDir;
     private readonly string _split;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
 
-    public EvaluationStage(VqaEvaluator evaluator, IReadOnlyList<(string Name, string Checkpoint)> models, string outputDir, string split = "test", Device? device = null)
+    public EvaluationStage(VqaEvaluator evaluator, IReadOnlyList<(string Name, string Checkpoint)> models, string outputDir, string split = "test", Placement? placement = null)
     {
         _evaluator = evaluator;
         _models = models;
         _outputDir = outputDir;
         _split = split;
-        _device = device;
+        _placement = placement;
     }
 
     /// <summary>Speed measurement per model; null = none.</summary>
@@ -51,7 +52,7 @@ public sealed class EvaluationStage
         var figures = new Dictionary<string, double> { ["models"] = _models.Count };
         foreach (var (name, checkpoint) in _models)
         {
-            using var model = Checkpoint.Load(checkpoint).OnDevice(_device);
+            using var model = Checkpoint.Load(checkpoint, _placement);
             var (result, predictions) = _evaluator.Evaluate(model, name, _split, progress, cancellation);
             VqaEvaluator.WritePredictions(Path.Combine(_outputDir, PredictionsFile(name)), predictions);
             if (Speed is not null)

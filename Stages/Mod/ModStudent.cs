@@ -44,7 +44,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly Func<int, bool> _isHeldOut;
     private readonly string _outputDir;
     private readonly VqaEvaluator? _evaluator;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
     private readonly Optimization _optimization;
     private readonly long _totalSteps;
@@ -66,7 +66,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
-        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Device? device = null,
+        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Placement? placement = null,
         TrainingStateStore? states = null)
     {
         _stage = stage;
@@ -77,7 +77,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
-        _device = device;
+        _placement = placement;
 
         _student = LoadInput();
         try
@@ -135,7 +135,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             throw new InvalidDataException($"{_inputCheckpoint}: the student is MoD already ({model.Config.Text.Mod}); the mod stage converts a dense or MoE student.");
         }
         model.FreezeVisionTower();
-        return model.OnDevice(_device);
+        return model.Place(_placement);
     }
 
     /// <summary>Converts the plan's layers with a router drawn from the seeded RNG, so the converted-but-untrained

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Checkpoints;
 using Distill.Stages.Arrow;
 using Distill.Stages.Data;
@@ -16,7 +17,7 @@ public static class PreferencePairCollection
     /// <param name="datasetFile">an RLAIF-V style file (<see cref="PreferenceDatasetFile"/>), or null for none.</param>
     public static CandidateShardSource Collect(PreparedData data, string studentCheckpoint, string? datasetFile,
         MiningOptions mining, int shardSize, string stage, IStageProgress progress, CancellationToken cancellation,
-        Device? device = null)
+        Placement? placement = null)
     {
         var figures = new Dictionary<string, double>();
         var train = new List<CandidateRow>();
@@ -29,7 +30,7 @@ public static class PreferencePairCollection
         }
         if (mining.StudentSampled || mining.Hallucination)
         {
-            using var student = Checkpoint.Load(studentCheckpoint).OnDevice(device);
+            using var student = Checkpoint.Load(studentCheckpoint, placement);
             var miner = new StudentPairMiner(student, data.Tokenizer, data.ImageSize, data.ImageTokens, mining, SceneLookup(data));
             var mined = miner.Mine("train", data.Samples("train"), data.Rows("train"), mining.Prompts, stage, progress, cancellation);
             var minedHeldOut = miner.Mine("val", data.Samples("val"), data.Rows("val"), mining.HeldOutPrompts, stage, progress, cancellation);

@@ -37,7 +37,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly int _imageSize;
     private readonly WordTokenizer _tokenizer;
     private readonly IReadOnlyDictionary<string, double> _sourceFigures;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
     private readonly Optimization _optimization;
     private readonly long _totalSteps;
@@ -57,7 +57,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
         Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer,
-        IReadOnlyDictionary<string, double>? sourceFigures = null, Device? device = null, TrainingStateStore? states = null)
+        IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null)
     {
         _stage = stage;
         _inputCheckpoint = inputCheckpoint;
@@ -67,7 +67,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _imageSize = imageSize;
         _tokenizer = tokenizer;
         _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
-        _device = device;
+        _placement = placement;
         manual_seed(options.Train.Seed);
         _student = LoadStudent();
         long stepsPerEpoch = (trainPairs + options.Train.BatchSize - 1) / options.Train.BatchSize;
@@ -108,7 +108,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         if (student.Config.Text.VocabSize != _tokenizer.VocabSize)
             throw new InvalidDataException($"{_inputCheckpoint}: vocab_size {student.Config.Text.VocabSize} differs from the tokenizer's {_tokenizer.VocabSize}");
         student.FreezeVisionTower();
-        return student.OnDevice(_device);
+        return student.Place(_placement);
     }
 
     /// <summary>Time spent decoding preference/v1 batches.</summary>

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Generation;
 using System.Globalization;
 using Distill.Models;
@@ -24,10 +25,10 @@ public sealed class PreferenceTeacher : ITeacherStep, IArrowCodecTimed
 
     /// <param name="maxSequences">responses scored in one forward (rows are never split across forwards).</param>
     public PreferenceTeacher(string checkpointDir, string fingerprint, string tokenizerHash, int imageSize, int padId,
-        int maxSequences = 64, Device? device = null)
+        int maxSequences = 64, Placement? placement = null)
     {
         if (maxSequences < 2) throw new ArgumentOutOfRangeException(nameof(maxSequences), maxSequences, "must be at least 2");
-        _model = Checkpoint.Load(checkpointDir).OnDevice(device);
+        _model = Checkpoint.Load(checkpointDir, placement);
         _model.eval();
         _meta = new PreferenceBatchMeta(fingerprint, tokenizerHash);
         _imageSize = imageSize;

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models.Config;
 using Distill.Stages.Arrow;
 using Distill.Stages.Flow;
@@ -25,7 +26,7 @@ public sealed class SftStudent
     private readonly double _auxWeight;
     private readonly string _teacherCheckpoint;
     private readonly string _outputDir;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
     private readonly TrainingStateStore? _states;
     private readonly StudentInit? _init;
 
@@ -33,7 +34,7 @@ public sealed class SftStudent
     /// <param name="auxWeight">Coefficient of the MoE aux loss (as in mimic).</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public SftStudent(string stage, PreparedData data, VlmConfig config, StudentSchedule schedule, TrainOptions train,
-        double auxWeight, string teacherCheckpoint, string outputDir, Device? device = null, TrainingStateStore? states = null,
+        double auxWeight, string teacherCheckpoint, string outputDir, Placement? placement = null, TrainingStateStore? states = null,
         StudentInit? init = null)
     {
         _init = init;
@@ -45,7 +46,7 @@ public sealed class SftStudent
         _auxWeight = auxWeight;
         _teacherCheckpoint = teacherCheckpoint;
         _outputDir = outputDir;
-        _device = device;
+        _placement = placement;
         _states = states;
     }
 
@@ -58,7 +59,7 @@ public sealed class SftStudent
         var objective = new StudentObjective<SampleRow>(
             (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
             heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
-        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _device, _states, _init);
+        var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _placement, _states, _init);
         var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
             (student, phase) =>
             {

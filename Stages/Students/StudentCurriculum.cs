@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
 using Distill.Stages.Arrow;
@@ -24,7 +25,7 @@ public sealed class StudentCurriculum
     private readonly StudentSchedule _schedule;
     private readonly TrainOptions _train;
     private readonly string _teacherCheckpoint;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
     private readonly TrainingStateStore? _states;
     private readonly StudentInit _init;
 
@@ -33,7 +34,7 @@ public sealed class StudentCurriculum
     /// <param name="states">where the stage's mid-stage training state lives; null = not saved, never resumed.</param>
     /// <param name="init">where the student's weights start (null: fresh LM, the teacher's tower).</param>
     public StudentCurriculum(string stage, VlmConfig config, StudentSchedule schedule, TrainOptions train,
-        string teacherCheckpoint, Device? device = null, TrainingStateStore? states = null, StudentInit? init = null)
+        string teacherCheckpoint, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null)
     {
         _init = init ?? StudentInit.None;
         _stage = stage;
@@ -41,7 +42,7 @@ public sealed class StudentCurriculum
         _schedule = schedule.Validate();
         _train = train;
         _teacherCheckpoint = teacherCheckpoint;
-        _device = device;
+        _placement = placement;
         _states = states;
     }
 
@@ -64,7 +65,7 @@ public sealed class StudentCurriculum
         }
         var checkpoints = _states is null ? null : new StateCheckpoints(_states, plan, figures, saved, progress);
 
-        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _device, _init);
+        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _placement, _init);
         using var features = new VisionFeatureCache();
         var student = new Student(model, features);
         Func<IReadOnlyList<(string, double)>>? heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(student);

@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
@@ -19,7 +20,7 @@ public static class StudentModels
     /// <see cref="StudentInit.Vision"/>, with its projector when the sizes fit), frozen; the language model fresh or from
     /// <see cref="StudentInit.LanguageModel"/> (whose config <paramref name="config"/>'s text part must be); every
     /// parameter but the tower trainable.</summary>
-    public static VisionLanguageModel Create(VlmConfig config, string teacherCheckpoint, int seed, Device? device, StudentInit? init = null)
+    public static VisionLanguageModel Create(VlmConfig config, string teacherCheckpoint, int seed, Placement? placement, StudentInit? init = null)
     {
         if (config.Text.Moe is not null)
             throw new ArgumentException($"a student starts dense and is upcycled later; its config has {config.Text.Moe}");
@@ -41,7 +42,7 @@ public static class StudentModels
                 Copy(decoder, student.LanguageModel);
             }
             student.FreezeVisionTower();
-            return student.OnDevice(device);
+            return student.Place(placement);
         }
         catch
         {

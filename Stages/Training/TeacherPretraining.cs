@@ -1,3 +1,4 @@
+using Distill.Models.Torch;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Checkpoints;
@@ -23,15 +24,15 @@ public sealed class TeacherPretraining
     private readonly TrainOptions _options;
     private readonly string _outputDir;
     private readonly string _fingerprint;
-    private readonly Device? _device;
+    private readonly Placement? _placement;
 
-    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint, Device? device = null)
+    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint, Placement? placement = null)
     {
         _data = data;
         _config = config;
         _options = options;
         _outputDir = outputDir;
-        _device = device;
+        _placement = placement;
         _fingerprint = Training.Fingerprint.Of("teacher-sft/v1", dataFingerprint, data.Tokenizer.Hash, config, options);
     }
 
@@ -52,7 +53,7 @@ public sealed class TeacherPretraining
         var train = _data.Rows("train");
         var val = _data.Rows("val");
         manual_seed(_options.Seed);
-        using var model = new VisionLanguageModel(_config).OnDevice(_device);
+        using var model = new VisionLanguageModel(_config, _placement);
         long stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
         using var optimization = new Optimization(model.parameters(), _options, stepsPerEpoch * _options.Epochs);
         var clock = Stopwatch.StartNew();

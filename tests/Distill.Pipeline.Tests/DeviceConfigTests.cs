@@ -28,4 +28,15 @@ public class DeviceConfigTests
         Assert.Contains("distill.device = cuda", e);
         Assert.Contains("-p:DistillCuda=true", e);
     }
+
+    [Fact]
+    public void Dtype_defaults_to_float32_binds_bfloat16_and_refuses_other_names()
+    {
+        Assert.Equal(TorchSharp.torch.ScalarType.Float32, Cfg.Load().Settings.DType);
+        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16, Cfg.Load("demo", null, "distill.dtype=bfloat16").Settings.DType);
+        var e = Cfg.Single(Cfg.Errors("demo", null, "distill.dtype=float16"));
+        Assert.Contains("distill.dtype", e);
+        Assert.Contains("'float16'", e);
+        Assert.Contains("float32, bfloat16", e);
+    }
 }

@@ -23,6 +23,38 @@ public class PipelineHostTests
     }
 
     [Fact]
+    public async Task Every_stage_runs_in_bfloat16_and_writes_bfloat16_checkpoints_that_load()
+    {
+        using var dir = new TempDir();
+        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"), "distill.dtype = bfloat16");
+
+        var outcome = await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None);
+
+        Assert.True(outcome.ExitCode == 0, outcome.Failure?.Detail?.Text);
+        var entries = new RunLedger(paths.Ledger).ReadAll();
+        var mimic = entries.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
+        Assert.True(mimic.Figures!["d2d_heldout_kl_last"] < mimic.Figures["d2d_heldout_kl_first"],
+            $"bfloat16 mimic held-out KL {mimic.Figures["d2d_heldout_kl_first"]} -> {mimic.Figures["d2d_heldout_kl_last"]}");
+        foreach (var name in (string[])["teacher", "sft", "student-dense", "student-moe", "student-pref", "student-mod"])
+        {
+            var checkpoint = Path.Combine(paths.Checkpoints, name);
+            var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(checkpoint, Checkpoint.ConfigFile)))!;
+            Assert.Equal("bfloat16", json["torch_dtype"]!.GetValue<string>());
+            var (tensors, _, _) = SafeTensors.ReadHeader(Path.Combine(checkpoint, Checkpoint.WeightsFile));
+            Assert.All(tensors, t => Assert.Equal((name, "BF16"), (name, t.DType)));
+        }
+        using (var moe = Checkpoint.Load(Path.Combine(paths.Checkpoints, "student-moe")))
+            Assert.Equal(TorchSharp.torch.ScalarType.Float32, moe.DType); // the default placement upcasts
+        var results = EvaluationStage.ReadResults(Path.Combine(paths.Root, "eval"));
+        Assert.Equal(["teacher", "sft", "dense", "moe", "preference", "mod"], results.Select(r => r.Model));
+        // The tiny teacher learns in bfloat16 too: its validation loss ends below the uniform guess's ln(vocab).
+        var teacherRun = entries.Single(e => e.Stage == "teacher" && e.Status == RunLedgerStatus.Completed);
+        var vocab = Checkpoint.ReadConfig(Path.Combine(paths.Checkpoints, "teacher")).Decoder.VocabSize;
+        Assert.True(teacherRun.Figures!["val_loss_final"] < Math.Log(vocab) - 0.1,
+            $"teacher val loss {teacherRun.Figures["val_loss_final"]} vs ln({vocab}) = {Math.Log(vocab)}");
+    }
+
+    [Fact]
     public async Task Runs_every_stage_in_order_writes_ledger_checkpoints_and_report_then_resumes_by_skipping()
     {
         using var dir = new TempDir();

@@ -80,7 +80,63 @@ public sealed class AdamWTests
         var wrongCount = Assert.Throws<InvalidDataException>(() => two.Load(new BinaryReader(saved)));
         Assert.Contains("1 parameters, this optimiser has 2", wrongCount.Message);
         var garbage = Assert.Throws<InvalidDataException>(() => one.Load(new BinaryReader(new MemoryStream([1, 2, 3]))));
-        Assert.Contains("distill-adamw/v1", garbage.Message);
+        Assert.Contains("distill-adamw/v2", garbage.Message);
+    }
+
+    [Fact]
+    public void A_bfloat16_parameter_is_updated_through_a_float32_master_copy()
+    {
+        // Gradient 1 on every step: Adam's bias-corrected m / sqrt(v) is 1, so each step moves the weight by lr = 1e-4.
+        // bfloat16 has 8 significant bits: its spacing below 1 is 2^-8 = 0.0039, so 1 - 1e-4 rounds back to 1 and a
+        // bfloat16-only update never moves; through the master, 100 steps reach 0.99, stored as the nearest bfloat16,
+        // 253/256 = 0.98828125 (254/256 = 0.9921875 is further).
+        using var weight = new Parameter(torch.ones(2, dtype: ScalarType.BFloat16));
+        using var adamW = new AdamW([new AdamW.Group([weight], 1e-4, 0.0)]);
+        for (var step = 0; step < 100; step++) ConstantGradient(weight);
+        Assert.Equal(ScalarType.BFloat16, weight.dtype);
+        using var asFloat = weight.detach().to_type(ScalarType.Float32);
+        Assert.Equal([0.98828125f, 0.98828125f], asFloat.data<float>().ToArray());
+
+        void ConstantGradient(Parameter p)
+        {
+            using var scope = torch.NewDisposeScope();
+            using (var grad = p.grad) grad?.zero_();
+            p.sum().backward();
+            adamW.Step();
+        }
+    }
+
+    [Fact]
+    public void Master_copies_are_saved_and_a_state_of_the_other_dtype_is_refused()
+    {
+        using var first = new Parameter(torch.ones(3, dtype: ScalarType.BFloat16));
+        using var second = new Parameter(torch.ones(3, dtype: ScalarType.BFloat16));
+        using var a = new AdamW([new AdamW.Group([first], 1e-4, 0.0)]);
+        using var b = new AdamW([new AdamW.Group([second], 1e-4, 0.0)]);
+        for (var step = 0; step < 30; step++) Step(first, a);
+        using var state = new MemoryStream();
+        using (var writer = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true)) a.Save(writer);
+        state.Position = 0;
+        using (var reader = new BinaryReader(state, System.Text.Encoding.UTF8, leaveOpen: true)) b.Load(reader);
+        // second's own weights are still 1: only the loaded master (0.997) makes its next steps equal first's.
+        for (var step = 0; step < 70; step++) { Step(first, a); Step(second, b); }
+        Assert.True(torch.equal(first, second).all().item<bool>());
+        using var asFloat = second.detach().to_type(ScalarType.Float32);
+        Assert.Equal(0.98828125f, asFloat.data<float>()[0]);
+
+        using var float32 = new Parameter(torch.ones(3));
+        using var c = new AdamW([new AdamW.Group([float32], 1e-4, 0.0)]);
+        state.Position = 0;
+        var refused = Assert.Throws<InvalidDataException>(() => c.Load(new BinaryReader(state)));
+        Assert.Contains("master copy", refused.Message);
+
+        static void Step(Parameter p, AdamW optimizer)
+        {
+            using var scope = torch.NewDisposeScope();
+            using (var grad = p.grad) grad?.zero_();
+            p.sum().backward();
+            optimizer.Step();
+        }
     }
 
     /// <summary>loss = sum((p0 - target)^2) + sum(p1^3) (+ sum(p2 * 2) when <paramref name="withLast"/>).</summary>

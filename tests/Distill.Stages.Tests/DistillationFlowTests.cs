@@ -204,7 +204,7 @@ public sealed class DistillationFlowTests
         Assert.Null(dense.Config.Text.Moe);
         // Every-other placement reads back as such (config.json lists its layers, layer 0 of 2, and names the placement).
         Assert.Equal(TinyRun.StudentMoe, moe.Config.Text.Moe);
-        Assert.Equal(1, MoeLoss.Layers(moe).Count);                                  // every other layer of 2: layer 0
+        Assert.Single(MoeLoss.Layers(moe));                                // every other layer of 2: layer 0
         Assert.Equal((long)f["d2d_params_total"], dense.ParameterCount());
         Assert.Equal((long)f["d2s_params_total"], moe.ParameterCount());
         Assert.Equal((long)f["params"], moe.ParameterCount());

@@ -16,7 +16,7 @@ namespace Distill.Stages.Tests;
 public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
 {
     private VisionLanguageModel NewStudent(int seed = 5) =>
-        StudentModels.Create(DistillationFlowTests.TinyRun.StudentConfig(run.Data), run.TeacherDir, seed, device: null);
+        StudentModels.Create(DistillationFlowTests.TinyRun.StudentConfig(run.Data), run.TeacherDir, seed, placement: null);
 
     private static Dictionary<string, Tensor> Snapshot(VisionLanguageModel model) =>
         model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
