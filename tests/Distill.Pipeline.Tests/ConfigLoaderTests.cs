@@ -92,7 +92,7 @@ public class ConfigLoaderTests
         var errors = Cfg.Errors("demo", file);
         Assert.Equal(3, errors.Count);
         Assert.Contains(errors, e => e.Contains("unknown key distill.top-k") && e.Contains(file) && e.Contains("did you mean distill.teacher.top-k?"));
-        Assert.Contains(errors, e => e.Contains("unknown key distill.sections") && e.Contains("allowed keys in distill: run-dir, seed, stages, torch-threads, device, data, model"));
+        Assert.Contains(errors, e => e.Contains("unknown key distill.sections") && e.Contains("allowed keys in distill: run-dir, seed, stages, torch-threads, device, dtype, data, model"));
         Assert.Contains(errors, e => e.Contains("unknown top-level key 'akka'"));
     }
 
