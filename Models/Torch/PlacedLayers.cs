@@ -32,4 +32,8 @@ public static class PlacedLayers
         layer.weight = new Parameter(p.Empty(count, dim));
         return layer;
     }
+
+    /// <summary><c>nn.LayerNorm(size, eps)</c> here: weight [size] ones, bias [size] zeros (small: always initialised).</summary>
+    public static LayerNorm LayerNorm(this Placement? placement, long size, double eps) =>
+        nn.LayerNorm(size, eps, device: placement?.Device, dtype: placement?.DType);
 }

@@ -19,9 +19,9 @@ public sealed class ClipVisionTransformer : nn.Module<Tensor, Tensor>, IVisionTr
     public ClipVisionTransformer(VisionConfig config, Placement? placement = null) : base(nameof(ClipVisionTransformer))
     {
         embeddings = new ClipVisionEmbeddings(config, placement);
-        pre_layrnorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        pre_layrnorm = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         encoder = new VisionEncoder(config, placement);
-        post_layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        post_layernorm = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         RegisterComponents();
     }
 

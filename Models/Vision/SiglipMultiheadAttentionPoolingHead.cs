@@ -22,7 +22,7 @@ public sealed class SiglipMultiheadAttentionPoolingHead : nn.Module
         probe = new Parameter((placement ?? Placement.Cpu).Empty(1, 1, config.HiddenSize));
         using (torch.no_grad()) nn.init.normal_(probe, 0.0, Init.Std);
         attention = new PoolingAttention(config.HiddenSize, placement);
-        layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        layernorm = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         mlp = new VisionMlp(config, placement);
         RegisterComponents();
     }

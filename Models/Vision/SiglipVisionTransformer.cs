@@ -20,7 +20,7 @@ public sealed class SiglipVisionTransformer : nn.Module<Tensor, Tensor>, IVision
     {
         embeddings = new SiglipVisionEmbeddings(config, placement);
         encoder = new VisionEncoder(config, placement);
-        post_layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        post_layernorm = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         head = new SiglipMultiheadAttentionPoolingHead(config, placement);
         RegisterComponents();
     }

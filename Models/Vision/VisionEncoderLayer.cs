@@ -17,9 +17,9 @@ public sealed class VisionEncoderLayer : nn.Module<Tensor, Tensor>
 
     public VisionEncoderLayer(VisionConfig config, Placement? placement = null) : base(nameof(VisionEncoderLayer))
     {
-        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        layer_norm1 = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         self_attn = new VisionAttention(config, placement);
-        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, device: placement?.Device, dtype: placement?.DType);
+        layer_norm2 = placement.LayerNorm(config.HiddenSize, config.LayerNormEps);
         mlp = new VisionMlp(config, placement);
         RegisterComponents();
     }

@@ -14,7 +14,7 @@ namespace Distill.Stages.Evaluation;
 /// which is the first file written into them); anything else is refused.</summary>
 public static class StudentExport
 {
-    public const string TokenizerFile = "tokenizer.json";
+    public const string TokenizerFile = Students.ModelFiles.TokenizerFile;
     public const string ReadmeFile = "README.txt";
 
     /// <summary>How README.txt begins: it is written first, and marks the folder as Distill's (<see cref="Workspace.OwnedFolder.Export"/>).</summary>

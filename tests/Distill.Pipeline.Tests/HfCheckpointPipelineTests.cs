@@ -17,18 +17,6 @@ namespace Distill.Pipeline.Tests;
 /// wrote (every checkpoint Distill writes is such a directory) and a Llama of other sizes than the preset's student.</summary>
 public class HfCheckpointPipelineTests
 {
-    private static (DistillSettings Settings, RunPaths Paths) Tiny(string runDir, params string[] defines)
-    {
-        var config = ConfigLoader.Load(new ConfigSources
-        {
-            Preset = "tiny",
-            RunDir = runDir,
-            Overrides = ["distill.data.train-scenes = 24", "distill.data.test-scenes = 8", "distill.data.val-scenes = 8", .. defines],
-        });
-        var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
-        return (loaded.Settings, paths);
-    }
-
     /// <summary>A random Llama with the teacher's vocabulary (d 40, 2 layers: not the preset's student) and the given
     /// tokenizer, written as a Hugging Face causal-LM directory.</summary>
     private static string StudentLm(string directory, int vocab, string tokenizerFrom, long seed = 5)
@@ -42,7 +30,7 @@ public class HfCheckpointPipelineTests
 
     private static string TeacherRun(string root)
     {
-        var (settings, paths) = Tiny(Path.Combine(root, "teacher-run"), "distill.stages = [teacher]");
+        var (settings, paths) = TinyRuns.Create(Path.Combine(root, "teacher-run"), "distill.stages = [teacher]");
         Assert.Equal(0, PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None).GetAwaiter().GetResult().ExitCode);
         return Path.Combine(paths.Checkpoints, "teacher");
     }
@@ -58,7 +46,7 @@ public class HfCheckpointPipelineTests
         Assert.Equal("llava", teacherConfig.ModelType);
         var init = StudentLm(Path.Combine(dir.Path, "student-lm"), teacherConfig.Vlm!.Text.VocabSize, Path.Combine(teacher, ModelFiles.TokenizerFile));
 
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"), "distill.stages = [mimic, eval]",
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run"), "distill.stages = [mimic, eval]",
             $"distill.teacher.checkpoint = \"{teacher}\"", $"distill.model.student.init = \"{init}\"");
         var outcome = await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None);
         Assert.True(outcome.ExitCode == 0, outcome.Failure?.Detail?.Text);
@@ -96,7 +84,7 @@ public class HfCheckpointPipelineTests
         var words = Enumerable.Range(0, vocab).Select(i => $"w{i}").ToArray();
         WordTokenizer.Build([string.Join(' ', words)]).Save(other);
         var foreignTokenizer = StudentLm(Path.Combine(dir.Path, "foreign-tokenizer"), vocab, other);
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run1"), "distill.stages = [mimic]",
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run1"), "distill.stages = [mimic]",
             $"distill.teacher.checkpoint = \"{teacher}\"", $"distill.model.student.init = \"{foreignTokenizer}\"");
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
         Assert.Contains(Path.Combine(foreignTokenizer, ModelFiles.TokenizerFile), error.Message);
@@ -106,7 +94,7 @@ public class HfCheckpointPipelineTests
 
         // Another vocabulary.
         var foreignVocab = StudentLm(Path.Combine(dir.Path, "foreign-vocab"), vocab + 3, Path.Combine(teacher, ModelFiles.TokenizerFile));
-        (settings, paths) = Tiny(Path.Combine(dir.Path, "run2"), "distill.stages = [mimic]",
+        (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run2"), "distill.stages = [mimic]",
             $"distill.teacher.checkpoint = \"{teacher}\"", $"distill.model.student.init = \"{foreignVocab}\"");
         error = await Assert.ThrowsAsync<InvalidDataException>(() => PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None));
         Assert.Contains($"{foreignVocab} has vocab_size {vocab + 3}, the teacher {teacher} {vocab}", error.Message);

@@ -10,23 +10,11 @@ namespace Distill.Pipeline.Tests;
 /// <summary>The whole pipeline through the composition root and the actors, on a very small configuration.</summary>
 public class PipelineHostTests
 {
-    private static (DistillSettings Settings, RunPaths Paths) Tiny(string runDir, params string[] defines)
-    {
-        var config = ConfigLoader.Load(new ConfigSources
-        {
-            Preset = "tiny",
-            RunDir = runDir,
-            Overrides = ["distill.data.train-scenes = 24", "distill.data.test-scenes = 8", "distill.data.val-scenes = 8", .. defines],
-        });
-        var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
-        return (loaded.Settings, paths);
-    }
-
     [Fact]
     public async Task Every_stage_runs_in_bfloat16_and_writes_bfloat16_checkpoints_that_load()
     {
         using var dir = new TempDir();
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"), "distill.dtype = bfloat16");
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run"), "distill.dtype = bfloat16");
 
         var outcome = await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None);
 
@@ -58,7 +46,7 @@ public class PipelineHostTests
     public async Task Runs_every_stage_in_order_writes_ledger_checkpoints_and_report_then_resumes_by_skipping()
     {
         using var dir = new TempDir();
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run"));
 
         int exit = (await PipelineHost.RunAsync(settings, paths, NullStageProgress.Instance, CancellationToken.None)).ExitCode;
 
@@ -118,7 +106,7 @@ public class PipelineHostTests
     public async Task A_teacher_checkpoint_without_tokenizer_is_refused_before_any_stage_naming_the_file()
     {
         using var dir = new TempDir();
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run"));
         string broken = Path.Combine(dir.Path, "broken-teacher");
         Directory.CreateDirectory(broken);
         var withTeacher = settings with { Teacher = settings.Teacher with { Checkpoint = broken } };
@@ -134,7 +122,7 @@ public class PipelineHostTests
     public async Task A_failing_stage_exits_1_records_the_error_and_runs_no_later_stage()
     {
         using var dir = new TempDir();
-        var (settings, paths) = Tiny(Path.Combine(dir.Path, "run"));
+        var (settings, paths) = TinyRuns.Create(Path.Combine(dir.Path, "run"));
         // A teacher directory with a tokenizer but no weights: the teacher stage fails, naming the missing file.
         string broken = Path.Combine(dir.Path, "broken-teacher");
         Directory.CreateDirectory(broken);

@@ -1,4 +1,5 @@
 using Distill.Pipeline.Configuration;
+using Distill.Pipeline.Runs;
 
 namespace Distill.Pipeline.Tests;
 
@@ -81,5 +82,21 @@ internal static class FakeTeacher
         File.WriteAllText(System.IO.Path.Combine(directory, Distill.Models.Checkpoints.HfConfigJson.ConfigFile),
             Distill.Models.Checkpoints.HfConfigJson.Write(config));
         return directory;
+    }
+}
+
+/// <summary>A run directory of the tiny preset on a very small dataset (24 train, 8 val, 8 test scenes).</summary>
+internal static class TinyRuns
+{
+    public static (DistillSettings Settings, RunPaths Paths) Create(string runDir, params string[] defines)
+    {
+        var config = ConfigLoader.Load(new ConfigSources
+        {
+            Preset = "tiny",
+            RunDir = runDir,
+            Overrides = ["distill.data.train-scenes = 24", "distill.data.test-scenes = 8", "distill.data.val-scenes = 8", .. defines],
+        });
+        var (loaded, paths) = RunDirectory.Create(config, DateTimeOffset.UtcNow);
+        return (loaded.Settings, paths);
     }
 }
