@@ -8,7 +8,7 @@ namespace Distill.Stages.Text;
 ///
 /// Distill's own implementation of the file's pipeline (added tokens → normalizer → pre-tokenizer → BPE; decoder),
 /// chosen by measured parity with Hugging Face's Rust library on 49 hard strings: 49/49 ids and decodes on each of
-/// Qwen3, Llama 3 and a SentencePiece-style file (tests/fixtures/tokenizers/README.md has the comparison with the
+/// Qwen3, Llama 3 and a SentencePiece-style file (tests/fixtures/tokenizers/TOKENIZER-FILES.md has the comparison with the
 /// packaged alternatives). It is plain C# with no native library, so it runs wherever Stages runs.</summary>
 public sealed class HfTokenizer : ITokenizer
 {
