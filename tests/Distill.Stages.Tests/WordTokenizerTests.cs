@@ -64,3 +64,22 @@ public sealed class WordTokenizerTests
         Assert.Contains("d.json", Assert.Throws<FileNotFoundException>(() => WordTokenizer.Load(d.File("d.json"))).Message);
     }
 }
+
+public sealed class WordTokenizerAsITokenizerTests
+{
+    private static readonly WordTokenizer Words = WordTokenizer.Build(["Is there a red circle?", "yes"]);
+
+    [Fact]
+    public void As_an_ITokenizer_it_encodes_the_same_and_keeps_special_tokens_on_decode()
+    {
+        ITokenizer tok = Words;
+        Assert.Equal(Words.Encode("<image> is there a red circle?"), tok.Encode("<image> is there a red circle?"));
+        Assert.Equal("<s> <image> yes </s>", tok.Decode([1, 4, Words.Encode("yes")[0], 2]));
+        Assert.Equal("yes", Words.Decode([1, 4, Words.Encode("yes")[0], 2])); // Shapes' own decode unchanged
+        Assert.Equal((1, 2, 0), (tok.BosId, tok.EosId, tok.PadId));
+        Assert.Equal(4, tok.TokenToId("<image>"));
+        Assert.Null(tok.TokenToId("green"));
+        Assert.Equal(Words.VocabSize, tok.VocabSize);
+        Assert.Equal(Words.Hash, tok.Hash);
+    }
+}
