@@ -79,7 +79,7 @@ public static class ImageDecoder
             throw new ImageDecodeException(name, result switch
             {
                 SKCodecResult.IncompleteInput => "truncated: the image data ends early",
-                SKCodecResult.ErrorInInput => "corrupt image data",
+                SKCodecResult.ErrorInInput or SKCodecResult.InvalidInput => $"corrupt or truncated image data ({result})",
                 _ => $"cannot be decoded ({result})",
             });
         var pixels = bitmap.GetPixelSpan();
