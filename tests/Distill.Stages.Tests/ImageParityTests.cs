@@ -59,4 +59,19 @@ public class ImageParityTests
         Assert.True(expected[worst] == pixels.Values[worst],
             $"{name}: value {worst} is {pixels.Values[worst]}, transformers gives {expected[worst]}");
     }
+
+    [Fact]
+    public void Image_pixels_batch_into_the_tensor_a_vision_tower_takes()
+    {
+        var loader = new ImageLoader(ImageProcessors.Load(ProcessorFixtures.Config("siglip-small")), ImageAspectMode.Keep);
+        string[] files = ["rgb-640x480.jpg", "palette-128x96.png"];
+        var pixels = files.Select(f => loader.Load(ProcessorFixtures.Image(f)).Values).ToList();
+        using var batch = Distill.Models.ImageTensors.FromChw(pixels, 48, 48);                 // [2,3,48,48]
+        Assert.Equal(new long[] { 2, 3, 48, 48 }, batch.shape);
+        Assert.Equal(TorchSharp.torch.ScalarType.Float32, batch.dtype);
+        using var second = batch[1];                                                          // [3,48,48]
+        Assert.Equal(ProcessorFixtures.Pixels("siglip-small/palette-128x96.png"), second.data<float>().ToArray());
+        var e = Assert.Throws<ArgumentException>(() => Distill.Models.ImageTensors.FromChw(pixels, 56, 56));
+        Assert.Contains("image 0 has 6912 values, expected 9408 ([3,56,56])", e.Message);
+    }
 }
