@@ -25,4 +25,22 @@ public static class ImageTensors
         var chw = hwc.permute(0, 3, 1, 2).to_type(ScalarType.Float32);  // [B,3,S,S]
         return chw.div(Scalars.Of(255.0)).sub(Scalars.Of(0.5)).div(Scalars.Of(0.5)).contiguous().MoveToOuterDisposeScope();
     }
+
+    /// <summary>Processed images, each [3,height,width] float32 channels first (as an image processor gives them),
+    /// -> one [B,3,height,width] float32 tensor.</summary>
+    public static Tensor FromChw(IReadOnlyList<float[]> images, int height, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
+        var expected = 3 * height * width;
+        var packed = new float[images.Count * expected];
+        for (var i = 0; i < images.Count; i++)
+        {
+            if (images[i] is null || images[i].Length != expected)
+                throw new ArgumentException(
+                    $"image {i} has {images[i]?.Length ?? 0} values, expected {expected} ([3,{height},{width}]).");
+            Array.Copy(images[i], 0, packed, i * expected, expected);
+        }
+        return torch.tensor(packed, [images.Count, 3, height, width]);
+    }
 }
