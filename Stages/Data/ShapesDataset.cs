@@ -61,18 +61,6 @@ public static class ShapesDataset
             ? image.ReadPixels(pixmap)
             : image.ScalePixels(pixmap, new SKSamplingOptions(SKCubicResampler.Mitchell));
         if (!ok) throw new InvalidDataException($"Image of {owner} could not be converted to {size}x{size} RGB: {path}");
-        return RgbaToRgb(bitmap.GetPixelSpan());
-    }
-
-    private static byte[] RgbaToRgb(ReadOnlySpan<byte> rgba)
-    {
-        var rgb = new byte[rgba.Length / 4 * 3];
-        for (int p = 0, q = 0; p < rgba.Length; p += 4, q += 3)
-        {
-            rgb[q] = rgba[p];
-            rgb[q + 1] = rgba[p + 1];
-            rgb[q + 2] = rgba[p + 2];
-        }
-        return rgb;
+        return Images.ImageDecoder.DropAlpha(bitmap.GetPixelSpan());
     }
 }

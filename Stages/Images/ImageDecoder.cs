@@ -86,8 +86,8 @@ public static class ImageDecoder
         return new RgbImage(info.Width, info.Height, wide ? HighBytes(pixels) : DropAlpha(pixels));
     }
 
-    /// <summary>RGBA bytes ([H,W,4]) -> RGB ([H,W,3]).</summary>
-    private static byte[] DropAlpha(ReadOnlySpan<byte> rgba)
+    /// <summary>RGBA bytes ([H,W,4]) -> RGB ([H,W,3]), the alpha dropped (as PIL's convert("RGB")).</summary>
+    internal static byte[] DropAlpha(ReadOnlySpan<byte> rgba)
     {
         var rgb = new byte[rgba.Length / 4 * 3];
         for (int p = 0, q = 0; p < rgba.Length; p += 4, q += 3)
