@@ -97,7 +97,7 @@ public static class CheckpointBench
         var forward = ForwardSeconds(model, repeats, seed, ct);
         var flops = FlopAccounting.Forward(config, Tokens).Total * (double)Batch;
         return new CheckpointBenchRow(DTypeName(dtype), parameters, FileBytes(modelDir), write, load, peak, retained, Batch, Tokens,
-            forward * 1000, Batch * Tokens / forward, flops / forward / 1e9, MatmulProbe.Gflops(dtype));
+            forward * 1000, Batch * Tokens / forward, flops / forward / 1e9, MatmulProbe.Gflops(dtype, MatmulProbe.SizeFor(config.HiddenSize)));
     }
 
     /// <summary>Median seconds of one no_grad forward over [Batch, Tokens] random ids, after one warm-up.</summary>
@@ -130,6 +130,6 @@ public static class CheckpointBench
     [
         $"Checkpoint: a random Llama ('{size}': d {config.HiddenSize}, {config.Layers} layers, {config.Heads} heads, {config.KvHeads} KV heads, FFN {config.IntermediateSize}, vocabulary {config.VocabSize}; {parameters:N0} parameters), written by Distill as model.safetensors + config.json to a temporary folder (deleted afterwards) in each dtype, then loaded in that dtype by the ordinary loader (streamed: one tensor at a time from the file into the model built in place).",
         "Load: wall time of Checkpoint.LoadCausalLm, with the file just written (page cache warm; a cold read adds the disk's time). Peak RSS: the highest resident memory during the load above the level before it (VmHWM after resetting it through /proc/self/clear_refs, with freed memory first handed back by malloc_trim); retained: the rise that stays (the model). A loader that held the checkpoint twice would show a peak near twice the retained figure.",
-        $"Forward: batch {Batch} x {Tokens} random token ids, logits at every position, no_grad, eval; median of {repeats} after one warm-up; GFLOP/s = FlopAccounting (matrix products only) / median time. Matmul: [2048, 2048] x [2048, 2048] in the same dtype, median of 5 after one warm-up, in the same run.",
+        $"Forward: batch {Batch} x {Tokens} random token ids, logits at every position, no_grad, eval; median of {repeats} after one warm-up; GFLOP/s = FlopAccounting (matrix products only) / median time. Matmul: [n, n] x [n, n] in the same dtype (n = the hidden size rounded up to a power of two, 256 to 2048), median of 5 after one warm-up, in the same run.",
     ];
 }

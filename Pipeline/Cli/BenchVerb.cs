@@ -39,11 +39,12 @@ public static class BenchVerb
 
     public static Command Create(CliEnvironment env)
     {
-        var bench = new Command("bench", "Measure performance, or soak the pipeline; results go to a run directory (see 'bench models', 'bench pipeline', 'bench soak')");
+        var bench = new Command("bench", "Measure performance, or soak the pipeline; results go to a run directory (see 'bench models', 'bench pipeline', 'bench soak', 'bench parity', 'bench data')");
         bench.Add(CreateModels(env));
         bench.Add(BenchPipelineVerb.Create(env));
         bench.Add(BenchSoakVerb.Create(env));
         bench.Add(BenchParityVerb.Create(env));
+        bench.Add(BenchDataVerb.Create(env));
         return bench;
     }
 

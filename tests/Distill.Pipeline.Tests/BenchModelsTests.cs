@@ -137,6 +137,32 @@ public class BenchModelsTests
     }
 
     [Fact]
+    public async Task Bench_data_times_the_loader_path_with_one_and_two_loaders_and_streams_the_reader()
+    {
+        using var h = new CliHarness(Now);
+        var code = await h.Run("bench", "data", "--preset", "tiny", "--photos", "6", "--stream", "500",
+            "--tokenizer", Distill.Stages.Tests.TokenizerFixtures.TokenizerDir("qwen3"));
+        Assert.True(code == 0, h.Err.ToString());
+        var root = Path.Combine(h.Dir.Path, "runs", RunDirectory.DefaultName(Now, "tiny", BenchVerb.RunLabel));
+        var lines = File.ReadAllLines(Path.Combine(root, DataBenchReport.CsvFile));
+        Assert.Equal(string.Join(",", DataBenchReport.Columns), lines[0]);
+        var rows = lines.Skip(1).Select(l => DataBenchReport.Columns.Zip(l.Split(',')).ToDictionary(p => p.First, p => p.Second)).ToList();
+        Assert.Equal([("loader", "1", "6"), ("loader", "2", "6"), ("stream", "1", "500")], rows.Select(r => (r["section"], r["loaders"], r["samples"])));
+        Assert.All(rows, r => Assert.True(double.Parse(r["samples_per_s"], CultureInfo.InvariantCulture) > 0));
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(root, "bench", "data", "images"), "*.jpg").Length);
+        Assert.Contains("| 2 | 6 |", File.ReadAllText(Path.Combine(root, DataBenchReport.MarkdownFile)));
+    }
+
+    [Fact]
+    public async Task Bench_data_without_a_tokenizer_names_the_missing_file_and_how_to_get_it()
+    {
+        using var h = new CliHarness(Now);
+        var code = await h.Run("bench", "data", "--preset", "tiny", "--photos", "1", "--stream", "1", "--tokenizer", Path.Combine(h.Dir.Path, "none"));
+        Assert.NotEqual(0, code);
+        Assert.Contains("fetch.sh", h.Err.ToString() + File.ReadAllText(Directory.GetFiles(h.Dir.Path, "error.log", SearchOption.AllDirectories).Single()));
+    }
+
+    [Fact]
     public async Task Bench_checkpoint_sizes_are_checked()
     {
         using var h = new CliHarness(Now);

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Distill.Stages.Data.Llava;
+using Distill.Stages.Images;
+using Distill.Stages.Text;
+using SkiaSharp;
+
+namespace Distill.Pipeline.Bench;
+
+/// <summary>One measured configuration of the loader path.</summary>
+public sealed record DataBenchRow(int Loaders, int Samples, double Seconds, long? PeakRssKb)
+{
+    public double SamplesPerSecond => Samples / Seconds;
+}
+
+/// <summary>What <c>bench data</c> measured: the loader path with 1 and 2 loaders, and the reader streaming a large
+/// dataset (peak RSS before and after).</summary>
+public sealed record DataBenchResult(int Photos, string Tokenizer, IReadOnlyList<DataBenchRow> Loaders,
+    int Streamed, double StreamSeconds, long? RssBeforeStreamKb, long? PeakDuringStreamKb);
+
+/// <summary><c>bench data</c>: renders JPEG photographs of 640x480 (gradients, shapes and noise, quality 90), writes a
+/// LLaVA JSONL over them, and times the loader path on them: read the sample, decode the JPEG, pad to square, resize,
+/// crop and normalise with LLaVA-1.5's CLIP-336 processor, apply the ChatML template and tokenize, with 1 and 2 loader
+/// threads. Then it streams a JSONL of many samples through the reader alone and reports peak RSS, to show that a
+/// large dataset's samples are never in memory at once.</summary>
+public static class DataBench
+{
+    public const int Width = 640, Height = 480;
+
+    public static DataBenchResult Run(string directory, string tokenizerDir, int photos, int streamed, int seed,
+        Action<string> progress, CancellationToken ct)
+    {
+        var images = Path.Combine(directory, "images");
+        Directory.CreateDirectory(images);
+        progress($"  rendering {photos} JPEG photos of {Width}x{Height} into {images}");
+        var random = new Random(seed);
+        for (int i = 0; i < photos; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            Render(Path.Combine(images, $"{i:D5}.jpg"), random);
+        }
+        var data = Path.Combine(directory, "train.jsonl");
+        WriteSamples(data, photos, photos);
+        var processorDir = Path.Combine(directory, "processor");
+        Directory.CreateDirectory(processorDir);
+        File.WriteAllText(Path.Combine(processorDir, ImageProcessorConfig.FileName), Clip336);
+
+        var tokenizer = ImageTokenTokenizer(tokenizerDir, Path.Combine(directory, "tokenizer"));
+        var loader = new ImageLoader(ImageProcessors.Load(processorDir), ImageAspectMode.Pad);
+        var encoder = new ConversationEncoder(tokenizer, new ChatMlTemplate(), loader, maxLength: 2048);
+        var rows = new List<DataBenchRow>();
+        foreach (var loaders in (int[])[1, 2])
+        {
+            ct.ThrowIfCancellationRequested();
+            var budget = new BadSampleBudget();
+            var samples = LlavaConversationReader.Read(data, images, budget).ToList();
+            ProcessMemory.ResetPeak();
+            var clock = Stopwatch.StartNew();
+            var done = 0;
+            Parallel.ForEach(samples, new ParallelOptions { MaxDegreeOfParallelism = loaders, CancellationToken = ct }, sample =>
+            {
+                if (encoder.Encode(sample, budget) is null) throw new InvalidDataException($"bench sample {sample.Id} was refused: {budget.Bad[^1]}");
+                Interlocked.Increment(ref done);
+            });
+            rows.Add(new DataBenchRow(loaders, done, clock.Elapsed.TotalSeconds, ProcessMemory.Peak));
+            progress($"  {loaders} loader(s): {done} samples in {clock.Elapsed.TotalSeconds:F2} s ({done / clock.Elapsed.TotalSeconds:F1} samples/s)");
+        }
+
+        var big = Path.Combine(directory, "stream.jsonl");
+        WriteSamples(big, streamed, photos);
+        GC.Collect();
+        ProcessMemory.ReleaseFreed();
+        var before = ProcessMemory.Rss;
+        ProcessMemory.ResetPeak();
+        var streamClock = Stopwatch.StartNew();
+        var count = 0;
+        foreach (var _ in LlavaConversationReader.Read(big, images, new BadSampleBudget()))
+        {
+            if (++count % 10_000 == 0) ct.ThrowIfCancellationRequested();
+        }
+        progress($"  streamed {count} samples through the reader in {streamClock.Elapsed.TotalSeconds:F2} s");
+        return new DataBenchResult(photos, Path.GetFileName(Path.GetFullPath(tokenizerDir)), rows, count,
+            streamClock.Elapsed.TotalSeconds, before, ProcessMemory.Peak);
+    }
+
+    /// <summary>A photo-like JPEG: a two-colour gradient, a few filled shapes, per-pixel noise.</summary>
+    private static void Render(string path, Random random)
+    {
+        using var bitmap = new SKBitmap(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            using var shader = SKShader.CreateLinearGradient(new SKPoint(0, 0), new SKPoint(Width, Height),
+                [Colour(random), Colour(random)], SKShaderTileMode.Clamp);
+            using var background = new SKPaint { Shader = shader };
+            canvas.DrawRect(0, 0, Width, Height, background);
+            using var fill = new SKPaint { IsAntialias = true };
+            for (int s = 0; s < 6; s++)
+            {
+                fill.Color = Colour(random);
+                canvas.DrawCircle(random.Next(Width), random.Next(Height), random.Next(20, 120), fill);
+            }
+        }
+        var pixels = bitmap.GetPixelSpan();
+        var noisy = pixels.ToArray();
+        for (int i = 0; i < noisy.Length; i += 4)
+            for (int c = 0; c < 3; c++) noisy[i + c] = (byte)Math.Clamp(noisy[i + c] + random.Next(-12, 13), 0, 255);
+        using var image = SKImage.FromPixelCopy(bitmap.Info, noisy);
+        using var encoded = image.Encode(SKEncodedImageFormat.Jpeg, 90);
+        using var file = File.Create(path);
+        encoded.SaveTo(file);
+    }
+
+    private static SKColor Colour(Random random) => new((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+
+    /// <summary>A JSONL of <paramref name="count"/> two-turn samples over the photos, cycling through them.</summary>
+    private static void WriteSamples(string path, int count, int photos)
+    {
+        using var writer = new StreamWriter(path);
+        for (int i = 0; i < count; i++)
+            writer.WriteLine($$"""{"id": "s{{i}}", "image": "{{i % photos:D5}}.jpg", "conversations": [{"from": "human", "value": "<image>\nWhat is in the picture, and what colour is the largest shape?"}, {"from": "gpt", "value": "A few round shapes over a gradient; the largest is a muted colour near sample {{i}}."}]}""");
+    }
+
+    /// <summary>The tokenizer with LLaVA's <c>&lt;image&gt;</c> added after its last id, as LLaVA builds do.</summary>
+    private static HfTokenizer ImageTokenTokenizer(string source, string target)
+    {
+        var file = Path.Combine(source, HfTokenizer.TokenizerFile);
+        if (!File.Exists(file))
+            throw new FileNotFoundException($"bench data needs a tokenizer.json: {file} is missing (tests/fixtures/tokenizers/fetch.sh brings Qwen3's, or give --tokenizer DIR)", file);
+        var json = JsonNode.Parse(File.ReadAllText(file))!;
+        var added = json["added_tokens"]?.AsArray() ?? throw new InvalidDataException($"{file}: no added_tokens");
+        if (!added.Any(t => t?["content"]?.GetValue<string>() == ConversationTemplate.ImageToken))
+            added.Add(new JsonObject
+            {
+                ["id"] = added.Max(t => t!["id"]!.GetValue<int>()) + 1, ["content"] = ConversationTemplate.ImageToken,
+                ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+            });
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, HfTokenizer.TokenizerFile), json.ToJsonString());
+        foreach (var extra in (string[])["tokenizer_config.json", "special_tokens_map.json"])
+            if (File.Exists(Path.Combine(source, extra))) File.Copy(Path.Combine(source, extra), Path.Combine(target, extra), overwrite: true);
+        return HfTokenizer.Load(target);
+    }
+
+    /// <summary>LLaVA-1.5's processor (openai/clip-vit-large-patch14-336).</summary>
+    private const string Clip336 = """
+        {"image_processor_type": "CLIPImageProcessor", "do_resize": true, "size": {"shortest_edge": 336}, "resample": 3,
+         "do_center_crop": true, "crop_size": {"height": 336, "width": 336}, "do_rescale": true,
+         "rescale_factor": 0.00392156862745098, "do_normalize": true,
+         "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+         "do_convert_rgb": true}
+        """;
+}
