@@ -8,7 +8,7 @@ using SkiaSharp;
 namespace Distill.Pipeline.Bench;
 
 /// <summary>One measured configuration of the loader path.</summary>
-public sealed record DataBenchRow(int Loaders, int Samples, double Seconds, long? PeakRssKb)
+public sealed record DataBenchRow(int Loaders, int Samples, double Seconds, long? PeakRssBytes)
 {
     public double SamplesPerSecond => Samples / Seconds;
 }
@@ -16,7 +16,7 @@ public sealed record DataBenchRow(int Loaders, int Samples, double Seconds, long
 /// <summary>What <c>bench data</c> measured: the loader path with 1 and 2 loaders, and the reader streaming a large
 /// dataset (peak RSS before and after).</summary>
 public sealed record DataBenchResult(int Photos, string Tokenizer, IReadOnlyList<DataBenchRow> Loaders,
-    int Streamed, double StreamSeconds, long? RssBeforeStreamKb, long? PeakDuringStreamKb);
+    int Streamed, double StreamSeconds, long? RssBeforeStreamBytes, long? PeakDuringStreamBytes);
 
 /// <summary><c>bench data</c>: renders JPEG photographs of 640x480 (gradients, shapes and noise, quality 90), writes a
 /// LLaVA JSONL over them, and times the loader path on them: read the sample, decode the JPEG, pad to square, resize,
@@ -54,6 +54,9 @@ public static class DataBench
             ct.ThrowIfCancellationRequested();
             var budget = new BadSampleBudget();
             var samples = LlavaConversationReader.Read(data, images, budget).ToList();
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            ProcessMemory.ReleaseFreed();
             ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
             var done = 0;
@@ -69,6 +72,7 @@ public static class DataBench
         var big = Path.Combine(directory, "stream.jsonl");
         WriteSamples(big, streamed, photos);
         GC.Collect();
+        GC.WaitForPendingFinalizers();
         ProcessMemory.ReleaseFreed();
         var before = ProcessMemory.Rss;
         ProcessMemory.ResetPeak();

@@ -19,8 +19,8 @@ public static class DataBenchReport
         var s = new StringBuilder();
         s.AppendLine(string.Join(",", Columns));
         foreach (var row in r.Loaders)
-            s.AppendLine(string.Join(",", "loader", I(row.Loaders), I(row.Samples), F(row.Seconds), F(row.SamplesPerSecond), Mib(row.PeakRssKb), ""));
-        s.AppendLine(string.Join(",", "stream", "1", I(r.Streamed), F(r.StreamSeconds), F(r.Streamed / r.StreamSeconds), Mib(r.PeakDuringStreamKb), Mib(r.RssBeforeStreamKb)));
+            s.AppendLine(string.Join(",", "loader", I(row.Loaders), I(row.Samples), F(row.Seconds), F(row.SamplesPerSecond), Mib(row.PeakRssBytes), ""));
+        s.AppendLine(string.Join(",", "stream", "1", I(r.Streamed), F(r.StreamSeconds), F(r.Streamed / r.StreamSeconds), Mib(r.PeakDuringStreamBytes), Mib(r.RssBeforeStreamBytes)));
         return s.ToString();
     }
 
@@ -33,10 +33,10 @@ public static class DataBenchReport
         s.AppendLine("| loaders | samples | seconds | samples/s | peak RSS MiB |");
         s.AppendLine("|---:|---:|---:|---:|---:|");
         foreach (var row in r.Loaders)
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {row.Loaders} | {row.Samples} | {row.Seconds:0.00} | {row.SamplesPerSecond:0.0} | {Mib(row.PeakRssKb)} |");
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {row.Loaders} | {row.Samples} | {row.Seconds:0.00} | {row.SamplesPerSecond:0.0} | {Mib(row.PeakRssBytes)} |");
         s.AppendLine();
         s.AppendLine(CultureInfo.InvariantCulture,
-            $"Reader streaming {r.Streamed:N0} samples: {r.StreamSeconds:0.00} s ({r.Streamed / r.StreamSeconds:N0} samples/s), RSS {Mib(r.RssBeforeStreamKb)} MiB before, peak {Mib(r.PeakDuringStreamKb)} MiB during.");
+            $"Reader streaming {r.Streamed:N0} samples: {r.StreamSeconds:0.00} s ({r.Streamed / r.StreamSeconds:N0} samples/s), RSS {Mib(r.RssBeforeStreamBytes)} MiB before, peak {Mib(r.PeakDuringStreamBytes)} MiB during.");
         s.AppendLine();
         s.AppendLine("Not measured here yet: the Arrow encode of the loaders' batches and the teacher's samples/s on the same samples (the real-data pipeline is not wired yet).");
         return s.ToString();
@@ -44,5 +44,5 @@ public static class DataBenchReport
 
     private static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
     private static string F(double v) => v.ToString("0.###", CultureInfo.InvariantCulture);
-    private static string Mib(long? kb) => kb is { } k ? (k / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) : "";
+    private static string Mib(long? bytes) => bytes is { } b ? (b / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) : "";
 }
