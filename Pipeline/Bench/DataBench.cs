@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Distill.Stages.Data.Llava;
 using Distill.Stages.Images;
 using Distill.Stages.Text;
@@ -45,7 +44,11 @@ public static class DataBench
         Directory.CreateDirectory(processorDir);
         File.WriteAllText(Path.Combine(processorDir, ImageProcessorConfig.FileName), Clip336);
 
-        var tokenizer = ImageTokenTokenizer(tokenizerDir, Path.Combine(directory, "tokenizer"));
+        if (!File.Exists(Path.Combine(tokenizerDir, HfTokenizer.TokenizerFile)))
+            throw new FileNotFoundException(
+                $"bench data needs a tokenizer.json: {Path.Combine(tokenizerDir, HfTokenizer.TokenizerFile)} is missing (tests/fixtures/tokenizers/fetch.sh brings Qwen3's, or give --tokenizer DIR)",
+                Path.Combine(tokenizerDir, HfTokenizer.TokenizerFile));
+        var tokenizer = ImageTokenTokenizer.Create(tokenizerDir, Path.Combine(directory, "tokenizer"));
         var loader = new ImageLoader(ImageProcessors.Load(processorDir), ImageAspectMode.Pad);
         var encoder = new ConversationEncoder(tokenizer, new ChatMlTemplate(), loader, maxLength: 2048);
         var rows = new List<DataBenchRow>();
@@ -122,27 +125,6 @@ public static class DataBench
         using var writer = new StreamWriter(path);
         for (int i = 0; i < count; i++)
             writer.WriteLine($$"""{"id": "s{{i}}", "image": "{{i % photos:D5}}.jpg", "conversations": [{"from": "human", "value": "<image>\nWhat is in the picture, and what colour is the largest shape?"}, {"from": "gpt", "value": "A few round shapes over a gradient; the largest is a muted colour near sample {{i}}."}]}""");
-    }
-
-    /// <summary>The tokenizer with LLaVA's <c>&lt;image&gt;</c> added after its last id, as LLaVA builds do.</summary>
-    private static HfTokenizer ImageTokenTokenizer(string source, string target)
-    {
-        var file = Path.Combine(source, HfTokenizer.TokenizerFile);
-        if (!File.Exists(file))
-            throw new FileNotFoundException($"bench data needs a tokenizer.json: {file} is missing (tests/fixtures/tokenizers/fetch.sh brings Qwen3's, or give --tokenizer DIR)", file);
-        var json = JsonNode.Parse(File.ReadAllText(file))!;
-        var added = json["added_tokens"]?.AsArray() ?? throw new InvalidDataException($"{file}: no added_tokens");
-        if (!added.Any(t => t?["content"]?.GetValue<string>() == ConversationTemplate.ImageToken))
-            added.Add(new JsonObject
-            {
-                ["id"] = added.Max(t => t!["id"]!.GetValue<int>()) + 1, ["content"] = ConversationTemplate.ImageToken,
-                ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
-            });
-        Directory.CreateDirectory(target);
-        File.WriteAllText(Path.Combine(target, HfTokenizer.TokenizerFile), json.ToJsonString());
-        foreach (var extra in (string[])["tokenizer_config.json", "special_tokens_map.json"])
-            if (File.Exists(Path.Combine(source, extra))) File.Copy(Path.Combine(source, extra), Path.Combine(target, extra), overwrite: true);
-        return HfTokenizer.Load(target);
     }
 
     /// <summary>LLaVA-1.5's processor (openai/clip-vit-large-patch14-336).</summary>

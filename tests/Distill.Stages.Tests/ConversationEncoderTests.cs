@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Distill.Stages.Data.Llava;
 using Distill.Stages.Images;
 using Distill.Stages.Text;
@@ -13,24 +12,8 @@ public sealed class ConversationEncoderTests
 {
     private static readonly string Processors = Path.Combine(TokenizerFixtures.RepositoryRoot(), "tests", "fixtures", "hf-generated", "processors");
 
-    /// <summary>Qwen3's tokenizer with <c>&lt;image&gt;</c> added as a special token after its last id, as LLaVA
-    /// builds do.</summary>
-    private static HfTokenizer QwenWithImageToken(TempDir dir)
-    {
-        var source = TokenizerFixtures.TokenizerDir("qwen3");
-        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer.json")))!;
-        var added = json["added_tokens"]!.AsArray();
-        var next = added.Max(t => t!["id"]!.GetValue<int>()) + 1;
-        added.Add(new JsonObject
-        {
-            ["id"] = next, ["content"] = "<image>", ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false,
-            ["normalized"] = false, ["special"] = true,
-        });
-        var folder = Directory.CreateDirectory(dir.File("tokenizer")).FullName;
-        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
-        File.Copy(Path.Combine(source, "tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"));
-        return HfTokenizer.Load(folder);
-    }
+    private static HfTokenizer QwenWithImageToken(TempDir dir) =>
+        ImageTokenTokenizer.Create(TokenizerFixtures.TokenizerDir("qwen3"), dir.File("tokenizer"));
 
     private static ConversationSample Sample(string id, string? image, params string[] turns) =>
         new(id, image, turns.Select((t, i) => new ConversationTurn(i % 2 == 0 ? "human" : "gpt", t)).ToList(), "data.json");
