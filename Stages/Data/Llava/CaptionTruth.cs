@@ -12,40 +12,19 @@ public sealed record CaptionTruth(string Id, string Image, IReadOnlyList<string>
     {
         var path = Path.GetFullPath(file);
         if (!File.Exists(path)) throw new FileNotFoundException($"CHAIR caption file not found: {path}", path);
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var (truth, reason) = Parse(line, imageFolder);
-            if (truth is null) { budget.Reject(new BadSample(path, $"line {number}", reason!)); continue; }
-            budget.Accept();
-            yield return truth;
-        }
+        return JsonLines.Read(path, budget, e => Parse(e, imageFolder));
     }
 
-    private static (CaptionTruth?, string?) Parse(string line, string imageFolder)
+    private static (CaptionTruth?, string?) Parse(JsonElement e, string imageFolder)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(line); }
-        catch (JsonException e) { return (null, $"malformed JSON at column {e.BytePositionInLine + 1}"); }
-        using (doc)
-        {
-            var e = doc.RootElement;
-            if (e.ValueKind != JsonValueKind.Object) return (null, "expected a JSON object");
-            var id = e.TryGetProperty("id", out var i) ? i.ValueKind switch
-            {
-                JsonValueKind.String => i.GetString(),
-                JsonValueKind.Number => i.GetRawText(),
-                _ => null,
-            } : null;
-            var image = e.TryGetProperty("image", out var im) && im.ValueKind == JsonValueKind.String ? im.GetString() : null;
-            if (id is null || image is null) return (null, "needs id and image");
-            if (!e.TryGetProperty("objects", out var o) || o.ValueKind != JsonValueKind.Array || o.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
-                return (null, "needs 'objects', a list of object names");
-            var (resolved, error) = ImagePaths.Resolve(imageFolder, image);
-            if (error is not null) return (null, error);
-            return (new CaptionTruth(id, resolved!, o.EnumerateArray().Select(x => x.GetString()!).ToList()), null);
-        }
+        if (e.ValueKind != JsonValueKind.Object) return (null, "expected a JSON object");
+        var id = JsonLines.Text(e, "id");
+        var image = e.TryGetProperty("image", out var im) && im.ValueKind == JsonValueKind.String ? im.GetString() : null;
+        if (id is null || image is null) return (null, "needs id and image");
+        if (!e.TryGetProperty("objects", out var o) || o.ValueKind != JsonValueKind.Array || o.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
+            return (null, "needs 'objects', a list of object names");
+        var (resolved, error) = ImagePaths.Resolve(imageFolder, image);
+        if (error is not null) return (null, error);
+        return (new CaptionTruth(id, resolved!, o.EnumerateArray().Select(x => x.GetString()!).ToList()), null);
     }
 }

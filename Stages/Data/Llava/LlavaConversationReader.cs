@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace Distill.Stages.Data.Llava;
@@ -24,7 +23,7 @@ public static class LlavaConversationReader
         var folder = Path.GetFullPath(imageFolder ?? Path.GetDirectoryName(path)!);
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"image folder not found: {folder} (distill.data.image-folder, for {path})");
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var elements = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? Lines(path, budget) : ListItems(path);
+        var elements = path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) ? JsonLines.Elements(path, budget) : ListItems(path);
         foreach (var (element, label) in elements)
         {
             var (sample, reason, id) = Parse(element, path, folder);
@@ -56,33 +55,9 @@ public static class LlavaConversationReader
             catch (JsonException e)
             {
                 throw new InvalidDataException(
-                    $"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON in the list of samples: {FirstSentence(e.Message)}", e);
+                    $"{path}:{e.LineNumber + 1}:{e.BytePositionInLine + 1}: malformed JSON in the list of samples: {JsonLines.FirstSentence(e.Message)}", e);
             }
             yield return (items.Current, $"#{index}");
-        }
-    }
-
-    /// <summary>The lines of a JSONL file, blank ones skipped, each labelled <c>line N</c>; a line that is not JSON
-    /// is rejected with its column.</summary>
-    private static IEnumerable<(JsonElement, string)> Lines(string path, BadSampleBudget budget)
-    {
-        var number = 0;
-        foreach (var line in File.ReadLines(path, Encoding.UTF8))
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement element;
-            try
-            {
-                using var doc = JsonDocument.Parse(line);
-                element = doc.RootElement.Clone();
-            }
-            catch (JsonException e)
-            {
-                budget.Reject(new BadSample(path, $"line {number}", $"malformed JSON at column {e.BytePositionInLine + 1}: {FirstSentence(e.Message)}"));
-                continue;
-            }
-            yield return (element, $"line {number}");
         }
     }
 
@@ -90,12 +65,7 @@ public static class LlavaConversationReader
     private static (ConversationSample? Sample, string? Reason, string? Id) Parse(JsonElement e, string path, string folder)
     {
         if (e.ValueKind != JsonValueKind.Object) return (null, $"is a JSON {e.ValueKind.ToString().ToLowerInvariant()}, expected an object", null);
-        string? id = e.TryGetProperty("id", out var idValue) ? idValue.ValueKind switch
-        {
-            JsonValueKind.String => idValue.GetString(),
-            JsonValueKind.Number => idValue.GetRawText(),
-            _ => null,
-        } : null;
+        var id = JsonLines.Text(e, "id");
         if (string.IsNullOrEmpty(id)) return (null, "missing or non-string, non-number 'id'", null);
 
         string? image = null;
@@ -150,11 +120,5 @@ public static class LlavaConversationReader
         int b;
         do b = stream.ReadByte(); while (b is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF); // whitespace, UTF-8 BOM
         return b;
-    }
-
-    private static string FirstSentence(string message)
-    {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
     }
 }

@@ -16,45 +16,23 @@ public sealed record PopeQuestion(string QuestionId, string Image, string Text, 
         var path = Path.GetFullPath(file);
         if (!File.Exists(path)) throw new FileNotFoundException($"POPE file not found: {path}", path);
         var fromName = Settings.FirstOrDefault(s => Path.GetFileNameWithoutExtension(path).Contains(s, StringComparison.OrdinalIgnoreCase));
-        var number = 0;
-        foreach (var line in File.ReadLines(path))
-        {
-            number++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var (question, reason) = Parse(line, imageFolder, fromName);
-            if (question is null) { budget.Reject(new BadSample(path, $"line {number}", reason!)); continue; }
-            budget.Accept();
-            yield return question;
-        }
+        return JsonLines.Read(path, budget, e => Parse(e, imageFolder, fromName));
     }
 
-    private static (PopeQuestion?, string?) Parse(string line, string imageFolder, string? fromName)
+    private static (PopeQuestion?, string?) Parse(JsonElement e, string imageFolder, string? fromName)
     {
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(line); }
-        catch (JsonException e) { return (null, $"malformed JSON at column {e.BytePositionInLine + 1}"); }
-        using (doc)
-        {
-            var e = doc.RootElement;
-            if (e.ValueKind != JsonValueKind.Object) return (null, "expected a JSON object");
-            string? Text(string name) => e.TryGetProperty(name, out var v) ? v.ValueKind switch
-            {
-                JsonValueKind.String => v.GetString(),
-                JsonValueKind.Number => v.GetRawText(),
-                _ => null,
-            } : null;
-            var id = Text("question_id");
-            var image = Text("image");
-            var text = Text("text");
-            var label = Text("label");
-            if (id is null || image is null || text is null || label is null)
-                return (null, "needs question_id, image, text and label");
-            if (label is not ("yes" or "no")) return (null, $"label '{label}'; expected yes or no");
-            var setting = Text("category") ?? fromName;
-            if (setting is not null && !Settings.Contains(setting)) return (null, $"category '{setting}'; expected one of {string.Join(", ", Settings)}");
-            var (resolved, error) = ImagePaths.Resolve(imageFolder, image);
-            if (error is not null) return (null, error);
-            return (new PopeQuestion(id, resolved!, text, label == "yes", setting), null);
-        }
+        if (e.ValueKind != JsonValueKind.Object) return (null, "expected a JSON object");
+        var id = JsonLines.Text(e, "question_id");
+        var image = JsonLines.Text(e, "image");
+        var text = JsonLines.Text(e, "text");
+        var label = JsonLines.Text(e, "label");
+        if (id is null || image is null || text is null || label is null)
+            return (null, "needs question_id, image, text and label");
+        if (label is not ("yes" or "no")) return (null, $"label '{label}'; expected yes or no");
+        var setting = JsonLines.Text(e, "category") ?? fromName;
+        if (setting is not null && !Settings.Contains(setting)) return (null, $"category '{setting}'; expected one of {string.Join(", ", Settings)}");
+        var (resolved, error) = ImagePaths.Resolve(imageFolder, image);
+        if (error is not null) return (null, error);
+        return (new PopeQuestion(id, resolved!, text, label == "yes", setting), null);
     }
 }
