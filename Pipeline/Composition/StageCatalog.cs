@@ -34,12 +34,11 @@ public sealed class StageCatalog
         _paths = paths;
         _data = data;
         _dataFingerprint = dataFingerprint;
-        Device = new TorchSharp.torch.Device(DeviceSelector.Resolve(settings.Device));
-        Placement = new Placement(Device, settings.DType);
+        Placement = new Placement(new TorchSharp.torch.Device(DeviceSelector.Resolve(settings.Device)), settings.DType);
     }
 
     /// <summary>The compute device of <c>distill.device</c> (auto resolves to CUDA when this build has it).</summary>
-    public TorchSharp.torch.Device Device { get; }
+    public TorchSharp.torch.Device Device => Placement.Device!;
 
     /// <summary>Where every stage builds and loads its models: <see cref="Device"/> in <c>distill.dtype</c>.</summary>
     public Placement Placement { get; }
