@@ -66,7 +66,7 @@ public static class PipelineHost
         IReadOnlyList<StageDefinition> stages;
         try
         {
-            catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = ct };
+            catalog = new StageCatalog(settings, paths, prepared.Data, prepared.Fingerprint) { Progress = progress, Cancellation = ct };
             catalog.CheckStudentInit();
             flow = new FlowSettings
             {
@@ -77,7 +77,7 @@ public static class PipelineHost
                 StrictOrder = settings.Cache.StrictOrder,
             }.Validate();
             stages = instrument(StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
-                prepared.Data.Tokenizer.Hash, prepared.Manifest.Fingerprint));
+                prepared.Data.Tokenizer.Hash, prepared.Fingerprint));
         }
         catch (Exception e) when (StartupStep.Tag(e, "building the stages"))
         {
@@ -148,7 +148,7 @@ public static class PipelineHost
             Summary =
             [
                 new("Stages", string.Join(" -> ", settings.Stages)),
-                new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Manifest.Fingerprint[..12]})"),
+                new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Fingerprint[..12]})"),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Actors", hosting.Describe()),

@@ -56,10 +56,10 @@ public static class ScalingBench
 
         var rows = data.Rows("train").Take(settings.Parallelism.ShardSize).ToList();
         if (rows.Count == 0) throw new InvalidDataException($"{data.DatasetDir}: the training split is empty: no batch to send");
-        var samplesV1 = SamplesV1.Write(rows, data.ImageBytes);
+        var samplesV1 = SamplesV1.Write(rows, data.ImageFormat.Bytes);
         var scope = settings.Mimic.Scope;
         var meta = new TeacherBatchMeta("bench-fixed-latency", settings.Teacher.TopK, data.Tokenizer.VocabSize, data.Tokenizer.Hash, scope.Name());
-        var teacherV1 = SyntheticTeacherBatch.Create(rows, meta, scope, data.ImageBytes);
+        var teacherV1 = SyntheticTeacherBatch.Create(rows, meta, scope, data.ImageFormat.Bytes);
         int shards = ShardsFor(workers);
         Directory.CreateDirectory(workDir);
         var ledger = Path.Combine(workDir, "scaling-ledger.jsonl");

@@ -98,7 +98,7 @@ public sealed class StudentStageBench
         var prepared = Prepare(s, paths);
         using var metrics = new MetricsLog(paths.Metrics);
         var progress = new ConsoleProgress(metrics, TextWriter.Null, colour: false);
-        var catalog = new StageCatalog(s, paths, prepared.Data, prepared.Manifest.Fingerprint) { Progress = progress, Cancellation = _ct };
+        var catalog = new StageCatalog(s, paths, prepared.Data, prepared.Fingerprint) { Progress = progress, Cancellation = _ct };
         var caches = CacheInventory.List(live.CacheRoot);
         var runs = new List<StageRun>();
         foreach (var stage in catalog.Build().OfType<DistillStage>())

@@ -63,7 +63,7 @@ public sealed class NodeStageCatalog(ConfigSources nodeSources)
         {
             var prepared = DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir, tokenizer, scratch,
                 ModelConfigs.ImageFeatures(s));
-            return new StageCatalog(s, paths, prepared.Data, prepared.Manifest.Fingerprint);
+            return new StageCatalog(s, paths, prepared.Data, prepared.Fingerprint);
         }
         finally
         {

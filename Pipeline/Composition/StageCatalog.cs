@@ -61,7 +61,7 @@ public sealed class StageCatalog
     {
         get
         {
-            var config = ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId);
+            var config = ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.ImageTokenId);
             var init = StudentInit;
             var towerFrom = init.Vision ?? (ExternalTeacher ? TeacherDir : null);
             if (towerFrom is not null && Checkpoint.ReadConfig(towerFrom).Vlm is { } tower)
@@ -105,7 +105,7 @@ public sealed class StageCatalog
     public CancellationToken Cancellation { get; init; }
 
     public TeacherPretraining Pretraining => new(_data,
-        ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.Tokenizer.ImageId),
+        ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.ImageTokenId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
             _s.Teacher.WarmupSteps, _s.Seed),
         TeacherDir, _dataFingerprint, Placement);
@@ -135,8 +135,8 @@ public sealed class StageCatalog
         using var model = Checkpoint.Load(TeacherDir);
         if (model.Config.Text.VocabSize != _data.Tokenizer.VocabSize)
             throw new InvalidDataException($"{TeacherDir}: vocab_size {model.Config.Text.VocabSize} does not match its tokenizer ({_data.Tokenizer.VocabSize} tokens)");
-        if (model.Config.Vision.ImageSize != _data.ImageSize)
-            throw new InvalidDataException($"{TeacherDir}: image_size {model.Config.Vision.ImageSize} differs from distill.data.image-size {_data.ImageSize}");
+        if (model.Config.Vision.ImageSize != _data.ImageFormat.Size)
+            throw new InvalidDataException($"{TeacherDir}: image_size {model.Config.Vision.ImageSize} differs from the data's images ({_data.ImageFormat.Size} pixels)");
         return new StageOutcome(TeacherDir, new Dictionary<string, double> { ["params"] = model.ParameterCount() });
     }
 
@@ -146,15 +146,15 @@ public sealed class StageCatalog
         var options = new MimicOptions(StudentTrain, StudentSchedule,
             new KdObjective(_s.Mimic.Loss, _s.Mimic.JsdBeta, _s.Mimic.Temperature),
             _s.Mimic.KdWeight, _s.Mimic.CeWeight, _s.Mimic.AuxWeight, scope);
-        var generation = _s.Mimic.TeacherGeneratedResponses ? new ResponseGeneration(_s.Eval.MaxNewTokens, _data.Tokenizer.EosId) : null;
+        var generation = _s.Mimic.TeacherGeneratedResponses ? new ResponseGeneration(_s.Eval.MaxNewTokens, _data.EosId) : null;
         var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId, Placement, generation),
+                scope, _data.ImageFormat, _data.PadId, Placement, generation),
             CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
-                _data.ImageSize, _data.Tokenizer, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
+                _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
     }
 
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
@@ -202,10 +202,10 @@ public sealed class StageCatalog
             _s.Parallelism.ShardSize, name, Progress, Cancellation, Placement));
         return new DistillStage(name,
             CreateSource: () => source.Value,
-            CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageSize,
-                _data.Tokenizer.PadId, placement: Placement),
+            CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageFormat,
+                _data.PadId, placement: Placement),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
-                PreferenceDir, _data.ImageSize, _data.Tokenizer, source.Value.Figures, Placement,
+                PreferenceDir, _data.ImageFormat, _data, source.Value.Figures, Placement,
                 TrainingStates.For(name, TeacherFingerprint, input.Value)));
     }
 
@@ -220,7 +220,7 @@ public sealed class StageCatalog
         {
             Speed = _s.Eval.SpeedPrompts == 0 ? null
                 : new SpeedMeasurement(_data, _s.Eval.SpeedPrompts, _s.Eval.SpeedRepeats, _s.Eval.MaxNewTokens, _s.Eval.BatchSize),
-            Export = final is null ? null : new ExportPlan(final, ExportDir, _data.Tokenizer),
+            Export = final is null ? null : new ExportPlan(final, ExportDir, _data),
         }.Run(progress, ct);
     }
 
@@ -247,7 +247,7 @@ public sealed class StageCatalog
         return new DistillStage(name,
             CreateSource: () => source.Value,
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageSize, _data.Tokenizer.PadId, Placement),
+                scope, _data.ImageFormat, _data.PadId, Placement),
             CreateStudent: () =>
             {
                 var input = ModInputDir();

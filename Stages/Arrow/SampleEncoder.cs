@@ -7,7 +7,7 @@ namespace Distill.Stages.Arrow;
 /// <see cref="ChatTemplate"/>.</summary>
 public static class SampleEncoder
 {
-    public static SampleRow Encode(ShapesSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens)
+    public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens)
     {
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -15,9 +15,9 @@ public static class SampleEncoder
             ?? throw new InvalidDataException($"Sample '{sample.Id}' has no human turn");
         var gpt = sample.Conversations.FirstOrDefault(t => t.From == "gpt")
             ?? throw new InvalidDataException($"Sample '{sample.Id}' has no gpt turn");
-        if (!human.Value.StartsWith(ShapesSample.ImagePrefix, StringComparison.Ordinal))
+        if (!human.Value.StartsWith(QuestionSample.ImagePrefix, StringComparison.Ordinal))
             throw new InvalidDataException($"Sample '{sample.Id}': the human turn does not start with \"<image>\\n\"");
-        string question = human.Value[ShapesSample.ImagePrefix.Length..];
+        string question = human.Value[QuestionSample.ImagePrefix.Length..];
         EncodedSample encoded;
         try { encoded = ChatTemplate.Encode(tokenizer, question, gpt.Value, imageTokens); }
         catch (ArgumentException e) { throw new InvalidDataException($"Sample '{sample.Id}': {e.Message}", e); }

@@ -2,16 +2,16 @@ using System.Text.Json;
 
 namespace Distill.Stages.Data;
 
-/// <summary>Turns one element of a LLaVA conversation JSON list into a <see cref="ShapesSample"/>, naming the file
+/// <summary>Turns one element of a LLaVA conversation JSON list into a <see cref="QuestionSample"/>, naming the file
 /// and the sample id (or its index when the id itself is bad) in every error.</summary>
 internal static class LlavaSampleParser
 {
-    public static List<ShapesSample> ParseFile(string path)
+    public static List<QuestionSample> ParseFile(string path)
     {
         using var doc = ShapesJson.ReadDocument(path);
         if (doc.RootElement.ValueKind != JsonValueKind.Array)
             throw new InvalidDataException($"{path}: expected a JSON list of samples, found {doc.RootElement.ValueKind}");
-        var samples = new List<ShapesSample>(doc.RootElement.GetArrayLength());
+        var samples = new List<QuestionSample>(doc.RootElement.GetArrayLength());
         var ids = new HashSet<string>(StringComparer.Ordinal);
         int index = 0;
         foreach (var e in doc.RootElement.EnumerateArray())
@@ -23,7 +23,7 @@ internal static class LlavaSampleParser
         return samples;
     }
 
-    private static ShapesSample Parse(JsonElement e, string path, int index)
+    private static QuestionSample Parse(JsonElement e, string path, int index)
     {
         if (e.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{path}: sample #{index} is {e.ValueKind}, expected an object");
@@ -40,9 +40,9 @@ internal static class LlavaSampleParser
         }).ToList();
         if (turns[0].From != "human" || turns[1].From != "gpt")
             throw new InvalidDataException($"{where}: expected a 'human' turn then a 'gpt' turn, found '{turns[0].From}', '{turns[1].From}'");
-        if (!turns[0].Value.StartsWith(ShapesSample.ImagePrefix, StringComparison.Ordinal))
+        if (!turns[0].Value.StartsWith(QuestionSample.ImagePrefix, StringComparison.Ordinal))
             throw new InvalidDataException($"{where}: the human turn must start with \"<image>\\n\"");
-        string question = turns[0].Value[ShapesSample.ImagePrefix.Length..];
+        string question = turns[0].Value[QuestionSample.ImagePrefix.Length..];
         string answer = e.TryGetProperty("answer", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString()! : turns[1].Value;
         string? probe = null;
         if (e.TryGetProperty("probe", out var p) && p.ValueKind != JsonValueKind.Null)
@@ -52,7 +52,7 @@ internal static class LlavaSampleParser
                 throw new InvalidDataException(
                     $"{where}: 'probe' must be one of {string.Join(", ", ShapesVocabulary.ProbeSettings)}, found {p}");
         }
-        return new ShapesSample(id, image, task, question, answer, turns) { Probe = probe };
+        return new QuestionSample(id, image, task, question, answer, turns) { Probe = probe };
     }
 
     private static string String(JsonElement e, string name, string where) =>

@@ -5,7 +5,7 @@ namespace Distill.Stages.Data;
 /// <summary>Reads a written Shapes dataset.</summary>
 public static class ShapesDataset
 {
-    public static IReadOnlyList<ShapesSample> ReadSplit(string datasetDir, string split) =>
+    public static IReadOnlyList<QuestionSample> ReadSplit(string datasetDir, string split) =>
         LlavaSampleParser.ParseFile(Path.Combine(datasetDir, ShapesGenerator.SplitFile(split)));
 
     /// <summary>Each scene's objects (ground truth for CHAIR and POPE).</summary>
@@ -43,7 +43,7 @@ public static class ShapesDataset
     }
 
     /// <summary>Decodes the sample's PNG to packed RGB (size*size*3, row-major HWC), resizing if needed.</summary>
-    public static byte[] LoadRgb(string datasetDir, ShapesSample sample, int size) =>
+    public static byte[] LoadRgb(string datasetDir, QuestionSample sample, int size) =>
         LoadRgb(Path.Combine(datasetDir, sample.Image), size, $"sample '{sample.Id}'");
 
     /// <summary>Decodes an image file to packed RGB (size*size*3, row-major HWC), resizing if needed;

@@ -59,7 +59,7 @@ public static class ShapesGenerator
             {
                 var (family, question, answer, probe) = questions[q];
                 entries.Add(new LlavaEntry(SampleId(id, q), image,
-                    [new Turn("human", ShapesSample.ImagePrefix + question), new Turn("gpt", answer)], family, answer, probe));
+                    [new Turn("human", QuestionSample.ImagePrefix + question), new Turn("gpt", answer)], family, answer, probe));
                 families[family]++;
             }
         }

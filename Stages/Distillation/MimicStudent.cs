@@ -1,6 +1,7 @@
 using Distill.Models.Torch;
 using Distill.Models;
 using Distill.Models.Config;
+using Distill.Stages.Workspace;
 using Distill.Stages.Arrow;
 using Distill.Stages.Flow;
 using Distill.Stages.Losses;
@@ -33,8 +34,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly IReadOnlyList<SampleRow> _captions;
     private readonly string _denseDir;
     private readonly string _moeDir;
-    private readonly int _imageSize;
-    private readonly WordTokenizer _tokenizer;
+    private readonly ImageFormat _imageFormat;
+    private readonly PreparedData _data;
     private readonly Placement? _placement;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
@@ -49,8 +50,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="moeDir">Checkpoint directory of the D2S student (<c>checkpoints/student-moe</c>).</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
-        Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, int imageSize,
-        WordTokenizer tokenizer, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null)
+        Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
+        PreparedData data, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null)
     {
         _init = init;
         options.Schedule.Validate();
@@ -62,8 +63,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         _captions = captions;
         _denseDir = denseDir;
         _moeDir = moeDir;
-        _imageSize = imageSize;
-        _tokenizer = tokenizer;
+        _imageFormat = imageFormat;
+        _data = data;
         _placement = placement;
         _states = states;
     }
@@ -99,8 +100,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
         var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _placement, _states, _init);
-        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageSize, _tokenizer.PadId,
-            (student, phase) => ModelFiles.Save(student, _tokenizer, phase == DensePhase ? _denseDir : _moeDir),
+        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId,
+            (student, phase) => ModelFiles.Save(student, _data, phase == DensePhase ? _denseDir : _moeDir),
             progress, cancellation);
         figures["train_samples"] = train.Count;
         figures["heldout_samples"] = heldOut.Count;
@@ -111,7 +112,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     {
         using var scope = NewDisposeScope();
         var samples = rows.Select(r => r.Sample).ToList();
-        using var batch = TrainingBatch.Collate(samples, _imageSize, _tokenizer.PadId, _options.Scope);
+        using var batch = TrainingBatch.Collate(samples, _imageFormat, _data.PadId, _options.Scope);
         using var teacher = TeacherTargetTensors.Stack(rows, _meta!.TopK);
         var logits = CausalLmLoss.AtPositions(student.Logits(batch, samples), batch);        // [N,V]
         return MimicLoss.Compute(logits, batch, teacher, _options, student.MoeAuxLoss()).Total.MoveToOuterDisposeScope();
@@ -127,7 +128,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         {
             using var scope = NewDisposeScope();
             var samples = chunk.Select(r => r.Sample).ToList();
-            using var batch = TrainingBatch.Collate(samples, _imageSize, _tokenizer.PadId, _options.Scope);
+            using var batch = TrainingBatch.Collate(samples, _imageFormat, _data.PadId, _options.Scope);
             using var teacher = TeacherTargetTensors.Stack(chunk, _meta!.TopK);
             var logits = CausalLmLoss.AtPositions(student.Logits(batch, samples), batch);
             kl += KdObjective.ForwardKl.PerPosition(logits, teacher.Ids, teacher.Logprobs, teacher.Tail).sum().item<float>();

@@ -18,12 +18,12 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
     private readonly ArrowCodecClock _codec = new();
     private readonly VisionLanguageModel _model;
     private readonly TeacherBatchMeta _meta;
-    private readonly int _imageSize;
+    private readonly ImageFormat _imageFormat;
     private readonly int _padId;
     private readonly TokenScope _scope;
     private readonly ResponseGeneration? _generation;
 
-    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, int imageSize, int padId,
+    public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, ImageFormat imageFormat, int padId,
         Placement? placement = null, ResponseGeneration? generation = null)
     {
         _model = Checkpoint.Load(checkpointDir, placement);
@@ -31,7 +31,7 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
         if (topK <= 0 || topK > _model.Config.Text.VocabSize)
             throw new ArgumentOutOfRangeException(nameof(topK), topK, $"top-k must be in 1..{_model.Config.Text.VocabSize}");
         _meta = new TeacherBatchMeta(fingerprint, topK, _model.Config.Text.VocabSize, tokenizerHash, scope.Name());
-        _imageSize = imageSize;
+        _imageFormat = imageFormat;
         _padId = padId;
         _scope = scope;
         _generation = generation;
@@ -45,11 +45,11 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
     public byte[] Infer(byte[] samplesV1)
     {
         var rows = _codec.Decoding(() => SamplesV1.Read(samplesV1));
-        if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageSize, g.MaxNewTokens, g.EosId, _padId);
-        if (rows.Count == 0) return _codec.Encoding(() => TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageSize * _imageSize * 3));
+        if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageFormat, g.MaxNewTokens, g.EosId, _padId);
+        if (rows.Count == 0) return _codec.Encoding(() => TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageFormat.Bytes));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        using var batch = TrainingBatch.Collate(rows, _imageSize, _padId, _scope);
+        using var batch = TrainingBatch.Collate(rows, _imageFormat, _padId, _scope);
         var logits = CausalLmLoss.AtPositions(_model.Forward(batch.Pixels, batch.InputIds), batch); // [N, V]
         var (ids, logprobs, tail) = TeacherTargets.FromLogits(logits, _meta.TopK);
         var flatIds = ids.to_type(ScalarType.Int32).data<int>().ToArray();          // [N*K]
@@ -69,7 +69,7 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
                 flatTail.AsSpan(offset, n).ToArray()));
             offset += n;
         }
-        return _codec.Encoding(() => TeacherV1.Write(output, _meta, _imageSize * _imageSize * 3));
+        return _codec.Encoding(() => TeacherV1.Write(output, _meta, _imageFormat.Bytes));
     }
 
     public void Dispose() => _model.Dispose();

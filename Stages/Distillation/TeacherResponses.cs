@@ -15,7 +15,7 @@ public static class TeacherResponses
 {
     /// <param name="maxNewTokens">Longest response generated (tokens, eos not counted).</param>
     public static IReadOnlyList<SampleRow> Generate(VisionLanguageModel teacher, IReadOnlyList<SampleRow> rows,
-        int imageSize, int maxNewTokens, int eosId, int padId)
+        ImageFormat imageFormat, int maxNewTokens, int eosId, int padId)
     {
         if (maxNewTokens <= 0) throw new ArgumentOutOfRangeException(nameof(maxNewTokens), maxNewTokens, "the response limit must be positive");
         if (rows.Count == 0) return rows;
@@ -24,7 +24,7 @@ public static class TeacherResponses
         using (var scope = NewDisposeScope())
         using (var noGrad = no_grad())
         {
-            var pixels = ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageSize);       // [B,3,S,S]
+            var pixels = ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageFormat);       // [B,3,S,S]
             outputs = teacher.GenerateGreedy(pixels, prompts, maxNewTokens, eosId, padId);
         }
         var result = new List<SampleRow>(rows.Count);

@@ -1,3 +1,5 @@
+using Distill.Stages.Scoring;
+
 namespace Distill.Stages.Evaluation;
 
 /// <summary>Exact-match score of one question family, next to its chance level (0..1).</summary>

@@ -3,14 +3,14 @@ using System.Text.Json;
 using Distill.Models.Accounting;
 using Distill.Models.Checkpoints;
 using Distill.Stages.Flow;
-using Distill.Stages.Text;
+using Distill.Stages.Workspace;
 
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Evaluation;
 
 /// <summary>Where and what the eval stage exports: the final student into <paramref name="Directory"/>.</summary>
-public sealed record ExportPlan(EvaluatedModel Student, string Directory, WordTokenizer Tokenizer);
+public sealed record ExportPlan(EvaluatedModel Student, string Directory, PreparedData Data);
 
 /// <summary>Stage <c>eval</c>: every named checkpoint on the test split (accuracy, POPE, CHAIR), its measured speed
 /// when a <see cref="Speed"/> measurement is given, and FLOPs per token (MoD models: at the keep ratio measured
@@ -79,7 +79,7 @@ public sealed class EvaluationStage
         string? exported = null;
         if (Export is { } plan)
         {
-            StudentExport.Write(plan.Student, plan.Directory, plan.Tokenizer);
+            StudentExport.Write(plan.Student, plan.Directory, plan.Data);
             exported = plan.Directory;
             figures["exported_params"] = ParameterAccounting.Total(Checkpoint.ReadConfig(plan.Directory).Vlm!);
         }

@@ -52,15 +52,14 @@ public sealed class SpeedMeasurement
         var rows = _data.Rows(split);
         int n = Math.Min(_prompts, samples.Count);
         if (n == 0) throw new InvalidOperationException($"split '{split}' has no samples to measure speed on");
-        var tokenizer = _data.Tokenizer;
-        var prompts = Enumerable.Range(0, n).Select(i => ChatTemplate.EncodePrompt(tokenizer, samples[i].Question, _data.ImageTokens)).ToList();
+        var prompts = Enumerable.Range(0, n).Select(i => _data.EncodePrompt(samples[i].Question)).ToList();
         var images = Enumerable.Range(0, n).Select(i => rows[i].Image).ToList();
         var batchRows = Enumerable.Range(0, _batch).Select(i => i % n).ToList();
 
         model.eval();
         using var noGrad = no_grad();
-        using var singles = ImageTensors.FromRgb(images, _data.ImageSize).to(model.Device);              // [n,3,S,S]
-        using var batched = ImageTensors.FromRgb(batchRows.Select(i => images[i]).ToList(), _data.ImageSize).to(model.Device);
+        using var singles = ImageTensors.FromRgb(images, _data.ImageFormat).to(model.Device);              // [n,3,S,S]
+        using var batched = ImageTensors.FromRgb(batchRows.Select(i => images[i]).ToList(), _data.ImageFormat).to(model.Device);
         var batchPrompts = batchRows.Select(i => prompts[i]).ToList();
 
         var prefill = new List<double>();
@@ -105,7 +104,7 @@ public sealed class SpeedMeasurement
         using var cache = model.NewKvCache(prompts.Max(p => p.Length) + _newTokens);
         var clock = Stopwatch.StartNew();
         var features = model.EncodeImages(pixels);                                                    // [B,N,Dt]
-        var (ids, mask) = model.LeftPad(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), _data.Tokenizer.PadId); // [B,L]
+        var (ids, mask) = model.LeftPad(prompts.Select(p => (IReadOnlyList<int>)p).ToList(), _data.PadId); // [B,L]
         var next = model.Prefill(features, ids, mask, cache, lastOnly: true).argmax(-1);              // [B,1]
         next.cpu().data<long>();                                                                      // first tokens known
         double prefillMs = clock.Elapsed.TotalMilliseconds;

@@ -2,13 +2,14 @@ using System.Globalization;
 using System.Text;
 using Distill.Models.Accounting;
 using Distill.Models.Checkpoints;
-using Distill.Stages.Text;
+using Distill.Stages.Workspace;
 
 namespace Distill.Stages.Evaluation;
 
-/// <summary>Export of the final student (DESIGN 5.5): <c>model.safetensors</c>, <c>config.json</c> and
-/// <c>tokenizer.json</c> copied into one directory, with a README.txt that says what it is and how to load it
-/// (<see cref="Checkpoint.Load"/> and <see cref="WordTokenizer.Load"/>). The directory is assembled under a temporary
+/// <summary>Export of the final student (DESIGN 5.5): the files of its model directory (<c>model.safetensors</c>,
+/// <c>config.json</c>, <c>generation_config.json</c>, the tokenizer's and the image processor's) copied into one
+/// directory, with a README.txt that says what it is and how to load it (transformers' LLaVA classes, or
+/// <see cref="Checkpoint.Load"/>). The directory is assembled under a temporary
 /// name and then put in place, so it is either the previous export or the whole new one. Both folders are replaced
 /// only when they are Distill's (<see cref="Workspace.OwnedFolder.Export"/>: empty, or with a README.txt of Distill's,
 /// which is the first file written into them); anything else is refused.</summary>
@@ -24,9 +25,9 @@ public static class StudentExport
     public static string TempOf(string exportDir) => Path.GetFullPath(exportDir) + ".tmp";
 
     /// <summary>Exports <paramref name="student"/> into <paramref name="exportDir"/> (replacing an earlier export). The
-    /// tokenizer is the checkpoint's own tokenizer.json, or <paramref name="tokenizer"/> when it has none. Throws
+    /// tokenizer and processor files are the checkpoint's own, or <paramref name="data"/>'s when it has none. Throws
     /// <see cref="Workspace.FolderNotOwnedException"/>, changing nothing, when either folder is not Distill's.</summary>
-    public static void Write(EvaluatedModel student, string exportDir, WordTokenizer tokenizer)
+    public static void Write(EvaluatedModel student, string exportDir, PreparedData data)
     {
         var full = Path.GetFullPath(exportDir);
         var tmp = TempOf(full);
@@ -40,15 +41,12 @@ public static class StudentExport
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
         File.WriteAllText(Path.Combine(tmp, ReadmeFile), Readme(student, config), new UTF8Encoding(false)); // first: marks it
-        foreach (var file in Students.ModelFiles.Files.Where(f => f != TokenizerFile))
+        foreach (var file in Students.ModelFiles.Files)
             if (File.Exists(Path.Combine(student.Checkpoint, file))) File.Copy(Path.Combine(student.Checkpoint, file), Path.Combine(tmp, file));
-        var ownTokenizer = Path.Combine(student.Checkpoint, TokenizerFile);
-        if (File.Exists(ownTokenizer)) File.Copy(ownTokenizer, Path.Combine(tmp, TokenizerFile));
-        else tokenizer.Save(Path.Combine(tmp, TokenizerFile));
-        var check = WordTokenizer.Load(Path.Combine(tmp, TokenizerFile));
-        if (check.VocabSize != config.Text.VocabSize)
+        if (!File.Exists(Path.Combine(student.Checkpoint, TokenizerFile))) data.SaveProcessingFiles(tmp);
+        if (config.Text.VocabSize < data.Tokenizer.VocabSize)
             throw new InvalidDataException(
-                $"{student.Checkpoint}: vocab_size {config.Text.VocabSize} does not match the exported tokenizer ({check.VocabSize} tokens)");
+                $"{student.Checkpoint}: vocab_size {config.Text.VocabSize} is smaller than the exported tokenizer's {data.Tokenizer.VocabSize} ids");
 
         if (Directory.Exists(full)) Directory.Delete(full, recursive: true);
         Directory.Move(tmp, full);
@@ -72,12 +70,12 @@ public static class StudentExport
             "",
             $"{Checkpoint.WeightsFile}  weights (safetensors, Hugging Face parameter names)",
             $"{Checkpoint.ConfigFile}        LLaVA-style config (vision tower, projector, decoder{(t.Moe is null ? "" : ", MoE")}{(t.Mod is null ? "" : ", MoD")})",
-            $"{TokenizerFile}     the word tokenizer ({config.Text.VocabSize} tokens)",
+            $"{TokenizerFile}     the tokenizer ({config.Text.VocabSize} ids in the vocabulary), with tokenizer_config.json and preprocessor_config.json",
             "",
             string.Create(inv, $"Parameters: {p.Total:#,0} total, {p.Activated:#,0} activated per token; decoder {t.Layers} layers, hidden size {t.HiddenSize}."),
             "Load (C#): using var model = Distill.Models.Checkpoints.Checkpoint.Load(dir);",
-            "           var tokenizer = Distill.Stages.Text.WordTokenizer.Load(Path.Combine(dir, \"tokenizer.json\"));",
-            "Prompt: <s> <|user|> <image> x N question <|assistant|> (Distill.Stages.Text.ChatTemplate.EncodePrompt), then greedy decoding.",
+            t.Mod is null ? "Load (Python): transformers.LlavaForConditionalGeneration.from_pretrained(dir)" : "Load (Python): none; a MoD decoder has no transformers class",
+            "Prompt: the run's chat template (distill.data.chat-template) with one <image> token per image feature, then greedy decoding.",
             "");
     }
 }

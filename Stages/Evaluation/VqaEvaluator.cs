@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using Distill.Models.Generation;
 using System.Text.Json;
 using Distill.Models;
@@ -45,10 +46,10 @@ public sealed class VqaEvaluator
             .Select(g => (Family: g.Key, Items: _maxPerFamily > 0 ? g.Take(_maxPerFamily).ToList() : g.ToList()))
             .ToList();
         int total = byFamily.Sum(f => f.Items.Count);
+        var greedy = new GenerationOptions(_maxNewTokens, _data.EosId, _data.PadId) { MoreEosIds = _data.Stop.MoreEosIds };
         var predictions = new List<Prediction>(total);
         var scores = new List<FamilyScore>();
         var tokenizer = _data.Tokenizer;
-        var scenes = new Lazy<IReadOnlyDictionary<string, ShapesScene>>(() => ScenesByImage(split));
         var captions = new List<CaptionJudgement>();
         int done = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -60,20 +61,20 @@ public sealed class VqaEvaluator
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                var pixels = ImageTensors.FromRgb(chunk.Select(x => rows[x.Index].Image).ToList(), _data.ImageSize);
-                var prompts = chunk.Select(x => ChatTemplate.EncodePrompt(tokenizer, x.Sample.Question, _data.ImageTokens)).ToList();
+                var pixels = ImageTensors.FromRgb(chunk.Select(x => rows[x.Index].Image).ToList(), _data.ImageFormat);
+                var prompts = chunk.Select(x => _data.EncodePrompt(x.Sample.Question)).ToList();
                 IReadOnlyList<int[]> outputs;
-                using (no_grad()) outputs = model.GenerateGreedy(pixels, prompts, budget, tokenizer.EosId, tokenizer.PadId);
+                using (no_grad()) outputs = model.Generate(pixels, prompts, greedy with { MaxNewTokens = budget }).Tokens;
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var sample = chunk[i].Sample;
                     string generated = tokenizer.Decode(outputs[i]);
-                    bool ok = AnswerMatch.IsExact(tokenizer, generated, sample.Answer);
+                    bool ok = _data.Answers.IsExact(generated, sample.Answer);
                     if (ok) correct++;
                     var prediction = new Prediction(sample.Id, family, sample.Question, sample.Answer, generated, ok) { Probe = sample.Probe };
                     if (family == ShapesVocabulary.Caption)
                     {
-                        var judged = ChairMetrics.Judge(generated, SceneOf(scenes.Value, sample, split).Objects);
+                        var judged = _data.JudgeCaption(sample, generated);
                         captions.Add(judged);
                         prediction = prediction with { Hallucinated = judged.Hallucinated.Select(m => m.ToString()).ToList() };
                     }
@@ -108,19 +109,6 @@ public sealed class VqaEvaluator
             FlopsPerToken = flops.PerToken,
         };
     }
-
-    private IReadOnlyDictionary<string, ShapesScene> ScenesByImage(string split)
-    {
-        var byImage = new Dictionary<string, ShapesScene>(StringComparer.Ordinal);
-        foreach (var scene in ShapesDataset.ReadScenes(_data.DatasetDir, split)) byImage[scene.Image] = scene;
-        return byImage;
-    }
-
-    private ShapesScene SceneOf(IReadOnlyDictionary<string, ShapesScene> scenes, ShapesSample sample, string split) =>
-        scenes.TryGetValue(sample.Image, out var scene)
-            ? scene
-            : throw new InvalidDataException(
-                $"{Path.Combine(_data.DatasetDir, ShapesGenerator.ScenesFile(split))}: no scene for image '{sample.Image}' of caption sample '{sample.Id}'");
 
     /// <summary>Writes predictions as JSON lines (one object per sample) for inspection.</summary>
     public static void WritePredictions(string path, IEnumerable<Prediction> predictions)

@@ -13,14 +13,9 @@ public static class PixelNormalizer
         var src = image.Pixels;
         for (int c = 0; c < 3; c++)
         {
-            // a lookup per channel: the 256 possible results
-            var table = new float[256];
-            float m = (float)mean[c], s = (float)std[c];
-            for (int v = 0; v < 256; v++)
-            {
-                float x = rescale ? (float)(v * factor) : v;
-                table[v] = normalize ? (x - m) / s : x;
-            }
+            // a lookup per channel: the 256 possible results (the arithmetic of Models.ImageFormat, which the pipeline
+            // applies to the packed bytes)
+            var table = Models.ImageFormat.ChannelTable(rescale ? factor : 1, normalize ? mean[c] : 0, normalize ? std[c] : 1);
             for (int p = 0; p < plane; p++)
                 values[c * plane + p] = table[src[p * 3 + c]];
         }

@@ -33,7 +33,7 @@ public static class AttentionRank
     /// left-padded in batches of <paramref name="batchSize"/> with an attention mask, so padding takes no attention and
     /// the maps' padding rows and columns are 0. Returns, per layer, the mean over samples of the mean over heads.
     /// Runs in eval mode under no_grad; the model's mode is restored afterwards.</summary>
-    public static double[] Measure(VisionLanguageModel model, IReadOnlyList<SampleRow> calibration, int imageSize, int padId, int batchSize)
+    public static double[] Measure(VisionLanguageModel model, IReadOnlyList<SampleRow> calibration, ImageFormat imageFormat, int padId, int batchSize)
     {
         if (calibration.Count == 0) throw new ArgumentException("ARank needs at least one calibration sample.");
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batch size must be positive");
@@ -49,7 +49,7 @@ public static class AttentionRank
                 using var scope = torch.NewDisposeScope();
                 var prompts = chunk.Select(r => (IReadOnlyList<int>)PromptOf(r)).ToList();
                 var (ids, mask) = model.LeftPad(prompts, padId);                                   // [B,T]
-                var pixels = ImageTensors.FromRgb(chunk.Select(r => r.Image).ToList(), imageSize);  // [B,3,S,S]
+                var pixels = ImageTensors.FromRgb(chunk.Select(r => r.Image).ToList(), imageFormat);  // [B,3,S,S]
                 var maps = model.AttentionMaps(pixels, ids, mask);                                  // per layer [B,H,T,T]
                 for (int layer = 0; layer < layers; layer++)
                     sums[layer] += Of(maps[layer]).mean([1]).sum().item<double>();                  // sum over rows of the head mean

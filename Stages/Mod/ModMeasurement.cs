@@ -29,7 +29,7 @@ public static class ModMeasurement
     /// batch, in eval mode (the prefill threshold decides), under no_grad. Empty for a model without MoD layers. The
     /// model's mode is restored afterwards.</summary>
     public static IReadOnlyDictionary<int, double> ImageKeepShares(VisionLanguageModel model, IEnumerable<PromptBatch> batches,
-        int imageSize, int padId)
+        ImageFormat imageFormat, int padId)
     {
         var wrappers = model.LanguageModel.Model.Routes.Select(r => r as ModDecoderLayer).ToList();
         var layers = Enumerable.Range(0, wrappers.Count).Where(i => wrappers[i] is not null).ToArray();
@@ -45,7 +45,7 @@ public static class ModMeasurement
             {
                 using var scope = torch.NewDisposeScope();
                 var (ids, mask) = model.LeftPad(batch.Prompts.Select(p => (IReadOnlyList<int>)p).ToList(), padId); // [B,T]
-                var features = model.EncodeImages(ImageTensors.FromRgb(batch.Images, imageSize));                // [B,N,D]
+                var features = model.EncodeImages(ImageTensors.FromRgb(batch.Images, imageFormat));                // [B,N,D]
                 model.HiddenStates(features, ids, mask);                                                         // [B,T,D]
                 foreach (var i in layers)
                 {
@@ -83,7 +83,7 @@ public static class ModMeasurement
     /// rounds that go through the models in turn (so load from other processes spreads over all of them); the median
     /// per model. Eval mode, no_grad, batch = the prompts given. Each model's mode is restored afterwards.</summary>
     public static IReadOnlyList<PrefillTiming> PrefillLatency(IReadOnlyList<VisionLanguageModel> models, PromptBatch batch,
-        int imageSize, int padId, int repeats)
+        ImageFormat imageFormat, int padId, int repeats)
     {
         if (repeats < 1) throw new ArgumentOutOfRangeException(nameof(repeats), repeats, "at least one timed repeat");
         var modes = models.Select(m => m.training).ToArray();
@@ -94,7 +94,7 @@ public static class ModMeasurement
         try
         {
             using var noGrad = torch.no_grad();
-            using var pixels = ImageTensors.FromRgb(batch.Images, imageSize);
+            using var pixels = ImageTensors.FromRgb(batch.Images, imageFormat);
             for (int round = 0; round <= repeats; round++)
             {
                 for (int k = 0; k < models.Count; k++)

@@ -83,7 +83,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         try
         {
             var calibration = CalibrationRows();
-            var aRank = AttentionRank.Measure(_student, calibration, _data.ImageSize, _data.Tokenizer.PadId, options.Train.BatchSize);
+            var aRank = AttentionRank.Measure(_student, calibration, _data.ImageFormat, _data.PadId, options.Train.BatchSize);
             Plan = ModLayerSelection.Select(aRank, options.KeepFirst, options.KeepLast, options.TargetFraction)
                 with { CalibrationSamples = calibration.Count, InputCheckpoint = inputCheckpoint };
             AtomicFile.WriteAllBytes(planPath, Encoding.UTF8.GetBytes(Plan.ToJson()));
@@ -202,7 +202,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     {
         _student.train();
         using var scope = NewDisposeScope();
-        using var batch = TrainingBatch.Collate(rows.Select(r => r.Sample).ToList(), _data.ImageSize, _data.Tokenizer.PadId, _options.Scope);
+        using var batch = TrainingBatch.Collate(rows.Select(r => r.Sample).ToList(), _data.ImageFormat, _data.PadId, _options.Scope);
         using var teacher = TeacherTargetTensors.Stack(rows, _meta!.TopK);
         var logits = CausalLmLoss.AtPositions(_student.Forward(batch.Pixels, batch.InputIds), batch);   // [N,V]
         var (distill, _, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
@@ -277,7 +277,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         if (_samplesTrained > 0) figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
-        ModelFiles.Save(_student, _data.Tokenizer, _outputDir);
+        ModelFiles.Save(_student, _data, _outputDir);
 
         AddPlanFigures(figures);
         Measure(figures, progress, cancellation);
@@ -309,7 +309,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             .ToList();
 
         progress.Report(new StageProgress(_stage, "measure-routing", 0, 1, 0, double.NaN));
-        var shares = ModMeasurement.ImageKeepShares(_student, batches, _data.ImageSize, _data.Tokenizer.PadId);
+        var shares = ModMeasurement.ImageKeepShares(_student, batches, _data.ImageFormat, _data.PadId);
         foreach (var (layer, share) in shares) figures[$"image_keep_share.layer{layer}"] = share;
         figures["image_keep_share"] = shares.Count == 0 ? 1 : shares.Values.Average();
 
@@ -333,7 +333,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             {
                 if (_measure.LatencyThreads > 0) torch.set_num_threads(_measure.LatencyThreads);
                 figures["latency_threads"] = torch.get_num_threads();
-                timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageSize, _data.Tokenizer.PadId, _measure.LatencyRepeats);
+                timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageFormat, _data.PadId, _measure.LatencyRepeats);
             }
             finally
             {
@@ -378,7 +378,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             foreach (var chunk in _heldOut.Chunk(_options.Train.BatchSize))
             {
                 using var scope = NewDisposeScope();
-                using var batch = TrainingBatch.Collate(chunk.Select(r => r.Sample).ToList(), _data.ImageSize, _data.Tokenizer.PadId, _options.Scope);
+                using var batch = TrainingBatch.Collate(chunk.Select(r => r.Sample).ToList(), _data.ImageFormat, _data.PadId, _options.Scope);
                 using var teacher = TeacherTargetTensors.Stack(chunk, _meta!.TopK);
                 var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
                 var (_, kd, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);

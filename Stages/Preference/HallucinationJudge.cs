@@ -1,3 +1,5 @@
+using Distill.Stages.Scoring;
+
 namespace Distill.Stages.Preference;
 
 /// <summary>Judges caption samples against the scene (object hallucination, as CHAIR counts it): a response naming an

@@ -13,20 +13,20 @@ public static class PolicyLogProbs
     /// <returns>chosen [B], rejected [B] float32, and the reference log-probs as [B] float32 on the same device; all
     /// in the caller's dispose scope.</returns>
     public static (Tensor Chosen, Tensor Rejected, Tensor RefChosen, Tensor RefRejected) Of(
-        VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, int imageSize, int padId)
+        VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, ImageFormat imageFormat, int padId)
     {
-        var (chosen, rejected, refChosen, refRejected, _) = WithChosenLengths(model, rows, imageSize, padId);
+        var (chosen, rejected, refChosen, refRejected, _) = WithChosenLengths(model, rows, imageFormat, padId);
         return (chosen, rejected, refChosen, refRejected);
     }
 
     /// <summary><see cref="Of"/> plus the number of response tokens of each chosen response ([B]).</summary>
     public static (Tensor Chosen, Tensor Rejected, Tensor RefChosen, Tensor RefRejected, int[] ChosenTokens) WithChosenLengths(
-        VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, int imageSize, int padId)
+        VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows, ImageFormat imageFormat, int padId)
     {
         if (rows.Count == 0) throw new ArgumentException("no pairs to score", nameof(rows));
         int b = rows.Count;
         using var scope = NewDisposeScope();
-        var features = model.EncodeImages(ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageSize)); // [B,N,D]
+        var features = model.EncodeImages(ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageFormat)); // [B,N,D]
         var both = features.repeat(2, 1, 1);                                                                     // [2B,N,D]
         var prompts = rows.Select(r => r.PromptIds).Concat(rows.Select(r => r.PromptIds)).ToList();
         var responses = rows.Select(r => r.ChosenIds).Concat(rows.Select(r => r.RejectedIds)).ToList();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Text;
+using Distill.Stages.Workspace;
 
 namespace Distill.Stages.Preference;
 
@@ -12,7 +13,7 @@ namespace Distill.Stages.Preference;
 /// Every error names the file and the line (JSON lines) or the sample's index (a JSON list).</summary>
 public static class PreferenceDatasetFile
 {
-    public static IReadOnlyList<CandidateRow> Read(string path, WordTokenizer tokenizer, int imageSize, int imageTokens)
+    public static IReadOnlyList<CandidateRow> Read(string path, PreparedData data)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Preference dataset file not found: {path}", path);
         string text = File.ReadAllText(path);
@@ -23,7 +24,7 @@ public static class PreferenceDatasetFile
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (where, fallbackId, element) in entries)
         {
-            var row = Parse(element, where, fallbackId, name, folder, tokenizer, imageSize, imageTokens);
+            var row = Parse(element, where, fallbackId, name, folder, data);
             if (seen.TryGetValue(row.SampleId, out var first))
                 throw new InvalidDataException($"{where}: id '{row.SampleId}' was already used at {first}");
             seen[row.SampleId] = where;
@@ -67,33 +68,33 @@ public static class PreferenceDatasetFile
     }
 
     private static CandidateRow Parse(JsonElement e, string where, string fallbackId, string fileName, string folder,
-        WordTokenizer tokenizer, int imageSize, int imageTokens)
+        PreparedData data)
     {
         if (e.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{where}: expected an object, found {e.ValueKind}");
         string id = IdOf(e, where) ?? fallbackId;
         string image = Text(e, "image", where);
         string question = Text(e, "question", where);
-        if (question.StartsWith(WordTokenizer.ImageToken, StringComparison.Ordinal))
-            question = question[WordTokenizer.ImageToken.Length..].TrimStart();
+        if (question.StartsWith(ConversationTemplate.ImageToken, StringComparison.Ordinal))
+            question = question[ConversationTemplate.ImageToken.Length..].TrimStart();
         string chosen = Text(e, "chosen", where), rejected = Text(e, "rejected", where);
 
         int[] prompt;
-        try { prompt = ChatTemplate.EncodePrompt(tokenizer, question, imageTokens); }
-        catch (ArgumentException ex) { throw new InvalidDataException($"{where}: {ex.Message}", ex); }
-        int[] chosenIds = Response(tokenizer, chosen, "chosen", where), rejectedIds = Response(tokenizer, rejected, "rejected", where);
+        try { prompt = data.EncodePrompt(question); }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException) { throw new InvalidDataException($"{where}: {ex.Message}", ex); }
+        int[] chosenIds = Response(data, chosen, "chosen", where), rejectedIds = Response(data, rejected, "rejected", where);
         if (chosenIds.AsSpan().SequenceEqual(rejectedIds))
             throw new InvalidDataException($"{where}: 'chosen' and 'rejected' are the same text after tokenization");
         string imagePath = Path.IsPathRooted(image) ? image : Path.Combine(folder, image);
         byte[] rgb;
-        try { rgb = ShapesDataset.LoadRgb(imagePath, imageSize, $"{where} ('{id}')"); }
+        try { rgb = data.LoadImage(imagePath, $"{where} ('{id}')"); }
         catch (FileNotFoundException ex) { throw new FileNotFoundException(ex.Message, imagePath, ex); }
         return CandidateRow.Judged(id, rgb, prompt, chosenIds, rejectedIds, PreferenceSources.Dataset, $"dataset {fileName}");
     }
 
-    private static int[] Response(WordTokenizer tokenizer, string text, string field, string where)
+    private static int[] Response(PreparedData data, string text, string field, string where)
     {
-        int[] ids = [.. tokenizer.Encode(text), tokenizer.EosId];
-        if (ids.Contains(tokenizer.ImageId)) throw new InvalidDataException($"{where}: '{field}' must not contain {WordTokenizer.ImageToken}");
+        int[] ids = [.. data.Tokenizer.Encode(text), data.EosId];
+        if (ids.Contains(data.ImageTokenId)) throw new InvalidDataException($"{where}: '{field}' must not contain {ConversationTemplate.ImageToken}");
         return ids;
     }
 

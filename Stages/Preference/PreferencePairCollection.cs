@@ -24,14 +24,14 @@ public static class PreferencePairCollection
         var heldOut = new List<CandidateRow>();
         if (datasetFile is not null)
         {
-            var pairs = PreferenceDatasetFile.Read(datasetFile, data.Tokenizer, data.ImageSize, data.ImageTokens);
+            var pairs = PreferenceDatasetFile.Read(datasetFile, data);
             train.AddRange(pairs);
             figures["dataset_pairs_read"] = pairs.Count;
         }
         if (mining.StudentSampled || mining.Hallucination)
         {
             using var student = Checkpoint.Load(studentCheckpoint, placement);
-            var miner = new StudentPairMiner(student, data.Tokenizer, data.ImageSize, data.ImageTokens, mining, SceneLookup(data));
+            var miner = new StudentPairMiner(student, data, mining);
             var mined = miner.Mine("train", data.Samples("train"), data.Rows("train"), mining.Prompts, stage, progress, cancellation);
             var minedHeldOut = miner.Mine("val", data.Samples("val"), data.Rows("val"), mining.HeldOutPrompts, stage, progress, cancellation);
             train.AddRange(mined.Rows);
@@ -47,16 +47,7 @@ public static class PreferencePairCollection
             throw new InvalidOperationException(
                 $"{stage}: no training pair was collected ({Describe(figures)}); mine more prompts (distill.preference.prompts, " +
                 "samples-per-prompt, temperature) or add a dataset file");
-        return new CandidateShardSource(train, heldOut, shardSize, new CandidateBatchMeta(data.Tokenizer.Hash), data.ImageBytes, figures);
-    }
-
-    /// <summary>The scene of a train or val sample, by its image path.</summary>
-    private static Func<ShapesSample, ShapesScene?> SceneLookup(PreparedData data)
-    {
-        var scenes = new Lazy<Dictionary<string, ShapesScene>>(() =>
-            new[] { "train", "val" }.SelectMany(split => ShapesDataset.ReadScenes(data.DatasetDir, split))
-                .ToDictionary(s => s.Image, StringComparer.Ordinal));
-        return sample => scenes.Value.GetValueOrDefault(sample.Image);
+        return new CandidateShardSource(train, heldOut, shardSize, new CandidateBatchMeta(data.Tokenizer.Hash), data.ImageFormat.Bytes, figures);
     }
 
     private static string Describe(IReadOnlyDictionary<string, double> figures) => figures.Count == 0

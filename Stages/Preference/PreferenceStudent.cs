@@ -1,3 +1,4 @@
+using Distill.Stages.Workspace;
 using Distill.Stages.Students;
 using Distill.Models.Torch;
 using System.Diagnostics;
@@ -34,8 +35,8 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly PreferenceOptions _options;
     private readonly Func<int, bool> _isHeldOut;
     private readonly string _outputDir;
-    private readonly int _imageSize;
-    private readonly WordTokenizer _tokenizer;
+    private readonly ImageFormat _imageFormat;
+    private readonly PreparedData _data;
     private readonly IReadOnlyDictionary<string, double> _sourceFigures;
     private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
@@ -56,7 +57,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
-        Func<int, bool> isHeldOut, string outputDir, int imageSize, WordTokenizer tokenizer,
+        Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data,
         IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null)
     {
         _stage = stage;
@@ -64,8 +65,8 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _options = options;
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
-        _imageSize = imageSize;
-        _tokenizer = tokenizer;
+        _imageFormat = imageFormat;
+        _data = data;
         _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
         _placement = placement;
         manual_seed(options.Train.Seed);
@@ -105,8 +106,8 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private VisionLanguageModel LoadStudent()
     {
         var student = Checkpoint.Load(_inputCheckpoint);
-        if (student.Config.Text.VocabSize != _tokenizer.VocabSize)
-            throw new InvalidDataException($"{_inputCheckpoint}: vocab_size {student.Config.Text.VocabSize} differs from the tokenizer's {_tokenizer.VocabSize}");
+        if (student.Config.Text.VocabSize < _data.Tokenizer.VocabSize)
+            throw new InvalidDataException($"{_inputCheckpoint}: vocab_size {student.Config.Text.VocabSize} is smaller than the tokenizer's {_data.Tokenizer.VocabSize} ids");
         student.FreezeVisionTower();
         return student.Place(_placement);
     }
@@ -135,10 +136,10 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
     {
-        if (meta.TokenizerHash != _tokenizer.Hash)
-            throw new InvalidDataException($"shard {shardId}: {PreferenceV1.SchemaName} tokenizer hash {meta.TokenizerHash} differs from the student's {_tokenizer.Hash}");
-        if (imageBytes != _imageSize * _imageSize * 3)
-            throw new InvalidDataException($"shard {shardId}: images of {imageBytes} bytes, the student expects {_imageSize}x{_imageSize}x3");
+        if (meta.TokenizerHash != _data.Tokenizer.Hash)
+            throw new InvalidDataException($"shard {shardId}: {PreferenceV1.SchemaName} tokenizer hash {meta.TokenizerHash} differs from the student's {_data.Tokenizer.Hash}");
+        if (imageBytes != _imageFormat.Bytes)
+            throw new InvalidDataException($"shard {shardId}: images of {imageBytes} bytes, the student expects {_imageFormat}x{_imageFormat}x3");
         if (_meta is not null && _meta.TeacherFingerprint != meta.TeacherFingerprint)
             throw new InvalidDataException($"shard {shardId}: reference log-probs of teacher {meta.TeacherFingerprint}, earlier shards had {_meta.TeacherFingerprint}");
         _meta ??= meta;
@@ -148,7 +149,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     {
         _student.train();
         using var scope = NewDisposeScope();
-        var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageSize, _tokenizer.PadId);
+        var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageFormat, _data.PadId);
         var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
         if (_options.SftWeight > 0)
             loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)), Scalars.One);
@@ -199,7 +200,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         if (_pairsTrained > 0) figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
-        ModelFiles.Save(_student, _tokenizer, _outputDir);
+        ModelFiles.Save(_student, _data, _outputDir);
         _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }
@@ -238,7 +239,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
         {
             using var scope = NewDisposeScope();
-            var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(model, chunk, _imageSize, _tokenizer.PadId);
+            var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(model, chunk, _imageFormat, _data.PadId);
             nllSum += PreferenceLoss.ChosenNll(chosen, chosenTokens).item<float>() * chunk.Length;
             var (rw, rl) = PreferenceLoss.LogRatios(chosen, rejected, refChosen, refRejected);
             margins.AddRange((rw - rl).cpu().data<float>().ToArray().Select(m => _options.Beta * m));

@@ -19,19 +19,19 @@ public sealed class PreferenceTeacher : ITeacherStep, IArrowCodecTimed
     private readonly ArrowCodecClock _codec = new();
     private readonly VisionLanguageModel _model;
     private readonly PreferenceBatchMeta _meta;
-    private readonly int _imageSize;
+    private readonly ImageFormat _imageFormat;
     private readonly int _padId;
     private readonly int _maxSequences;
 
     /// <param name="maxSequences">responses scored in one forward (rows are never split across forwards).</param>
-    public PreferenceTeacher(string checkpointDir, string fingerprint, string tokenizerHash, int imageSize, int padId,
+    public PreferenceTeacher(string checkpointDir, string fingerprint, string tokenizerHash, ImageFormat imageFormat, int padId,
         int maxSequences = 64, Placement? placement = null)
     {
         if (maxSequences < 2) throw new ArgumentOutOfRangeException(nameof(maxSequences), maxSequences, "must be at least 2");
         _model = Checkpoint.Load(checkpointDir, placement);
         _model.eval();
         _meta = new PreferenceBatchMeta(fingerprint, tokenizerHash);
-        _imageSize = imageSize;
+        _imageFormat = imageFormat;
         _padId = padId;
         _maxSequences = maxSequences;
     }
@@ -46,8 +46,8 @@ public sealed class PreferenceTeacher : ITeacherStep, IArrowCodecTimed
         var (rows, meta, imageBytes) = _codec.Decoding(() => CandidatesV1.Read(candidatesV1));
         if (meta.TokenizerHash != _meta.TokenizerHash)
             throw new InvalidDataException($"{CandidatesV1.SchemaName}: tokenizer hash {meta.TokenizerHash} differs from the teacher's {_meta.TokenizerHash}");
-        if (imageBytes != _imageSize * _imageSize * 3)
-            throw new InvalidDataException($"{CandidatesV1.SchemaName}: images of {imageBytes} bytes, the teacher expects {_imageSize}x{_imageSize}x3");
+        if (imageBytes != _imageFormat.Bytes)
+            throw new InvalidDataException($"{CandidatesV1.SchemaName}: images of {imageBytes} bytes, the teacher expects {_imageFormat}x{_imageFormat}x3");
         var output = new List<PreferenceRow>(rows.Count);
         foreach (var group in Groups(rows))
         {
@@ -81,7 +81,7 @@ public sealed class PreferenceTeacher : ITeacherStep, IArrowCodecTimed
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var features = _model.EncodeImages(ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), _imageSize)); // [R,N,D]
+        var features = _model.EncodeImages(ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), _imageFormat)); // [R,N,D]
         var owner = rows.SelectMany((r, i) => Enumerable.Repeat((long)i, r.Responses.Length)).ToArray();
         var perResponse = features.index_select(0, tensor(owner, device: features.device));                      // [S,N,D]
         var prompts = rows.SelectMany(r => Enumerable.Repeat(r.PromptIds, r.Responses.Length)).ToList();

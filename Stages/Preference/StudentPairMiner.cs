@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Generation;
@@ -5,6 +6,7 @@ using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Flow;
 using Distill.Stages.Text;
+using Distill.Stages.Workspace;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Preference;
@@ -25,35 +27,29 @@ namespace Distill.Stages.Preference;
 public sealed class StudentPairMiner
 {
     private readonly VisionLanguageModel _student;
-    private readonly WordTokenizer _tokenizer;
-    private readonly int _imageSize;
-    private readonly int _imageTokens;
+    private readonly PreparedData _data;
     private readonly MiningOptions _options;
-    private readonly Func<ShapesSample, ShapesScene?> _sceneOf;
     private int _withImageToken;
 
-    /// <param name="sceneOf">the scene a sample asks about (for hallucination pairs), or null when unknown.</param>
-    public StudentPairMiner(VisionLanguageModel student, WordTokenizer tokenizer, int imageSize, int imageTokens,
-        MiningOptions options, Func<ShapesSample, ShapesScene?> sceneOf)
+    /// <param name="data">the prompts' tokenizer and template, and the objects of each image for hallucination pairs
+    /// (<see cref="PreparedData.ObjectsOf"/>).</param>
+    public StudentPairMiner(VisionLanguageModel student, PreparedData data, MiningOptions options)
     {
         _student = student;
-        _tokenizer = tokenizer;
-        _imageSize = imageSize;
-        _imageTokens = imageTokens;
+        _data = data;
         _options = options.Validate();
-        _sceneOf = sceneOf;
     }
 
     /// <summary>Whether mining can make a pair from this sample under the enabled sources.</summary>
-    public bool IsEligible(ShapesSample sample) => IsCaption(sample)
+    public bool IsEligible(QuestionSample sample) => IsCaption(sample)
         ? _options.Hallucination || _options.StudentSampled
         : _options.StudentSampled;
 
-    private static bool IsCaption(ShapesSample sample) => sample.Task == ShapesVocabulary.Caption;
+    private static bool IsCaption(QuestionSample sample) => sample.Task == ShapesVocabulary.Caption;
 
     /// <summary>Mines <paramref name="count"/> eligible prompts of a split, picked by a seeded shuffle.
     /// <paramref name="rows"/> are the split's <c>samples/v1</c> rows, aligned with <paramref name="samples"/>.</summary>
-    public MinedPairs Mine(string split, IReadOnlyList<ShapesSample> samples, IReadOnlyList<SampleRow> rows, int count,
+    public MinedPairs Mine(string split, IReadOnlyList<QuestionSample> samples, IReadOnlyList<SampleRow> rows, int count,
         string stage, IStageProgress progress, CancellationToken cancellation)
     {
         if (samples.Count != rows.Count) throw new ArgumentException($"{samples.Count} samples but {rows.Count} rows of split '{split}'");
@@ -83,19 +79,20 @@ public sealed class StudentPairMiner
     }
 
     /// <summary>SamplesPerPrompt responses for each prompt of the chunk, distinct by ids, in sampling order.</summary>
-    private List<List<SampledResponse>> Sample(IReadOnlyList<(ShapesSample Sample, SampleRow Row)> chunk, string split, int chunkIndex)
+    private List<List<SampledResponse>> Sample(IReadOnlyList<(QuestionSample Sample, SampleRow Row)> chunk, string split, int chunkIndex)
     {
         int n = _options.SamplesPerPrompt;
         var images = chunk.SelectMany(x => Enumerable.Repeat(x.Row.Image, n)).ToList();
         var prompts = chunk.SelectMany(x => Enumerable.Repeat(PromptOf(x.Sample), n)).ToList();
-        var generation = new GenerationOptions(_options.MaxNewTokens, _tokenizer.EosId, _tokenizer.PadId,
+        var generation = new GenerationOptions(_options.MaxNewTokens, _data.EosId, _data.PadId,
             _options.Temperature, _options.TopP,
-            Seed: unchecked((long)DeterministicRandom.Derive(_options.Seed, $"{split}/preference-sampling/{chunkIndex}")));
+            Seed: unchecked((long)DeterministicRandom.Derive(_options.Seed, $"{split}/preference-sampling/{chunkIndex}")))
+        { MoreEosIds = _data.Stop.MoreEosIds };
         IReadOnlyList<int[]> tokens;
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            var pixels = ImageTensors.FromRgb(images, _imageSize);                      // [B*n,3,S,S]
+            var pixels = ImageTensors.FromRgb(images, _data.ImageFormat);                      // [B*n,3,S,S]
             tokens = _student.Generate(pixels, prompts, generation).Tokens;
         }
         var result = new List<List<SampledResponse>>(chunk.Count);
@@ -104,10 +101,10 @@ public sealed class StudentPairMiner
             var distinct = new List<SampledResponse>(n);
             for (int k = 0; k < n; k++)
             {
-                int[] ids = [.. tokens[p * n + k], _tokenizer.EosId];
-                if (ids.Contains(_tokenizer.ImageId)) { _withImageToken++; continue; } // cannot be scored: the image has N slots
+                int[] ids = [.. tokens[p * n + k], _data.EosId];
+                if (ids.Contains(_data.ImageTokenId)) { _withImageToken++; continue; } // cannot be scored: the image has N slots
                 if (!distinct.Any(d => d.Ids.AsSpan().SequenceEqual(ids)))
-                    distinct.Add(new SampledResponse(ids, _tokenizer.Decode(tokens[p * n + k])));
+                    distinct.Add(new SampledResponse(ids, _data.Tokenizer.Decode(tokens[p * n + k])));
             }
             result.Add(distinct);
         }
@@ -115,20 +112,20 @@ public sealed class StudentPairMiner
     }
 
     /// <summary>The candidate row of one prompt, or null when its responses offer nothing to contrast.</summary>
-    private CandidateRow? Judge(ShapesSample sample, SampleRow row, List<SampledResponse> responses)
+    private CandidateRow? Judge(QuestionSample sample, SampleRow row, List<SampledResponse> responses)
     {
         int[] prompt = PromptOf(sample);
         if (IsCaption(sample) && _options.Hallucination)
         {
-            var scene = _sceneOf(sample) ?? throw new InvalidDataException($"caption sample '{sample.Id}': its scene ({sample.Image}) is unknown, so hallucinations cannot be judged");
-            var verdict = HallucinationJudge.Judge(responses, ObjectMentions.InScene(scene), ResponseOf(sample.Answer));
+            var objects = _data.ObjectsOf(sample) ?? throw new InvalidDataException($"caption sample '{sample.Id}': the objects of its image ({sample.Image}) are unknown, so hallucinations cannot be judged");
+            var verdict = HallucinationJudge.Judge(responses, objects, ResponseOf(sample.Answer));
             if (verdict is not null)
                 return CandidateRow.Judged(sample.Id, row.Image, prompt, verdict.Chosen, verdict.Rejected, PreferenceSources.Hallucination, verdict.Judge);
         }
         if (!_options.StudentSampled) return null;
-        if (!IsCaption(sample) && !string.IsNullOrEmpty(sample.Answer))
+        if (_data.HasExactAnswer(sample))
         {
-            var verdict = GroundTruthJudge.Judge(_tokenizer, responses, sample.Answer);
+            var verdict = GroundTruthJudge.Judge(_data.Answers, responses, sample.Answer);
             return verdict is null
                 ? null
                 : CandidateRow.Judged(sample.Id, row.Image, prompt, verdict.Chosen, verdict.Rejected, PreferenceSources.StudentSampled, verdict.Judge);
@@ -138,7 +135,7 @@ public sealed class StudentPairMiner
             : new CandidateRow(sample.Id, row.Image, prompt, responses.Select(r => r.Ids).ToArray(), PreferenceSources.StudentSampled, Judge: null);
     }
 
-    private int[] PromptOf(ShapesSample sample) => ChatTemplate.EncodePrompt(_tokenizer, sample.Question, _imageTokens);
+    private int[] PromptOf(QuestionSample sample) => _data.EncodePrompt(sample.Question);
 
-    private int[] ResponseOf(string answer) => [.. _tokenizer.Encode(answer), _tokenizer.EosId];
+    private int[] ResponseOf(string answer) => [.. _data.Tokenizer.Encode(answer), _data.EosId];
 }

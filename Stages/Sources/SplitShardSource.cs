@@ -14,7 +14,7 @@ public sealed class SplitShardSource : IShardSource
     public SplitShardSource(PreparedData data, string trainSplit, string heldOutSplit, int shardSize)
     {
         if (shardSize <= 0) throw new ArgumentOutOfRangeException(nameof(shardSize), shardSize, "shard size must be positive");
-        _imageBytes = data.ImageBytes;
+        _imageBytes = data.ImageFormat.Bytes;
         var train = data.Rows(trainSplit);
         var heldOut = data.Rows(heldOutSplit);
         _shards.AddRange(train.Chunk(shardSize));

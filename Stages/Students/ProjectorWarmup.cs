@@ -1,4 +1,5 @@
 using Distill.Stages.Arrow;
+using Distill.Models;
 using Distill.Stages.Flow;
 using Distill.Stages.Training;
 
@@ -12,7 +13,7 @@ public static class ProjectorWarmup
     public const string Phase = "warmup";
 
     public static PhaseResult Run(Student student, string stage, int epochs, TrainOptions train,
-        IReadOnlyList<SampleRow> captions, int imageSize, int padId, IStageProgress progress, CancellationToken cancellation,
+        IReadOnlyList<SampleRow> captions, ImageFormat imageFormat, int padId, IStageProgress progress, CancellationToken cancellation,
         IPhaseCheckpoints? checkpoints = null)
     {
         if (captions.Count == 0)
@@ -21,7 +22,7 @@ public static class ProjectorWarmup
         try
         {
             return TrainingPhase.Run(student.Model, new PhaseSpec(stage, Phase, epochs, train, train.Seed * 7 + 100), captions,
-                rows => SftLoss.Compute(student, rows, imageSize, padId, auxWeight: 0), heldOut: null, progress, cancellation,
+                rows => SftLoss.Compute(student, rows, imageFormat, padId, auxWeight: 0), heldOut: null, progress, cancellation,
                 checkpoints);
         }
         finally

@@ -13,10 +13,10 @@ namespace Distill.Stages.Students;
 public static class SftLoss
 {
     /// <summary>Scalar loss of one batch (forward included).</summary>
-    public static Tensor Compute(Student student, IReadOnlyList<SampleRow> rows, int imageSize, int padId, double auxWeight)
+    public static Tensor Compute(Student student, IReadOnlyList<SampleRow> rows, ImageFormat imageFormat, int padId, double auxWeight)
     {
         using var scope = NewDisposeScope();
-        using var batch = TrainingBatch.Collate(rows, imageSize, padId, TokenScope.Response);
+        using var batch = TrainingBatch.Collate(rows, imageFormat, padId, TokenScope.Response);
         var logits = CausalLmLoss.AtPositions(student.Logits(batch, rows), batch);          // [N,V]
         var loss = CausalLmLoss.ResponseCrossEntropy(logits, batch);
         if (student.MoeAuxLoss() is { } aux && auxWeight > 0) loss = loss.add(aux.mul(Scalars.Of(auxWeight)), Scalars.One);
@@ -24,7 +24,7 @@ public static class SftLoss
     }
 
     /// <summary>Mean response-token cross-entropy of <paramref name="student"/> over <paramref name="rows"/> (no grad).</summary>
-    public static double HeldOut(Student student, IReadOnlyList<SampleRow> rows, int imageSize, int padId, int batchSize)
+    public static double HeldOut(Student student, IReadOnlyList<SampleRow> rows, ImageFormat imageFormat, int padId, int batchSize)
     {
         using var noGrad = no_grad();
         double total = 0;
@@ -32,7 +32,7 @@ public static class SftLoss
         foreach (var chunk in rows.Chunk(batchSize))
         {
             using var scope = NewDisposeScope();
-            using var batch = TrainingBatch.Collate(chunk, imageSize, padId, TokenScope.Response);
+            using var batch = TrainingBatch.Collate(chunk, imageFormat, padId, TokenScope.Response);
             var logits = CausalLmLoss.AtPositions(student.Logits(batch, chunk), batch);
             total += CausalLmLoss.ResponseCrossEntropy(logits, batch).item<float>() * batch.Positions;
             positions += batch.Positions;

@@ -55,15 +55,16 @@ public sealed class SftStudent
         var train = _data.Rows("train");
         var heldOut = _data.Rows("val");
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: the training split of {_data.DatasetDir} is empty");
-        int imageSize = _data.ImageSize, padId = _data.Tokenizer.PadId;
+        var imageFormat = _data.ImageFormat;
+        int padId = _data.PadId;
         var objective = new StudentObjective<SampleRow>(
-            (model, rows) => SftLoss.Compute(model, rows, imageSize, padId, _auxWeight),
-            heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageSize, padId, _train.BatchSize))]);
+            (model, rows) => SftLoss.Compute(model, rows, imageFormat, padId, _auxWeight),
+            heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageFormat, padId, _train.BatchSize))]);
         var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _placement, _states, _init);
-        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageSize, padId,
+        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageFormat, padId,
             (student, phase) =>
             {
-                if (phase == MoePhase || !_schedule.UpcyclesToMoe) ModelFiles.Save(student, _data.Tokenizer, _outputDir);
+                if (phase == MoePhase || !_schedule.UpcyclesToMoe) ModelFiles.Save(student, _data, _outputDir);
             },
             progress, cancellation);
         figures["train_samples"] = train.Count;

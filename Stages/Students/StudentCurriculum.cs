@@ -51,7 +51,7 @@ public sealed class StudentCurriculum
     /// after the dense and after the MoE phase (to save checkpoints); the student is disposed afterwards. A resumed
     /// run adds <see cref="TrainingState.ResumedFigure"/>.</summary>
     public Dictionary<string, double> Run<T>(IReadOnlyList<T> rows, StudentObjective<T> objective,
-        (string Dense, string Moe) phases, IReadOnlyList<SampleRow> captions, int imageSize, int padId,
+        (string Dense, string Moe) phases, IReadOnlyList<SampleRow> captions, ImageFormat imageFormat, int padId,
         Action<VisionLanguageModel, string> afterPhase, IStageProgress progress, CancellationToken cancellation)
     {
         var plan = Plan(phases);
@@ -71,7 +71,7 @@ public sealed class StudentCurriculum
         Func<IReadOnlyList<(string, double)>>? heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(student);
 
         if (_schedule.ProjectorWarmupEpochs > 0 && from <= Index(plan, ProjectorWarmup.Phase))
-            ProjectorWarmup.Run(student, _stage, _schedule.ProjectorWarmupEpochs, _train, captions, imageSize, padId, progress, cancellation,
+            ProjectorWarmup.Run(student, _stage, _schedule.ProjectorWarmupEpochs, _train, captions, imageFormat, padId, progress, cancellation,
                 checkpoints).AddFigures(figures);
 
         if (from <= Index(plan, phases.Dense))

@@ -5,7 +5,7 @@ namespace Distill.Stages.Text;
 /// <summary>The texts a tokenizer is built from: every question and answer of a Shapes split.</summary>
 public static class ShapesCorpus
 {
-    public static IEnumerable<string> Texts(IEnumerable<ShapesSample> samples) =>
+    public static IEnumerable<string> Texts(IEnumerable<QuestionSample> samples) =>
         samples.SelectMany(s => new[] { s.Question, s.Answer });
 
     /// <summary>Questions and answers of <paramref name="split"/> (normally "train": the tokenizer must not peek at

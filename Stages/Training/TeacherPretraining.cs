@@ -67,7 +67,7 @@ public sealed class TeacherPretraining
             {
                 cancellation.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                using var batch = TrainingBatch.Collate(rows, _data.ImageSize, _data.Tokenizer.PadId, TokenScope.Response);
+                using var batch = TrainingBatch.Collate(rows, _data.ImageFormat, _data.PadId, TokenScope.Response);
                 var logits = model.Forward(batch.Pixels, batch.InputIds);
                 var loss = CausalLmLoss.CrossEntropy(CausalLmLoss.AtPositions(logits, batch), batch);
                 optimization.Step(loss);
@@ -92,7 +92,7 @@ public sealed class TeacherPretraining
     {
         Directory.CreateDirectory(_outputDir);
         File.Delete(Path.Combine(_outputDir, FingerprintFile));
-        Students.ModelFiles.Save(model, _data.Tokenizer, _outputDir);
+        Students.ModelFiles.Save(model, _data, _outputDir);
         File.WriteAllText(Path.Combine(_outputDir, FingerprintFile), _fingerprint + "\n"); // written last: marks it complete
     }
 
@@ -106,7 +106,7 @@ public sealed class TeacherPretraining
         foreach (var chunk in rows.Chunk(batchSize))
         {
             using var scope = NewDisposeScope();
-            using var batch = TrainingBatch.Collate(chunk, data.ImageSize, data.Tokenizer.PadId, TokenScope.Response);
+            using var batch = TrainingBatch.Collate(chunk, data.ImageFormat, data.PadId, TokenScope.Response);
             var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
             total += CausalLmLoss.CrossEntropy(logits, batch).item<float>() * batch.Positions;
             positions += batch.Positions;

@@ -23,7 +23,7 @@ public sealed class TrainingBatch : IDisposable
         Rows = rows; Positions = positions;
     }
 
-    public static TrainingBatch Collate(IReadOnlyList<SampleRow> rows, int imageSize, int padId, TokenScope scope)
+    public static TrainingBatch Collate(IReadOnlyList<SampleRow> rows, ImageFormat imageFormat, int padId, TokenScope scope)
     {
         if (rows.Count == 0) throw new ArgumentException("cannot collate an empty batch", nameof(rows));
         int b = rows.Count;
@@ -50,7 +50,7 @@ public sealed class TrainingBatch : IDisposable
                 response.Add(row.LabelsMask[p + 1]);
             }
         }
-        var pixels = ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageSize);
+        var pixels = ImageTensors.FromRgb(rows.Select(r => r.Image).ToList(), imageFormat);
         return new TrainingBatch(pixels, tensor(ids).reshape(b, t), tensor(next), tensor(index.ToArray()), tensor(response.ToArray()), b, index.Count);
     }
 

@@ -7,7 +7,8 @@ namespace Distill.Stages.Workspace;
 /// the tokenizer (built from the training split, or taken from an existing teacher checkpoint), saved with the run.</summary>
 public static class DataPreparation
 {
-    public sealed record Result(PreparedData Data, DatasetManifest Manifest);
+    /// <summary>The prepared data and its fingerprint (the dataset's content and the options that made it).</summary>
+    public sealed record Result(PreparedData Data, string Fingerprint);
 
     /// <param name="existingTokenizer">tokenizer.json of a given teacher checkpoint, or null to build one.</param>
     public static Result Prepare(ShapesOptions options, string datasetDir, string? existingTokenizer, string runTokenizerPath, int imageTokens)
@@ -26,6 +27,6 @@ public static class DataPreparation
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(runTokenizerPath))!);
         tokenizer.Save(runTokenizerPath);
-        return new Result(new PreparedData(datasetDir, tokenizer, options.ImageSize, imageTokens), manifest);
+        return new Result(new ShapesData(datasetDir, tokenizer, options.ImageSize, imageTokens), manifest.Fingerprint);
     }
 }

@@ -11,7 +11,7 @@ public class ImageTensorsTests
         // 2x2 image, HWC: pixel (0,0) = (0,255,51), (0,1) = (255,0,0), (1,0) = (0,0,255), (1,1) = (102,102,102).
         var image = new byte[] { 0, 255, 51, 255, 0, 0, 0, 0, 255, 102, 102, 102 };
         using var scope = torch.NewDisposeScope();
-        var t = ImageTensors.FromRgb(new[] { image, image }, 2);
+        var t = ImageTensors.FromRgb(new[] { image, image }, ImageFormat.Shapes(2));
         Assert.Equal(new long[] { 2, 3, 2, 2 }, t.shape);
         Assert.Equal(torch.ScalarType.Float32, t.dtype);
         var red = t[1, 0].data<float>().ToArray();     // channel R of image 1: 0, 255, 0, 102
@@ -24,7 +24,7 @@ public class ImageTensorsTests
     public void WrongLengthNamesTheImage()
     {
         var good = new byte[2 * 2 * 3];
-        var e = Assert.Throws<ArgumentException>(() => ImageTensors.FromRgb(new[] { good, good, new byte[5] }, 2));
+        var e = Assert.Throws<ArgumentException>(() => ImageTensors.FromRgb(new[] { good, good, new byte[5] }, ImageFormat.Shapes(2)));
         Assert.Contains("image 2", e.Message);
         Assert.Contains("expected 12", e.Message);
     }

@@ -73,7 +73,7 @@ public class BenchPipelineTests
         // The dataset the student stages ran on: 3 training shards of 16 and 1 held-out shard, the response positions
         // of every row distilled (scope response).
         var work = PipelineBench.WorkDir(root);
-        var data = new PreparedData(Path.Combine(work, "data"),
+        var data = new ShapesData(Path.Combine(work, "data"),
             WordTokenizer.Load(Path.Combine(work, "live-1", "tokenizer.json")), imageSize: 32, imageTokens: 16);
         var all = data.Rows("train").Concat(data.Rows("val")).ToList();
         var shards = (int)Math.Ceiling(data.Rows("train").Count / 16.0) + (int)Math.Ceiling(data.Rows("val").Count / 16.0);

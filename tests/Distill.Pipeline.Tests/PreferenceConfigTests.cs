@@ -99,7 +99,7 @@ public class PreferenceConfigTests
     {
         using var t = new TempDir();
         var (loaded, paths) = RunDirectory.Create(Cfg.Load("tiny", null, $"distill.run-dir=\"{Path.Combine(t.Path, "run")}\""), DateTimeOffset.UtcNow);
-        var data = new PreparedData(paths.Data, Distill.Stages.Text.WordTokenizer.Build(["is there a red circle?"]), 32, 16);
+        var data = new ShapesData(paths.Data, Distill.Stages.Text.WordTokenizer.Build(["is there a red circle?"]), 32, 16);
         var catalog = new StageCatalog(loaded.Settings, paths, data, "fp");
         var error = Assert.Throws<InvalidOperationException>(() => catalog.PreferenceInput());
         Assert.Contains(Path.Combine(paths.Checkpoints, "student-dense"), error.Message);

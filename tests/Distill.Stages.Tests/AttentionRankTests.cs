@@ -86,8 +86,8 @@ public sealed class AttentionRankTests
         var rows = new[] { Row("a", [1, 5, 4, 4, 4, 4, 7, 8, 9, 6], 3), Row("b", [1, 5, 4, 4, 4, 4, 10, 6], 2), Row("c", [1, 5, 4, 4, 4, 4, 11, 12, 13, 14, 6], 1) };
 
         model.train();
-        var together = AttentionRank.Measure(model, rows, imageSize: 8, padId: 0, batchSize: 3); // left-padded to 11
-        var alone = rows.Select(r => AttentionRank.Measure(model, [r], 8, 0, 1)).ToArray();
+        var together = AttentionRank.Measure(model, rows, ImageFormat.Shapes(8), padId: 0, batchSize: 3); // left-padded to 11
+        var alone = rows.Select(r => AttentionRank.Measure(model, [r], ImageFormat.Shapes(8), 0, 1)).ToArray();
         Assert.Equal(3, together.Length);
         for (int layer = 0; layer < 3; layer++)
         {

@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using Distill.Models.Generation;
 using Distill.Models;
 using Distill.Models.Checkpoints;
@@ -44,9 +45,9 @@ public sealed class DistillationFlowTests
             Data = prepared.Data;
             TeacherDir = Dir.File("teacher");
             var text = new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64);
-            Pretraining = new TeacherPretraining(Data, new VlmConfig(vision, text, Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
+            Pretraining = new TeacherPretraining(Data, new VlmConfig(vision, text, Data.ImageTokenId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 3, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 1),
-                TeacherDir, prepared.Manifest.Fingerprint);
+                TeacherDir, prepared.Fingerprint);
             TeacherOutcome = Pretraining.Run(NullStageProgress.Instance, CancellationToken.None);
             _mimic = new Lazy<MimicRun>(RunMimic);
         }
@@ -58,7 +59,7 @@ public sealed class DistillationFlowTests
 
         /// <summary>The dense student: 2 layers of width 24 (MoE on layer 0 after upcycling).</summary>
         public static VlmConfig StudentConfig(PreparedData data) => new(new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" },
-            new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.Tokenizer.ImageId)
+            new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.ImageTokenId)
         { VisionFeatureLayer = -1 };
 
         public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples)
@@ -73,13 +74,13 @@ public sealed class DistillationFlowTests
         {
             var source = new SplitShardSource(Data, "train", "val", shardSize: 16);
             using var teacher = new TeacherInference(TeacherDir, Pretraining.TeacherFingerprint, Data.Tokenizer.Hash,
-                topK: 8, TokenScope.Response, Data.ImageSize, Data.Tokenizer.PadId);
+                topK: 8, TokenScope.Response, Data.ImageFormat, Data.PadId);
             var options = new MimicOptions(new TrainOptions(4, 16, 3e-3, 0, 2, Seed: 5),
                 new StudentSchedule(ProjectorWarmupEpochs: 1, DenseEpochs: 2, MoeEpochs: 2, StudentMoe),
                 new KdObjective(), KdWeight: 1, CeWeight: 0.1, AuxWeight: 0.01, TokenScope.Response);
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
             using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.IsHeldOut,
-                SftStudent.Captions(Data.Rows("train")), dense, moe, Data.ImageSize, Data.Tokenizer);
+                SftStudent.Captions(Data.Rows("train")), dense, moe, Data.ImageFormat, Data);
             for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
             var codec = (teacher.ArrowTime, student.ArrowTime, source.ShardCount);
@@ -119,7 +120,7 @@ public sealed class DistillationFlowTests
     {
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
-            topK: 4, TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
+            topK: 4, TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId);
         var (rows, meta) = TeacherV1.Read(teacher.Infer(source.LoadShard(0)));
         Assert.Equal(8, rows.Count);
         Assert.Equal(4, meta.TopK);
@@ -140,7 +141,8 @@ public sealed class DistillationFlowTests
     public void TeacherGeneratedResponsesAreTheTeachersGreedyAnswers()
     {
         const int max = 3, k = 4;
-        int eos = _run.Data.Tokenizer.EosId, pad = _run.Data.Tokenizer.PadId, size = _run.Data.ImageSize;
+        int eos = _run.Data.EosId, pad = _run.Data.PadId;
+        var size = _run.Data.ImageFormat;
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 32);
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
             topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos));
@@ -228,7 +230,7 @@ public sealed class DistillationFlowTests
         var rows = _run.Data.Rows("val").Take(6).ToList();
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var batch = TrainingBatch.Collate(rows, _run.Data.ImageSize, _run.Data.Tokenizer.PadId, TokenScope.All);
+        using var batch = TrainingBatch.Collate(rows, _run.Data.ImageFormat, _run.Data.PadId, TokenScope.All);
         var a = dense.Forward(batch.Pixels, batch.InputIds);
         var b = upcycled.Forward(batch.Pixels, batch.InputIds);
         Assert.True((a - b).abs().max().item<float>() < 1e-5f);
@@ -281,7 +283,7 @@ public sealed class DistillationFlowTests
         Assert.Equal(predictions.Count, result.Families.Sum(f => f.Total));
         Assert.Equal(predictions.Count(p => p.Correct), result.Families.Sum(f => f.Correct));
         Assert.Equal(0.5, result.Families.Single(f => f.Family == "existence").Chance);
-        Assert.All(predictions, p => Assert.Equal(AnswerMatch.IsExact(_run.Data.Tokenizer, p.Generated, p.Reference), p.Correct));
+        Assert.All(predictions, p => Assert.Equal(_run.Data.Answers.IsExact(p.Generated, p.Reference), p.Correct));
     }
 }
 

@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using System.Text.Json;
 using Distill.Models;
 using Distill.Models.Accounting;
@@ -43,13 +44,13 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
             Data = DataPreparation.Prepare(options, Dir.File("data"), null, Dir.File("tokenizer.json"), vision.NumPatches).Data;
             var tokenizer = Data.Tokenizer;
             torch.manual_seed(11);
-            var teacher = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId) { VisionFeatureLayer = -1 };
-            Student = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 16, 32, 2, 2, 1, MaxPositions: 96), tokenizer.ImageId) { VisionFeatureLayer = -1 };
+            var teacher = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 96), Data.ImageTokenId) { VisionFeatureLayer = -1 };
+            Student = new VlmConfig(vision, new DecoderConfig(tokenizer.VocabSize, 16, 32, 2, 2, 1, MaxPositions: 96), Data.ImageTokenId) { VisionFeatureLayer = -1 };
             using (var t = new VisionLanguageModel(teacher)) Checkpoint.Save(t, TeacherDir);
             using (var d = new VisionLanguageModel(Student))
             {
                 Checkpoint.Save(d, Path.Combine(Checkpoints, "student-dense"));
-                tokenizer.Save(Path.Combine(Checkpoints, "student-dense", "tokenizer.json"));
+                Data.SaveProcessingFiles(Path.Combine(Checkpoints, "student-dense"));
             }
             using (var m = new VisionLanguageModel(Student).ConvertToMod(new ModConfig([1], PrefillThreshold: 1.0)))
                 Checkpoint.Save(m, Path.Combine(Checkpoints, "student-mod"));   // no tokenizer.json: the export writes the run's
@@ -60,7 +61,7 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
             var stage = new EvaluationStage(evaluator, Lineup.Select(m => (m.Name, m.Checkpoint)).ToList(), EvalDir)
             {
                 Speed = new SpeedMeasurement(Data, prompts: 2, repeats: 1, newTokens: 3, batch: 3),
-                Export = new ExportPlan(ModelLineup.FinalStudent(Checkpoints)!, ExportDir, tokenizer),
+                Export = new ExportPlan(ModelLineup.FinalStudent(Checkpoints)!, ExportDir, Data),
             };
             Outcome = stage.Run(NullStageProgress.Instance, CancellationToken.None);
             Results = EvaluationStage.ReadResults(EvalDir);
@@ -164,7 +165,7 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
     public void Exports_the_newest_student_loadable_with_the_same_logits()
     {
         Assert.Equal(_run.ExportDir, _run.Outcome.Checkpoint);
-        Assert.Equal(["README.txt", "config.json", "model.safetensors", "tokenizer.json"],
+        Assert.Equal(["README.txt", "config.json", "model.safetensors", "preprocessor_config.json", "tokenizer.json", "tokenizer_config.json"],
             Directory.GetFiles(_run.ExportDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         Assert.Contains("model 'mod' (MoD decoder)", StudentExport.Describe(_run.ExportDir));
         Assert.False(Directory.Exists(_run.ExportDir + ".tmp"));
@@ -176,7 +177,7 @@ public sealed class EvaluationStageTests : IClassFixture<EvaluationStageTests.Ru
         exported.eval();
         source.eval();
         var row = _run.Data.Rows("test")[0];
-        using var pixels = ImageTensors.FromRgb([row.Image], _run.Data.ImageSize);
+        using var pixels = ImageTensors.FromRgb([row.Image], _run.Data.ImageFormat);
         using var ids = torch.tensor(row.InputIds.Select(i => (long)i).ToArray(), [1, row.InputIds.Length]);
         using var _ = torch.no_grad();
         using var a = exported.Forward(pixels, ids);

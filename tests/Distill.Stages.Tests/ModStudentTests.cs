@@ -42,7 +42,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             var vision = new VisionConfig(16, 8, 16, 32, 1, 2) { HiddenAct = "gelu" };         // 4 image tokens
             var prepared = DataPreparation.Prepare(options, Dir.File("data"), null, Dir.File("tokenizer.json"), vision.NumPatches);
             Data = prepared.Data;
-            int vocab = Data.Tokenizer.VocabSize, image = Data.Tokenizer.ImageId;
+            int vocab = Data.Tokenizer.VocabSize, image = Data.ImageTokenId;
             TeacherDir = Dir.File("teacher");
             manual_seed(11);
             using (var teacher = new VisionLanguageModel(new VlmConfig(vision, new DecoderConfig(vocab, 32, 64, 2, 2, 1, MaxPositions: 64), image) { VisionFeatureLayer = -1 }))
@@ -80,7 +80,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         var test = _run.Data.Rows("test").Take(rows).ToList();
         var ids = test.Select(r => r.InputIds).ToList();
         int t = ids.Min(i => i.Length);
-        return (ImageTensors.FromRgb(test.Select(r => r.Image).ToList(), _run.Data.ImageSize),
+        return (ImageTensors.FromRgb(test.Select(r => r.Image).ToList(), _run.Data.ImageFormat),
             tensor(ids.SelectMany(i => i.Take(t).Select(x => (long)x)).ToArray(), [rows, t]));
     }
 
@@ -123,7 +123,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         // The ARank values are those of the input student on the seeded calibration sample.
         using var input = Checkpoint.Load(_run.StudentDir);
         var calibration = TeacherPretraining.Shuffled(_run.Data.Rows("train"), 7).Take(6).ToList();
-        var expected = AttentionRank.Measure(input, calibration, _run.Data.ImageSize, _run.Data.Tokenizer.PadId, batchSize: 4);
+        var expected = AttentionRank.Measure(input, calibration, _run.Data.ImageFormat, _run.Data.PadId, batchSize: 4);
         Assert.Equal(expected.Length, student.Plan.Layers.Count);
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], student.Plan.Layers[i].ARank, 9);
 
@@ -138,7 +138,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     {
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         using var teacher = new TeacherInference(_run.TeacherDir, "teacher-fp", _run.Data.Tokenizer.Hash, topK: 4,
-            TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
+            TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId);
         var evaluator = new VqaEvaluator(_run.Data, batchSize: 8, maxNewTokens: 4, maxPerFamily: 0,
             family => ShapesChance.ChanceLevel(family, new ShapesOptions { MinObjects = 1, MaxObjects = 3 }));
         var options = Options(skip: 0.5, keepFirst: 0, keepLast: 1, fraction: 0.67, epochs: 2); // 2 of 3 layers
@@ -206,7 +206,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         byte[][] batches;
         using (var teacher = new TeacherInference(_run.TeacherDir, "teacher-fp", _run.Data.Tokenizer.Hash, topK: 4,
-                   TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId))
+                   TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId))
             batches = Enumerable.Range(0, source.ShardCount).Select(i => teacher.Infer(source.LoadShard(i))).ToArray();
         TrainingStateStore Store(string name) => new(TrainingStateStore.DirectoryOf(_run.Dir.File($"{name}/checkpoints"), "mod"), "mod", "fp");
         StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
@@ -252,7 +252,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     {
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         using var teacher = new TeacherInference(_run.TeacherDir, "teacher-fp", _run.Data.Tokenizer.Hash, topK: 4,
-            TokenScope.Response, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
+            TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId);
         using var student = Student(Options(skip: 0.5, keepFirst: 0, keepLast: 0, fraction: 1.0), "router", source);
         var before = student.Student.ModRouter!.Weight.detach().clone();
         student.Consume(0, teacher.Infer(source.LoadShard(0)));

@@ -142,14 +142,14 @@ public sealed class OwnedFolderTests : IDisposable
     [Fact]
     public void An_export_folder_of_someone_elses_is_neither_deleted_nor_replaced()
     {
-        var tokenizer = Distill.Stages.Text.WordTokenizer.Build(["a red circle"]);
+        var data = new ShapesData(Sub("data"), Distill.Stages.Text.WordTokenizer.Build(["a red circle"]), 16, 4);
         var student = new Distill.Stages.Evaluation.EvaluatedModel("mod", Sub("no-checkpoint"));
         foreach (var (export, mine) in new[] { (Sub("run1/export"), Sub("run1/export")), (Sub("run2/export"), Sub("run2/export.tmp")) })
         {
             Directory.CreateDirectory(mine);
             File.WriteAllText(Path.Combine(mine, "notes.txt"), "mine");
             var before = FolderSnapshot.Of(Path.GetDirectoryName(export)!);
-            var e = Assert.Throws<FolderNotOwnedException>(() => Distill.Stages.Evaluation.StudentExport.Write(student, export, tokenizer));
+            var e = Assert.Throws<FolderNotOwnedException>(() => Distill.Stages.Evaluation.StudentExport.Write(student, export, data));
             Assert.Contains($"{mine} is not empty and is not a Distill student export", e.Message);
             Assert.Equal(before, FolderSnapshot.Of(Path.GetDirectoryName(export)!));
         }

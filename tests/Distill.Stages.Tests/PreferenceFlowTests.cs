@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using Distill.Models.Generation;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
@@ -41,15 +42,15 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             TeacherDir = Dir.File("teacher");
             StudentDir = Dir.File("student");
             var teacher = new TeacherPretraining(Data,
-                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
+                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 32, 64, 2, 2, 1, MaxPositions: 64), Data.ImageTokenId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 4, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 1),
-                TeacherDir, prepared.Manifest.Fingerprint);
+                TeacherDir, prepared.Fingerprint);
             teacher.Run(NullStageProgress.Instance, CancellationToken.None);
             TeacherFingerprint = teacher.TeacherFingerprint;
             new TeacherPretraining(Data,
-                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 24, 48, 1, 2, 1, MaxPositions: 64), Data.Tokenizer.ImageId) { VisionFeatureLayer = -1 },
+                new VlmConfig(Vision, new DecoderConfig(Data.Tokenizer.VocabSize, 24, 48, 1, 2, 1, MaxPositions: 64), Data.ImageTokenId) { VisionFeatureLayer = -1 },
                 new TrainOptions(Epochs: 8, BatchSize: 16, LearningRate: 3e-3, WeightDecay: 0, WarmupSteps: 2, Seed: 2),
-                StudentDir, prepared.Manifest.Fingerprint).Run(NullStageProgress.Instance, CancellationToken.None);
+                StudentDir, prepared.Fingerprint).Run(NullStageProgress.Instance, CancellationToken.None);
             _collected = new Lazy<CandidateShardSource>(Collect);
             _scored = new Lazy<byte[][]>(Score);
         }
@@ -78,7 +79,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         {
             var source = Collected;
             var batches = new byte[source.ShardCount][];
-            using var teacher = new PreferenceTeacher(TeacherDir, TeacherFingerprint, Data.Tokenizer.Hash, Data.ImageSize, Data.Tokenizer.PadId);
+            using var teacher = new PreferenceTeacher(TeacherDir, TeacherFingerprint, Data.Tokenizer.Hash, Data.ImageFormat, Data.PadId);
             for (int i = 0; i < batches.Length; i++) batches[i] = teacher.Infer(source.LoadShard(i));
             return batches;
         }
@@ -125,8 +126,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         foreach (var row in rows)
         {
             var sample = samples[row.SampleId];
-            Assert.Equal(ChatTemplate.EncodePrompt(_run.Data.Tokenizer, sample.Question, _run.Data.ImageTokens), row.PromptIds);
-            Assert.All(row.Responses, r => Assert.Equal(_run.Data.Tokenizer.EosId, r[^1]));
+            Assert.Equal(_run.Data.EncodePrompt(sample.Question), row.PromptIds);
+            Assert.All(row.Responses, r => Assert.Equal(_run.Data.EosId, r[^1]));
             if (row.Source == PreferenceSources.Hallucination)
             {
                 var present = ObjectMentions.InScene(scenes[sample.Image]);
@@ -138,8 +139,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             else if (row.IsJudged)
             {
                 Assert.NotEqual("caption", sample.Task);
-                Assert.True(AnswerMatch.IsExact(_run.Data.Tokenizer, Text(row.Responses[0]), sample.Answer), row.Judge);
-                Assert.False(AnswerMatch.IsExact(_run.Data.Tokenizer, Text(row.Responses[1]), sample.Answer), row.Judge);
+                Assert.True(_run.Data.Answers.IsExact(Text(row.Responses[0]), sample.Answer), row.Judge);
+                Assert.False(_run.Data.Answers.IsExact(Text(row.Responses[1]), sample.Answer), row.Judge);
                 Assert.StartsWith("ground truth ", row.Judge);
             }
             else
@@ -171,7 +172,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
     {
         var source = _run.Collected;
         using var teacher = new PreferenceTeacher(_run.TeacherDir, _run.TeacherFingerprint, _run.Data.Tokenizer.Hash,
-            _run.Data.ImageSize, _run.Data.Tokenizer.PadId, maxSequences: 5);
+            _run.Data.ImageFormat, _run.Data.PadId, maxSequences: 5);
         using var reference = Checkpoint.Load(_run.TeacherDir);
         reference.eval();
         int groups = 0;
@@ -206,8 +207,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         }
         Assert.True(groups > 0);
 
-        var foreign = CandidatesV1.Write([CandidateRow.Judged("x", new byte[_run.Data.ImageBytes], [1, 2], [3, 2], [4, 2], "dataset", "d")],
-            new CandidateBatchMeta("another-tokenizer"), _run.Data.ImageBytes);
+        var foreign = CandidatesV1.Write([CandidateRow.Judged("x", new byte[_run.Data.ImageFormat.Bytes], [1, 2], [3, 2], [4, 2], "dataset", "d")],
+            new CandidateBatchMeta("another-tokenizer"), _run.Data.ImageFormat.Bytes);
         Assert.Contains("another-tokenizer", Assert.Throws<InvalidDataException>(() => teacher.Infer(foreign)).Message);
     }
 
@@ -216,8 +217,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
         using var noGrad = TorchSharp.torch.no_grad();
-        var pixels = Distill.Models.ImageTensors.FromRgb([row.Image], _run.Data.ImageSize);
-        return model.ScoreResponses(pixels, [row.PromptIds], [response], _run.Data.Tokenizer.PadId).Sum.item<float>();
+        var pixels = Distill.Models.ImageTensors.FromRgb([row.Image], _run.Data.ImageFormat);
+        return model.ScoreResponses(pixels, [row.PromptIds], [response], _run.Data.PadId).Sum.item<float>();
     }
 
     [Fact]
@@ -232,7 +233,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageSize, _run.Data.Tokenizer, source.Figures, states: Store(name));
+                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageFormat, _run.Data, source.Figures, states: Store(name));
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]); // strict shard order
             return student.Complete(progress, cancellation);
         }
@@ -283,7 +284,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         try
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut, output,
-                _run.Data.ImageSize, _run.Data.Tokenizer, source.Figures);
+                _run.Data.ImageFormat, _run.Data, source.Figures);
             for (int shard = batches.Length - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, batches[shard]);
             outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
@@ -321,7 +322,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             var options = new PreferenceOptions(new TrainOptions(Epochs: 3, BatchSize: 8, LearningRate: 2e-3, WeightDecay: 0, WarmupSteps: 0, Seed: 3),
                 PreferenceLossKind.Sigmoid, Beta: 0.1, SftWeight: sftWeight);
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageSize, _run.Data.Tokenizer, source.Figures);
+                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageFormat, _run.Data, source.Figures);
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]);
             var f = student.Complete(NullStageProgress.Instance, CancellationToken.None).Figures;
             _output.WriteLine($"sft-weight {sftWeight}: chosen nll {f["chosen_nll_before"]} -> {f["chosen_nll_after"]}, loss {f["train_loss_before"]} -> {f["train_loss_after"]}");
@@ -350,14 +351,14 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         {
             copy.FreezeVisionTower();
             copy.train();
-            var (w, l, rw, rl) = PolicyLogProbs.Of(copy, rows, _run.Data.ImageSize, _run.Data.Tokenizer.PadId);
+            var (w, l, rw, rl) = PolicyLogProbs.Of(copy, rows, _run.Data.ImageFormat, _run.Data.PadId);
             aux = copy.MoeAuxLoss().item<float>();
             expected = PreferenceLoss.Compute(PreferenceLossKind.Sigmoid, 0.1, w, l, rw, rl).item<float>() + 0.01 * aux;
         }
         Assert.True(aux > 0);
         var options = new PreferenceOptions(new TrainOptions(1, BatchSize: 64, 1e-3, 0, 0, Seed: 3), PreferenceLossKind.Sigmoid, 0.1);
         using var student = new PreferenceStudent("preference", moeDir, options, rows.Count, _ => false, _run.Dir.File("moe-out"),
-            _run.Data.ImageSize, _run.Data.Tokenizer);
+            _run.Data.ImageFormat, _run.Data);
         Assert.Equal(expected, student.Consume(0, batch).Loss, 5);
     }
 }

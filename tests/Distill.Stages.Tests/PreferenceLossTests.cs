@@ -1,3 +1,4 @@
+using Distill.Stages.Workspace;
 using Distill.Models.Generation;
 using Distill.Models.Torch;
 using Distill.Models;
@@ -146,7 +147,7 @@ public sealed class PreferenceLossTests
         model.train();
         using (var scope = NewDisposeScope())
         {
-            var (w, l, rw, rl) = PolicyLogProbs.Of(model, rows, 8, 0);
+            var (w, l, rw, rl) = PolicyLogProbs.Of(model, rows, ImageFormat.Shapes(8), 0);
             var loss = PreferenceLoss.Compute(PreferenceLossKind.Sigmoid, 0.1, w, l, rw, rl);
             Assert.Equal(Math.Log(2), loss.item<float>(), 5);
             optimization.Step(loss);
@@ -155,7 +156,7 @@ public sealed class PreferenceLossTests
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
-            var (w, l, rw, rl) = PolicyLogProbs.Of(model, rows, 8, 0);
+            var (w, l, rw, rl) = PolicyLogProbs.Of(model, rows, ImageFormat.Shapes(8), 0);
             var (chosen, rejected) = PreferenceLoss.LogRatios(w, l, rw, rl);
             var margins = (chosen - rejected).data<float>().ToArray();
             Assert.All(margins, m => Assert.True(m > 0, $"margins after one step: {string.Join(", ", margins)}"));
@@ -171,8 +172,8 @@ public sealed class PreferenceLossTests
         model.eval();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var (w, l, _, _) = PolicyLogProbs.Of(model, [row], 8, 0);
-        var pixels = ImageTensors.FromRgb([row.Image], 8);
+        var (w, l, _, _) = PolicyLogProbs.Of(model, [row], ImageFormat.Shapes(8), 0);
+        var pixels = ImageTensors.FromRgb([row.Image], ImageFormat.Shapes(8));
         var chosen = model.ScoreResponses(pixels, [row.PromptIds], [row.ChosenIds], 0).Sum.item<float>();
         var rejected = model.ScoreResponses(pixels, [row.PromptIds], [row.RejectedIds], 0).Sum.item<float>();
         Assert.Equal(chosen, w.item<float>(), 5);
@@ -203,7 +204,7 @@ public sealed class PreferenceLossTests
         model.eval();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var (w, l, _, _) = PolicyLogProbs.Of(model, rows, 8, 0);
+        var (w, l, _, _) = PolicyLogProbs.Of(model, rows, ImageFormat.Shapes(8), 0);
         var cw = w.data<float>().ToArray();
         var cl = l.data<float>().ToArray();
         return rows.Select((r, i) => r with { RefChosenLogp = cw[i], RefRejectedLogp = cl[i] }).ToArray();

@@ -1,3 +1,5 @@
+using Distill.Stages.Workspace;
+using Distill.Stages.Scoring;
 using Distill.Stages.Arrow;
 using Distill.Stages.Data;
 using Distill.Stages.Preference;
@@ -34,12 +36,12 @@ public sealed class PreferencePairSourceTests : IClassFixture<ShapesDatasetFixtu
     public void Ground_truth_chooses_a_correct_answer_and_rejects_the_most_frequent_wrong_one()
     {
         var responses = new[] { Response("green"), Response("red"), Response("blue"), Response("blue") };
-        var verdict = GroundTruthJudge.Judge(_tokenizer, responses, "Red")!;
+        var verdict = GroundTruthJudge.Judge(AnswerMatch.Words(_tokenizer), responses, "Red")!;
         Assert.Equal(responses[1].Ids, verdict.Chosen);
         Assert.Equal(responses[2].Ids, verdict.Rejected);
         Assert.Equal("ground truth 'red': rejected answered 'blue'", verdict.Judge);
-        Assert.Null(GroundTruthJudge.Judge(_tokenizer, [Response("red"), Response("RED")], "red")); // all correct
-        Assert.Null(GroundTruthJudge.Judge(_tokenizer, [Response("blue"), Response("green")], "red"));   // all wrong
+        Assert.Null(GroundTruthJudge.Judge(AnswerMatch.Words(_tokenizer), [Response("red"), Response("RED")], "red")); // all correct
+        Assert.Null(GroundTruthJudge.Judge(AnswerMatch.Words(_tokenizer), [Response("blue"), Response("green")], "red"));   // all wrong
     }
 
     [Fact]
@@ -76,7 +78,7 @@ public sealed class PreferencePairSourceTests : IClassFixture<ShapesDatasetFixtu
             "\n" +
             $"{{\"image\": \"{image}\", \"question\": \"describe the image.\", \"chosen\": \"a small red circle.\", \"rejected\": \"a small blue square.\", \"ds_name\": \"x\"}}\n");
 
-        var rows = PreferenceDatasetFile.Read(path, _tokenizer, 32, imageTokens: 16);
+        var rows = PreferenceDatasetFile.Read(path, new ShapesData(_data.Dir, _tokenizer, 32, 16));
 
         Assert.Equal(["p-1", "pairs.jsonl:3"], rows.Select(r => r.SampleId));
         Assert.Equal(ChatTemplate.EncodePrompt(_tokenizer, "what colour is the circle?", 16), rows[0].PromptIds);
@@ -97,7 +99,7 @@ public sealed class PreferencePairSourceTests : IClassFixture<ShapesDatasetFixtu
             """);
         try
         {
-            var rows = PreferenceDatasetFile.Read(path, _tokenizer, 32, imageTokens: 4);
+            var rows = PreferenceDatasetFile.Read(path, new ShapesData(_data.Dir, _tokenizer, 32, 4));
             Assert.Equal(["7", "pairs-test.json#1"], rows.Select(r => r.SampleId));
             Assert.Equal(32 * 32 * 3, rows[1].Image.Length);
         }
@@ -118,7 +120,7 @@ public sealed class PreferencePairSourceTests : IClassFixture<ShapesDatasetFixtu
         string path = dir.File("pairs.jsonl");
         File.WriteAllText(path, $"{{\"id\": \"a\", \"image\": \"{image}\", \"question\": \"q?\", \"chosen\": \"red\", \"rejected\": \"blue\"}}\n" +
                                 secondLine.Replace("IMG", image) + "\n");
-        var e = Assert.ThrowsAny<Exception>(() => PreferenceDatasetFile.Read(path, _tokenizer, 32, 4));
+        var e = Assert.ThrowsAny<Exception>(() => PreferenceDatasetFile.Read(path, new ShapesData(_data.Dir, _tokenizer, 32, 4)));
         Assert.True(e is InvalidDataException or FileNotFoundException, e.GetType().Name);
         Assert.Contains(expected.Replace("pairs.jsonl", path), e.Message);
     }

@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using Distill.Stages.Data.Llava;
 using Distill.Stages.Evaluation;
 using Xunit;

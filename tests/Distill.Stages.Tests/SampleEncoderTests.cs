@@ -32,7 +32,7 @@ public sealed class SampleEncoderTests(ShapesDatasetFixture data) : IClassFixtur
     public void A_sample_without_the_image_prefix_is_named()
     {
         var tok = WordTokenizer.Build(["red"]);
-        var sample = new ShapesSample("odd_1", "images/val_00000.png", "colour", "q", "red", [new Turn("human", "q"), new Turn("gpt", "red")]);
+        var sample = new QuestionSample("odd_1", "images/val_00000.png", "colour", "q", "red", [new Turn("human", "q"), new Turn("gpt", "red")]);
         Assert.Contains("odd_1", Assert.Throws<InvalidDataException>(() => SampleEncoder.Encode(sample, tok, data.Dir, 32, 2)).Message);
     }
 }

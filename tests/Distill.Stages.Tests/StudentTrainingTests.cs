@@ -51,7 +51,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         Assert.True(images < rows.Count, "two questions per scene: some rows share an image");
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        using var batch = TrainingBatch.Collate(rows, run.Data.ImageSize, run.Data.Tokenizer.PadId, TokenScope.Response);
+        using var batch = TrainingBatch.Collate(rows, run.Data.ImageFormat, run.Data.PadId, TokenScope.Response);
         var plain = model.Forward(batch.Pixels, batch.InputIds);
         var cached = student.Logits(batch, rows);                 // computes the features
         var again = student.Logits(batch, rows);                  // reads them
@@ -68,7 +68,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         using var cache = new VisionFeatureCache(maxBytes: 100);
         var rows = run.Data.Rows("train").Take(4).ToList();
         using var scope = torch.NewDisposeScope();
-        using var batch = TrainingBatch.Collate(rows, run.Data.ImageSize, run.Data.Tokenizer.PadId, TokenScope.Response);
+        using var batch = TrainingBatch.Collate(rows, run.Data.ImageFormat, run.Data.PadId, TokenScope.Response);
         var patches = cache.Patches(model, rows, batch.Pixels);
         Assert.Equal(0, cache.Count);
         using var noGrad = torch.no_grad();
@@ -82,7 +82,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         foreach (var p in model.VisionTower.parameters()) p.requires_grad = true;
         using var cache = new VisionFeatureCache();
         var rows = run.Data.Rows("train").Take(2).ToList();
-        using var batch = TrainingBatch.Collate(rows, run.Data.ImageSize, run.Data.Tokenizer.PadId, TokenScope.Response);
+        using var batch = TrainingBatch.Collate(rows, run.Data.ImageFormat, run.Data.PadId, TokenScope.Response);
         Assert.Throws<InvalidOperationException>(() => cache.Patches(model, rows, batch.Pixels));
     }
 
@@ -96,7 +96,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         Assert.NotEmpty(captions);
         Assert.All(captions, c => Assert.Equal("caption", c.Task));
         var result = ProjectorWarmup.Run(new Student(model, cache), "mimic", epochs: 1, new TrainOptions(1, 8, 3e-3, 0, 1, Seed: 5),
-            captions, run.Data.ImageSize, run.Data.Tokenizer.PadId, NullStageProgress.Instance, CancellationToken.None);
+            captions, run.Data.ImageFormat, run.Data.PadId, NullStageProgress.Instance, CancellationToken.None);
 
         Assert.Equal((captions.Count + 7) / 8, result.Steps);
         foreach (var (name, parameter) in model.named_parameters())
@@ -107,7 +107,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
             Assert.Equal(!name.StartsWith("vision_tower."), parameter.requires_grad);
         }
         var none = Assert.Throws<InvalidOperationException>(() => ProjectorWarmup.Run(new Student(model, cache), "mimic", 1,
-            new TrainOptions(1, 8, 3e-3, 0, 1, 5), [], run.Data.ImageSize, run.Data.Tokenizer.PadId, NullStageProgress.Instance, CancellationToken.None));
+            new TrainOptions(1, 8, 3e-3, 0, 1, 5), [], run.Data.ImageFormat, run.Data.PadId, NullStageProgress.Instance, CancellationToken.None));
         Assert.Contains("distill.mimic.projector-warmup-epochs", none.Message);
     }
 
@@ -121,7 +121,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         var progress = new Recording();
         int measured = 0;
         var spec = new PhaseSpec("sft", "dense", Epochs: 2, new TrainOptions(2, 8, 1e-3, 0, 1, 5), ShuffleSeed: 3);
-        var result = TrainingPhase.Run(model, spec, rows, batch => SftLoss.Compute(student, batch, run.Data.ImageSize, run.Data.Tokenizer.PadId, 0),
+        var result = TrainingPhase.Run(model, spec, rows, batch => SftLoss.Compute(student, batch, run.Data.ImageFormat, run.Data.PadId, 0),
             () => [("metric", ++measured)], progress, CancellationToken.None);
 
         Assert.Equal(6, result.Steps);                                     // ceil(20 / 8) = 3 per epoch

@@ -1,3 +1,4 @@
+using Distill.Stages.Scoring;
 using Distill.Stages.Evaluation;
 using Xunit;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Distill.Stages.Data.Llava;
 
 /// <summary>One image of a CHAIR caption set: its id, its image inside the image folder, and the objects truly in it
-/// (names of the object vocabulary, <see cref="Evaluation.ObjectVocabulary"/>).</summary>
+/// (names of the CHAIR object vocabulary).</summary>
 public sealed record CaptionTruth(string Id, string Image, IReadOnlyList<string> Objects)
 {
     /// <summary>Reads a CHAIR file: one JSON object per line, <c>{"id", "image", "objects": ["dog", ...]}</c>, images

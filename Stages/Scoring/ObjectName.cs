@@ -1,4 +1,4 @@
-namespace Distill.Stages.Preference;
+namespace Distill.Stages.Scoring;
 
 /// <summary>A Shapes object as a caption names it: colour and shape ("blue square").</summary>
 public readonly record struct ObjectName(string Colour, string Shape)

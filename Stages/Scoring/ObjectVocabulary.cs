@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace Distill.Stages.Evaluation;
+namespace Distill.Stages.Scoring;
 
 /// <summary>CHAIR's object vocabulary for real captions: each object with the words that name it
 /// (<c>{"person": ["person", "people", "man", "woman"], "dining table": ["dining table", "table"]}</c>, as CHAIR's

@@ -1,6 +1,6 @@
 using Distill.Stages.Data;
 
-namespace Distill.Stages.Evaluation;
+namespace Distill.Stages.Scoring;
 
 /// <summary>An object a caption mentions: a shape with its colour, or a bare shape (<see cref="Colour"/> null,
 /// "a circle").</summary>

@@ -1,7 +1,7 @@
 using Distill.Stages.Data;
 using Distill.Stages.Text;
 
-namespace Distill.Stages.Preference;
+namespace Distill.Stages.Scoring;
 
 /// <summary>The objects a text names: every colour word directly followed by a shape word, as in the captions'
 /// "a small red circle" (size words come before the colour).</summary>

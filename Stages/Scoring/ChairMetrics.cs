@@ -1,6 +1,6 @@
 using Distill.Stages.Data;
 
-namespace Distill.Stages.Evaluation;
+namespace Distill.Stages.Scoring;
 
 /// <summary>CHAIR (Rohrbach et al. 2018) over the caption family, plus the object recall that keeps a model from
 /// scoring well by saying nothing.

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Distill.Stages.Evaluation;
+namespace Distill.Stages.Scoring;
 
 /// <summary>VQA-style normalised exact match for answers on real data: both answers are normalised as the VQA
 /// evaluation does (lower case; commas inside numbers and periods outside numbers dropped; other punctuation removed,
