@@ -47,13 +47,8 @@ public static class PipelineHost
         try
         {
             progress.Report(new StageProgress("data", "prepare", 0, 1, 0, double.NaN));
-            var catalogTeacher = settings.Teacher.Checkpoint;
-            prepared = DataPreparation.Prepare(
-                StageCatalog.ShapesOptionsOf(settings),
-                settings.Data.Dir,
-                catalogTeacher.Length > 0 ? Path.Combine(catalogTeacher, TeacherPretraining.TokenizerFile) : null,
-                Path.Combine(paths.Root, TeacherPretraining.TokenizerFile),
-                ModelConfigs.ImageFeatures(settings));
+            prepared = RunData.Prepare(settings, paths, Path.Combine(paths.Root, TeacherPretraining.TokenizerFile), progress,
+                new Distill.Stages.Runs.RunLedger(paths.Ledger));
             progress.Report(new StageProgress("data", "prepare", 1, 1, 0, double.NaN));
         }
         catch (Exception e) when (StartupStep.Tag(e, "data preparation"))
@@ -150,6 +145,7 @@ public static class PipelineHost
                 new("Stages", string.Join(" -> ", settings.Stages)),
                 new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Fingerprint[..12]})"),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
+                .. DataQualityLine(prepared.Data, paths),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),
                 new("Actors", hosting.Describe()),
                 new("Teacher-output cache", settings.Cache.Mode == Distill.Stages.Cache.CacheMode.Off ? "off"
@@ -163,6 +159,13 @@ public static class PipelineHost
         };
         ReportWriter.Write(paths.Report, report);
     }
+
+    /// <summary>"Data quality: ..." for a LLaVA dataset: samples read, bad ones (and where they are listed), cut, left out.</summary>
+    private static IEnumerable<KeyValuePair<string, string>> DataQualityLine(Distill.Stages.Workspace.PreparedData data, RunPaths paths) =>
+        data is Distill.Stages.Workspace.LlavaData { Quality: var q }
+            ? [new("Data quality", $"{q.Read} samples read, {q.Bad.Count} bad (skipped; listed in logs/{RunData.BadSamplesFile}), " +
+                $"{q.Truncated} cut to distill.data.max-length, {q.TextOnly} text-only left out")]
+            : [];
 
     /// <summary>"Export: ..." when the eval stage exported the final student.</summary>
     private static IEnumerable<KeyValuePair<string, string>> ExportLine(string exportDir) =>

@@ -140,9 +140,7 @@ public sealed class StudentStageBench
     public static DataPreparation.Result Prepare(DistillSettings s, RunPaths paths)
     {
         TorchSharp.torch.set_num_threads(s.TorchThreads > 0 ? s.TorchThreads : Environment.ProcessorCount);
-        return DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir,
-            s.Teacher.Checkpoint.Length > 0 ? Path.Combine(s.Teacher.Checkpoint, TeacherPretraining.TokenizerFile) : null,
-            Path.Combine(paths.Root, TeacherPretraining.TokenizerFile), ModelConfigs.ImageFeatures(s));
+        return RunData.Prepare(s, paths, Path.Combine(paths.Root, TeacherPretraining.TokenizerFile), NullStageProgress.Instance);
     }
 
     /// <summary>Every cached batch of <paramref name="stage"/> in shard order, read into memory: from the stage's own

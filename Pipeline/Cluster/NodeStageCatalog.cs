@@ -61,8 +61,7 @@ public sealed class NodeStageCatalog(ConfigSources nodeSources)
         var scratch = Path.Combine(Path.GetTempPath(), $"distill-node-{Environment.ProcessId}-{Guid.NewGuid():N}.json");
         try
         {
-            var prepared = DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir, tokenizer, scratch,
-                ModelConfigs.ImageFeatures(s));
+            var prepared = RunData.Prepare(s, paths, scratch, NullStageProgress.Instance);
             return new StageCatalog(s, paths, prepared.Data, prepared.Fingerprint);
         }
         finally

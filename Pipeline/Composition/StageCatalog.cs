@@ -61,7 +61,7 @@ public sealed class StageCatalog
     {
         get
         {
-            var config = ModelConfigs.Student(_s, _data.Tokenizer.VocabSize, _data.ImageTokenId);
+            var config = ModelConfigs.Student(_s, Vocabulary, _data.ImageTokenId);
             var init = StudentInit;
             var towerFrom = init.Vision ?? (ExternalTeacher ? TeacherDir : null);
             if (towerFrom is not null && Checkpoint.ReadConfig(towerFrom).Vlm is { } tower)
@@ -76,20 +76,24 @@ public sealed class StageCatalog
         }
     }
 
+    /// <summary>The vocabulary of every model of the run: a given teacher's <c>vocab_size</c> (it may exceed the
+    /// tokenizer's ids: checkpoints pad it), else the tokenizer's.</summary>
+    public int Vocabulary => ExternalTeacher ? Checkpoint.ReadConfig(TeacherDir).Decoder.VocabSize : _data.Tokenizer.VocabSize;
+
     /// <summary>Refuses, before any stage runs, a student init whose language model cannot be distilled from the
     /// teacher: another vocabulary (the logits would not line up) or another tokenizer.json than the run's.</summary>
     public void CheckStudentInit()
     {
         if (StudentInit.LanguageModel is not { } lm) return;
         var vocab = Checkpoint.ReadConfig(lm).Decoder.VocabSize;
-        var teacherVocab = ExternalTeacher ? Checkpoint.ReadConfig(TeacherDir).Decoder.VocabSize : _data.Tokenizer.VocabSize;
+        var teacherVocab = Vocabulary;
         if (vocab != teacherVocab)
             throw new InvalidDataException(
                 $"distill.model.student.init: {lm} has vocab_size {vocab}, the teacher {(ExternalTeacher ? TeacherDir : "(pretrained here)")} {teacherVocab}: teacher and student must share the vocabulary");
         var tokenizer = Path.Combine(lm, TeacherPretraining.TokenizerFile);
         if (!File.Exists(tokenizer))
             throw new FileNotFoundException($"distill.model.student.init: {lm} has no {TeacherPretraining.TokenizerFile}, so it cannot be checked against the run's tokenizer", tokenizer);
-        var hash = Distill.Stages.Text.WordTokenizer.Load(tokenizer).Hash;
+        var hash = _data is ShapesData ? Distill.Stages.Text.WordTokenizer.Load(tokenizer).Hash : Distill.Stages.Text.HfTokenizer.Load(lm).Hash;
         if (hash != _data.Tokenizer.Hash)
             throw new InvalidDataException(
                 $"distill.model.student.init: {tokenizer} (sha256 {hash[..12]}) is not the run's tokenizer {(ExternalTeacher ? Path.Combine(TeacherDir, TeacherPretraining.TokenizerFile) : "")} (sha256 {_data.Tokenizer.Hash[..12]}): teacher and student must share the tokenizer");
@@ -133,8 +137,8 @@ public sealed class StageCatalog
     private StageOutcome CheckExternalTeacher(IStageProgress progress, CancellationToken ct)
     {
         using var model = Checkpoint.Load(TeacherDir);
-        if (model.Config.Text.VocabSize != _data.Tokenizer.VocabSize)
-            throw new InvalidDataException($"{TeacherDir}: vocab_size {model.Config.Text.VocabSize} does not match its tokenizer ({_data.Tokenizer.VocabSize} tokens)");
+        if (model.Config.Text.VocabSize < _data.Tokenizer.VocabSize)
+            throw new InvalidDataException($"{TeacherDir}: vocab_size {model.Config.Text.VocabSize} is smaller than its tokenizer's {_data.Tokenizer.VocabSize} ids");
         if (model.Config.Vision.ImageSize != _data.ImageFormat.Size)
             throw new InvalidDataException($"{TeacherDir}: image_size {model.Config.Vision.ImageSize} differs from the data's images ({_data.ImageFormat.Size} pixels)");
         return new StageOutcome(TeacherDir, new Dictionary<string, double> { ["params"] = model.ParameterCount() });
@@ -153,7 +157,7 @@ public sealed class StageCatalog
             CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
                 scope, _data.ImageFormat, _data.PadId, Placement, generation),
             CreateStudent: () => new MimicStudent(name, StudentConfig,
-                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data.Rows("train")), StudentDenseDir, StudentMoeDir,
+                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data, "train"), StudentDenseDir, StudentMoeDir,
                 _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
     }
 
@@ -211,9 +215,7 @@ public sealed class StageCatalog
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
     {
-        var shapes = ShapesOptionsOf(_s);
-        var evaluator = new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
-            family => ShapesChance.ChanceLevel(family, shapes));
+        var evaluator = Evaluator();
         var models = ModelLineup.Existing(TeacherDir, _paths.Checkpoints).Select(m => (m.Name, m.Checkpoint)).ToList();
         var final = ModelLineup.FinalStudent(_paths.Checkpoints);
         return new EvaluationStage(evaluator, models, EvalDir, placement: Placement)
@@ -242,7 +244,6 @@ public sealed class StageCatalog
             m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
             m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
         var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats, m.LatencyThreads);
-        var shapes = ShapesOptionsOf(_s);
         var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
         return new DistillStage(name,
             CreateSource: () => source.Value,
@@ -253,10 +254,21 @@ public sealed class StageCatalog
                 var input = ModInputDir();
                 return new ModStudent(name, input, options, measure, _data, source.Value.TrainSamples,
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
-                    new VqaEvaluator(_data, _s.Eval.BatchSize, _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily,
-                        family => ShapesChance.ChanceLevel(family, shapes)),
+                    Evaluator(),
                     Placement, TrainingStates.For(name, TeacherFingerprint, input));
             });
+    }
+
+    /// <summary>The evaluator of the eval and mod stages: a family's chance level from the Shapes options (on a LLaVA
+    /// dataset 0.5 for the yes/no probes, else 0); the new-token budget from the teacher's generation_config.json when it
+    /// gives one, else <c>distill.eval.max-new-tokens</c>.</summary>
+    private VqaEvaluator Evaluator()
+    {
+        var shapes = ShapesOptionsOf(_s);
+        Func<string, double> chance = _data is LlavaData
+            ? family => family == LlavaData.Existence ? 0.5 : 0
+            : family => ShapesChance.ChanceLevel(family, shapes);
+        return new VqaEvaluator(_data, _s.Eval.BatchSize, _data.Stop.MaxNewTokens ?? _s.Eval.MaxNewTokens, _s.Eval.MaxPerFamily, chance);
     }
 
     /// <summary>The mid-stage training states of the student steps (<c>checkpoints/&lt;stage&gt;.partial</c>).</summary>

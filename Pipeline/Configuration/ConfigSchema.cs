@@ -39,6 +39,21 @@ public static class ConfigSchema
         new IntKey("distill.data.max-objects", 1, 6),
         new EnumListKey("distill.data.families", FamilyNames),
         new IntKey("distill.data.existence-weight", 1, 16, "existence probes per question of each other family"),
+        new StringKey("distill.data.train", Description: "a LLaVA conversation file or mixture manifest; empty = the Shapes benchmark"),
+        new StringKey("distill.data.image-folder", Description: "empty = the data file's folder"),
+        new StringKey("distill.data.held-out", Description: "a file of held-out conversations; empty = held-out-ratio of train"),
+        new DoubleKey("distill.data.held-out-ratio", 0, 1, MinExclusive: true, MaxExclusive: true),
+        new StringKey("distill.data.test", Description: "conversations the eval answers; empty = the held-out ones"),
+        new StringKey("distill.data.pope", Description: "a POPE file; empty = none"),
+        new StringKey("distill.data.chair", Description: "a CHAIR caption file; empty = none"),
+        new StringKey("distill.data.chair-vocabulary", Description: "the CHAIR object vocabulary (needed with chair)"),
+        new StringKey("distill.data.caption-prompt", AllowEmpty: false),
+        new EnumKey("distill.data.chat-template", ["auto", .. Distill.Stages.Text.ConversationTemplates.Names]),
+        new EnumKey("distill.data.image-aspect", ["pad", "keep"]),
+        new IntKey("distill.data.max-length", 8, 1_000_000, "tokens, image tokens included"),
+        new EnumKey("distill.data.long-samples", ["truncate", "skip"]),
+        new DoubleKey("distill.data.max-bad-fraction", 0, 1, MinExclusive: false),
+        new BoolKey("distill.data.strict", "true = the first bad sample stops the run"),
 
         new IntKey("distill.model.vision.patch-size", 1, 256),
         new IntKey("distill.model.vision.hidden-size", 1, 65536),
@@ -283,6 +298,22 @@ public static class ConfigSchema
         foreach (var error in StudentScheduleChecks(get)) yield return error;
         foreach (var error in PreferenceChecks(get, stages)) yield return error;
         foreach (var error in ModCrossChecks(get, stages)) yield return error;
+        foreach (var error in LlavaDataChecks(get)) yield return error;
+    }
+
+    /// <summary>A LLaVA-format dataset needs a Hugging Face teacher (its tokenizer, template and image processor), has
+    /// no Shapes scenes for hallucination pairs, and its CHAIR file needs the object vocabulary.</summary>
+    private static IEnumerable<string> LlavaDataChecks(Func<string, object?> get)
+    {
+        if (get("distill.data.train") is not string { Length: > 0 } train) yield break;
+        if (get("distill.teacher.checkpoint") is not string { Length: > 0 })
+            yield return $"distill.data.train ({train}) is a LLaVA dataset: it needs distill.teacher.checkpoint, the Hugging Face teacher whose tokenizer, chat template and image processor read it";
+        if (get("distill.preference.sources") is IReadOnlyList<string> sources && sources.Contains(PreferenceSources.Hallucination))
+            yield return $"distill.preference.sources: '{PreferenceSources.Hallucination}' pairs need the objects of each training image, which a LLaVA dataset does not give; use dataset and student-sampled";
+        if (get("distill.data.chair") is string { Length: > 0 } && get("distill.data.chair-vocabulary") is not string { Length: > 0 })
+            yield return "distill.data.chair needs distill.data.chair-vocabulary (the CHAIR object vocabulary, {\"object\": [\"synonym\", ...]})";
+        if (get("distill.mimic.projector-warmup-epochs") is long warmup && warmup > 0)
+            yield return $"distill.mimic.projector-warmup-epochs ({warmup}) trains the projector on Shapes captions; a LLaVA dataset has none, set it to 0";
     }
 
     /// <summary>The student's MoE and the mimic/sft schedule: top-k within the experts, MoE layers inside the student,

@@ -29,7 +29,8 @@ public sealed record DistillSettings(
     public bool HasStage(string stage) => Stages.Contains(stage, StringComparer.Ordinal);
 }
 
-/// <summary><c>distill.data</c>: the Shapes benchmark. <see cref="Families"/> are task names (colour, shape, ...).</summary>
+/// <summary><c>distill.data</c>: the Shapes benchmark (<see cref="Families"/> are task names: colour, shape, ...), or a
+/// LLaVA-format dataset (<see cref="Llava"/>).</summary>
 public sealed record DataSettings(
     string Dir,
     int ImageSize,
@@ -40,7 +41,18 @@ public sealed record DataSettings(
     int MinObjects,
     int MaxObjects,
     IReadOnlyList<string> Families,
-    int ExistenceWeight);
+    int ExistenceWeight)
+{
+    /// <summary>A user's LLaVA-format dataset (<c>distill.data.train</c> and the keys after it); null = Shapes.</summary>
+    public LlavaDataSettings? Llava { get; init; }
+}
+
+/// <summary><c>distill.data</c> for a LLaVA-format dataset (<see cref="Distill.Stages.Workspace.LlavaDataOptions"/>):
+/// paths absolute, empty ones null.</summary>
+public sealed record LlavaDataSettings(
+    string Train, string? ImageFolder, string? HeldOut, double HeldOutRatio, string? Test, string? Pope, string? Chair,
+    string? ChairVocabulary, string CaptionPrompt, string ChatTemplate, string ImageAspect, int MaxLength, bool SkipLongSamples,
+    double MaxBadFraction, bool Strict);
 
 /// <summary><c>distill.model.vision</c>: ViT tower. <see cref="SelectLayer"/> &lt; 0 counts from the last layer.</summary>
 public sealed record VisionSettings(int PatchSize, int HiddenSize, int IntermediateSize, int Layers, int Heads, int SelectLayer);

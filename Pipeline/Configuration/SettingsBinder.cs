@@ -24,6 +24,30 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
     private bool B(string path) => (bool)Get(path);
     private IReadOnlyList<string> List(string path) => (IReadOnlyList<string>)Get(path);
 
+    private string? Path(string key) => S(key) is { Length: > 0 } p ? System.IO.Path.GetFullPath(p) : null;
+
+    /// <summary>The LLaVA dataset keys; every one is read (the binder's test checks all keys are bound) even for Shapes.</summary>
+    private LlavaDataSettings? Llava()
+    {
+        var settings = new LlavaDataSettings(
+            Train: Path("distill.data.train") ?? "",
+            ImageFolder: Path("distill.data.image-folder"),
+            HeldOut: Path("distill.data.held-out"),
+            HeldOutRatio: D("distill.data.held-out-ratio"),
+            Test: Path("distill.data.test"),
+            Pope: Path("distill.data.pope"),
+            Chair: Path("distill.data.chair"),
+            ChairVocabulary: Path("distill.data.chair-vocabulary"),
+            CaptionPrompt: S("distill.data.caption-prompt"),
+            ChatTemplate: S("distill.data.chat-template"),
+            ImageAspect: S("distill.data.image-aspect"),
+            MaxLength: I("distill.data.max-length"),
+            SkipLongSamples: S("distill.data.long-samples") == "skip",
+            MaxBadFraction: D("distill.data.max-bad-fraction"),
+            Strict: B("distill.data.strict"));
+        return settings.Train.Length == 0 ? null : settings;
+    }
+
     public DistillSettings Bind() => new(
         RunDir: S("distill.run-dir"),
         Seed: I("distill.seed"),
@@ -41,7 +65,8 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             MinObjects: I("distill.data.min-objects"),
             MaxObjects: I("distill.data.max-objects"),
             Families: List("distill.data.families"),
-            ExistenceWeight: I("distill.data.existence-weight")),
+            ExistenceWeight: I("distill.data.existence-weight"))
+        { Llava = Llava() },
         Model: new ModelSettings(
             Vision: new VisionSettings(
                 PatchSize: I("distill.model.vision.patch-size"),

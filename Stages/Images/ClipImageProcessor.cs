@@ -12,7 +12,7 @@ public sealed class ClipImageProcessor : IImageProcessor
 
     public ImageProcessorConfig Config { get; }
 
-    public ImagePixels Process(RgbImage image)
+    public RgbImage Resize(RgbImage image)
     {
         var c = Config;
         if (c.DoResize)
@@ -21,6 +21,6 @@ public sealed class ClipImageProcessor : IImageProcessor
             image = PilResampler.Resize(image, w, h, c.Resample);
         }
         if (c.DoCenterCrop) image = CenterCrop.Apply(image, c.CropHeight, c.CropWidth);
-        return PixelNormalizer.ToChw(image, c.DoRescale, c.RescaleFactor, c.DoNormalize, c.Mean, c.Std);
+        return image;
     }
 }

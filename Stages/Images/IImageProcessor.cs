@@ -5,8 +5,18 @@ public interface IImageProcessor
 {
     ImageProcessorConfig Config { get; }
 
+    /// <summary>The geometric steps (resize, crop): the bytes the tower sees, before rescale and normalisation.</summary>
+    RgbImage Resize(RgbImage image);
+
     /// <summary>[H,W,3] bytes -> [3,H',W'] float32, what transformers' processor returns as <c>pixel_values[0]</c>.</summary>
-    ImagePixels Process(RgbImage image);
+    ImagePixels Process(RgbImage image) => Normalize(Resize(image));
+
+    /// <summary>The last steps, rescale and normalise (<see cref="PixelNormalizer"/>), of an already resized image.</summary>
+    ImagePixels Normalize(RgbImage image)
+    {
+        var c = Config;
+        return PixelNormalizer.ToChw(image, c.DoRescale, c.RescaleFactor, c.DoNormalize, c.Mean, c.Std);
+    }
 }
 
 /// <summary>Makes the processor a config names.</summary>

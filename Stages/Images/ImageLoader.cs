@@ -16,13 +16,28 @@ public sealed class ImageLoader(IImageProcessor processor, ImageAspectMode aspec
     public ImageAspectMode Aspect { get; } = aspect;
 
     /// <summary>The file's [3,H,W] pixels; an unusable file throws <see cref="ImageDecodeException"/>.</summary>
-    public ImagePixels Load(string path) => Process(ImageDecoder.Decode(path));
+    public ImagePixels Load(string path) => Processor.Normalize(LoadResized(path));
+
+    /// <summary>The file as the tower sees it before rescale and normalisation: decoded, padded, resized and cropped.</summary>
+    public RgbImage LoadResized(string path) => Resize(ImageDecoder.Decode(path));
 
     /// <summary>A decoded image's [3,H,W] pixels.</summary>
-    public ImagePixels Process(RgbImage image)
+    public ImagePixels Process(RgbImage image) => Processor.Normalize(Resize(image));
+
+    private RgbImage Resize(RgbImage image)
     {
         if (Aspect == ImageAspectMode.Pad) image = PadToSquare.Apply(image, Processor.Config.Mean);
-        return Processor.Process(image);
+        return Processor.Resize(image);
+    }
+
+    /// <summary>The packed bytes the pipeline's rows carry, in the format of <see cref="ImageProcessorConfig.Format"/>.</summary>
+    public byte[] LoadPacked(string path)
+    {
+        var image = LoadResized(path);
+        var size = Processor.Config.Format().Size;
+        if (image.Height != size || image.Width != size)
+            throw new ImageDecodeException(path, $"processed to {image.Width}x{image.Height}, not the {size}x{size} the tower takes");
+        return image.Pixels;
     }
 
     /// <summary>Parses an aspect mode name: <c>pad</c>, or <c>keep</c> (also LLaVA's <c>square</c>/<c>original</c>,

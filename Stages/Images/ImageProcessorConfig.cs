@@ -41,6 +41,18 @@ public sealed record ImageProcessorConfig(
     public static readonly double[] ClipMean = [0.48145466, 0.4578275, 0.40821073];
     public static readonly double[] ClipStd = [0.26862954, 0.26130258, 0.27577711];
 
+    /// <summary>The square images this processor gives as the pipeline's <see cref="Models.ImageFormat"/>; a
+    /// processor whose output is not one square size (no crop after a shortest-edge resize, a non-square size) is
+    /// refused, naming the file.</summary>
+    public Models.ImageFormat Format()
+    {
+        var (h, w) = Kind == ImageProcessorKind.Clip && DoCenterCrop ? (CropHeight, CropWidth)
+            : Size.ShortestEdge is null && DoResize ? (Size.Height, Size.Width)
+            : throw new InvalidDataException($"{Source}: the processor gives images of varying size (no center crop after a shortest-edge resize); the pipeline needs one square size");
+        if (h != w) throw new InvalidDataException($"{Source}: the processor gives {w}x{h} images; the pipeline needs square ones");
+        return new Models.ImageFormat(h, DoRescale ? RescaleFactor : 1, DoNormalize ? Mean : [0, 0, 0], DoNormalize ? Std : [1, 1, 1]);
+    }
+
     /// <summary>Reads a folder's <see cref="FileName"/>, or the file itself if given.</summary>
     public static ImageProcessorConfig Load(string folderOrFile)
     {

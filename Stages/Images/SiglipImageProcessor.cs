@@ -13,10 +13,9 @@ public sealed class SiglipImageProcessor : IImageProcessor
 
     public ImageProcessorConfig Config { get; }
 
-    public ImagePixels Process(RgbImage image)
+    public RgbImage Resize(RgbImage image)
     {
         var c = Config;
-        if (c.DoResize) image = PilResampler.Resize(image, c.Size.Width, c.Size.Height, c.Resample);
-        return PixelNormalizer.ToChw(image, c.DoRescale, c.RescaleFactor, c.DoNormalize, c.Mean, c.Std);
+        return c.DoResize ? PilResampler.Resize(image, c.Size.Width, c.Size.Height, c.Resample) : image;
     }
 }

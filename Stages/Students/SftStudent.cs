@@ -61,7 +61,7 @@ public sealed class SftStudent
             (model, rows) => SftLoss.Compute(model, rows, imageFormat, padId, _auxWeight),
             heldOut.Count == 0 ? null : student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, imageFormat, padId, _train.BatchSize))]);
         var curriculum = new StudentCurriculum(_stage, _config, _schedule, _train, _teacherCheckpoint, _placement, _states, _init);
-        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(train), imageFormat, padId,
+        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), Captions(_data, "train"), imageFormat, padId,
             (student, phase) =>
             {
                 if (phase == MoePhase || !_schedule.UpcyclesToMoe) ModelFiles.Save(student, _data, _outputDir);
@@ -73,6 +73,10 @@ public sealed class SftStudent
     }
 
     /// <summary>The caption samples of a split (the projector warm-up data).</summary>
-    public static IReadOnlyList<SampleRow> Captions(IReadOnlyList<SampleRow> rows) =>
-        rows.Where(r => r.Task == "caption").ToList();
+    public static IReadOnlyList<SampleRow> Captions(PreparedData data, string split)
+    {
+        var samples = data.Samples(split);
+        var rows = data.Rows(split);
+        return Enumerable.Range(0, samples.Count).Where(i => samples[i].Task == Data.ShapesVocabulary.Caption).Select(i => rows[i]).ToList();
+    }
 }

@@ -7,6 +7,7 @@ public sealed class ChatMlTemplate : ConversationTemplate
     public const string DefaultSystem = "You are a helpful assistant.";
 
     public override string Name => "chatml";
+    public override string EndOfTurn => "<|im_end|>";
 
     protected override IEnumerable<(string Text, bool Answer)> Render(IReadOnlyList<(bool Human, string Text)> turns)
     {

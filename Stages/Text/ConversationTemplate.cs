@@ -17,6 +17,9 @@ public abstract class ConversationTemplate
     /// <summary>The template's name in <c>distill.data.chat-template</c>.</summary>
     public abstract string Name { get; }
 
+    /// <summary>The token that ends an assistant turn: generation stops there.</summary>
+    public abstract string EndOfTurn { get; }
+
     /// <summary>The conversation as text pieces in order, each marked true when it is an assistant span (content +
     /// end-of-turn token). A human turn's piece ends with the assistant's header, so a conversation that ends with a
     /// human turn renders as the prompt for generation.</summary>

@@ -129,15 +129,14 @@ public sealed class HfTokenizer : ITokenizer
         return [.. ids];
     }
 
+    /// <summary>Ids outside the vocabulary are left out, as Hugging Face's decoder leaves them (a checkpoint's
+    /// <c>vocab_size</c> may exceed the tokenizer's ids, and a model can generate the padding ids).</summary>
     public string Decode(IEnumerable<int> ids)
     {
         ArgumentNullException.ThrowIfNull(ids);
         var tokens = new List<string>();
         foreach (int id in ids)
-        {
-            string? token = id >= 0 && id < _tokens.Length ? _tokens[id] : null;
-            tokens.Add(token ?? throw new ArgumentOutOfRangeException(nameof(ids), id, $"token id not in tokenizer {Name} ({VocabSize} ids)"));
-        }
+            if (id >= 0 && id < _tokens.Length && _tokens[id] is { } token) tokens.Add(token);
         return _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.Decode(tokens));
     }
 

@@ -6,6 +6,7 @@ namespace Distill.Stages.Text;
 public sealed class Llama3Template : ConversationTemplate
 {
     public override string Name => "llama3";
+    public override string EndOfTurn => "<|eot_id|>";
 
     protected override IEnumerable<(string Text, bool Answer)> Render(IReadOnlyList<(bool Human, string Text)> turns)
     {

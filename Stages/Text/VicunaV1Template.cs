@@ -8,6 +8,7 @@ public sealed class VicunaV1Template : ConversationTemplate
         "A chat between a curious human and an artificial intelligence assistant. The assistant gives helpful, detailed, and polite answers to the human's questions.";
 
     public override string Name => "vicuna_v1";
+    public override string EndOfTurn => "</s>";
     protected override bool PrependBos => true;
 
     protected override IEnumerable<(string Text, bool Answer)> Render(IReadOnlyList<(bool Human, string Text)> turns)

@@ -34,8 +34,8 @@ public sealed class ConversationEncoderTests
         var imageId = tokenizer.TokenToId("<image>")!.Value;
         Assert.Single(encoded.InputIds, imageId);
         Assert.Equal("A street.<|im_end|>", tokenizer.Decode(encoded.InputIds.Where((_, i) => encoded.Labels[i])));
-        Assert.Equal((56, 56), (encoded.Pixels!.Height, encoded.Pixels.Width));
-        Assert.Equal(loader.Load(photo).Values, encoded.Pixels.Values);
+        Assert.Equal((56, 56), (encoded.Image!.Height, encoded.Image.Width));
+        Assert.Equal(loader.Load(photo).Values, loader.Processor.Normalize(encoded.Image).Values);
         Assert.False(encoded.Truncated);
     }
 

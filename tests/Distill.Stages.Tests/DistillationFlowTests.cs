@@ -80,7 +80,7 @@ public sealed class DistillationFlowTests
                 new KdObjective(), KdWeight: 1, CeWeight: 0.1, AuxWeight: 0.01, TokenScope.Response);
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
             using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.IsHeldOut,
-                SftStudent.Captions(Data.Rows("train")), dense, moe, Data.ImageFormat, Data);
+                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data);
             for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
             var codec = (teacher.ArrowTime, student.ArrowTime, source.ShardCount);

@@ -92,7 +92,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         using var model = NewStudent();
         using var cache = new VisionFeatureCache();
         var before = Snapshot(model);
-        var captions = SftStudent.Captions(run.Data.Rows("train"));
+        var captions = SftStudent.Captions(run.Data, "train");
         Assert.NotEmpty(captions);
         Assert.All(captions, c => Assert.Equal("caption", c.Task));
         var result = ProjectorWarmup.Run(new Student(model, cache), "mimic", epochs: 1, new TrainOptions(1, 8, 3e-3, 0, 1, Seed: 5),

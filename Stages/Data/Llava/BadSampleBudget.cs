@@ -30,12 +30,15 @@ public sealed class BadSampleBudget(double maxBadFraction = 0.01, bool strict = 
     }
 
     /// <summary>Throws when the bad samples exceed the allowed fraction of all samples read.</summary>
-    public void Check()
+    public void Check() => Check(_bad, Good + _bad.Count, MaxBadFraction);
+
+    /// <summary>Throws when <paramref name="bad"/> of <paramref name="total"/> samples read exceed
+    /// <paramref name="maxBadFraction"/> (or every sample is bad), naming the count and the first.</summary>
+    public static void Check(IReadOnlyList<BadSample> bad, int total, double maxBadFraction)
     {
-        var total = Good + _bad.Count;
-        if (_bad.Count == 0) return;
-        if (Good == 0 || _bad.Count > MaxBadFraction * total)
+        if (bad.Count == 0) return;
+        if (bad.Count >= total || bad.Count > maxBadFraction * total)
             throw new BadDataException(
-                $"{_bad.Count} of {total} samples are bad ({100.0 * _bad.Count / total:F1}%), more than distill.data.max-bad-fraction = {MaxBadFraction}; the first: {_bad[0]}");
+                $"{bad.Count} of {total} samples are bad ({100.0 * bad.Count / total:F1}%), more than distill.data.max-bad-fraction = {maxBadFraction}; the first: {bad[0]}");
     }
 }

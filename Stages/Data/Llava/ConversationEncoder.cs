@@ -52,11 +52,11 @@ public sealed class ConversationEncoder
     private string? TryEncode(ConversationSample sample, out EncodedConversation? encoded)
     {
         encoded = null;
-        ImagePixels? pixels = null;
+        RgbImage? pixels = null;
         if (sample.Image is { } image)
         {
             if (_images is null) return "has an image, but the run has no image processor";
-            try { pixels = _images.Load(image); }
+            try { pixels = _images.LoadResized(image); }
             catch (ImageDecodeException e) { return e.Message; }
         }
         EncodedSample tokens;
