@@ -156,6 +156,7 @@ public static class PipelineHost
                 .. (metricsError is null ? [] : new KeyValuePair<string, string>[] { new("Loss curves", $"not drawn: {metricsError}") }),
             ],
             Metrics = metrics,
+            RealData = prepared.Data is Distill.Stages.Workspace.LlavaData,
         };
         ReportWriter.Write(paths.Report, report);
     }

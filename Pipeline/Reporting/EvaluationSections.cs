@@ -10,12 +10,14 @@ public static partial class ReportWriter
 {
     /// <summary>POPE per setting and model: accuracy, precision, recall, F1 ("yes" is positive), yes-ratio, and the
     /// answers that were neither yes nor no (counted wrong).</summary>
-    private static void AppendPope(StringBuilder sb, IReadOnlyList<EvaluationResult> results)
+    private static void AppendPope(StringBuilder sb, IReadOnlyList<EvaluationResult> results, bool realData)
     {
         var scored = results.Where(r => r.Pope.Count > 0).ToList();
         if (scored.Count == 0) return;
         sb.AppendLine("## POPE (existence probes, %)").AppendLine();
-        sb.AppendLine("\"Is there a <colour> <shape>?\" with negatives drawn at random, from the most frequent objects (popular), or sharing a colour or shape with a scene object (adversarial). \"yes\" is the positive class; an answer that is neither yes nor no counts as wrong (and as a missed positive).").AppendLine();
+        sb.AppendLine(realData
+            ? "The probes of distill.data.pope, per setting (random, popular, adversarial as the file's category or name says). \"yes\" is the positive class; an answer that is neither yes nor no counts as wrong (and as a missed positive)."
+            : "\"Is there a <colour> <shape>?\" with negatives drawn at random, from the most frequent objects (popular), or sharing a colour or shape with a scene object (adversarial). \"yes\" is the positive class; an answer that is neither yes nor no counts as wrong (and as a missed positive).").AppendLine();
         Row(sb, ["Model", "Setting", "Probes", "Accuracy", "Precision", "Recall", "F1", "Yes-ratio", "Neither yes nor no"]);
         Row(sb, ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]);
         foreach (var r in scored)
@@ -26,12 +28,14 @@ public static partial class ReportWriter
     }
 
     /// <summary>CHAIR of the captions per model, with object recall and the captions that mention no object.</summary>
-    private static void AppendChair(StringBuilder sb, IReadOnlyList<EvaluationResult> results)
+    private static void AppendChair(StringBuilder sb, IReadOnlyList<EvaluationResult> results, bool realData)
     {
         var scored = results.Where(r => r.Chair is not null).ToList();
         if (scored.Count == 0) return;
         sb.AppendLine("## CHAIR (captions, %; lower is better)").AppendLine();
-        sb.AppendLine("Objects a generated caption mentions (colour + shape, or a bare shape) against the scene's objects. CHAIR_i = hallucinated mentions / all mentions; CHAIR_s = captions with at least one hallucinated mention / all captions; object recall = scene objects (colour + shape) mentioned / all of them.").AppendLine();
+        sb.AppendLine(realData
+            ? "Objects of distill.data.chair-vocabulary a generated caption names (any synonym, whole words) against each image's objects in distill.data.chair. CHAIR_i = hallucinated mentions / all mentions; CHAIR_s = captions with at least one hallucinated mention / all captions; object recall = the image's objects mentioned / all of them."
+            : "Objects a generated caption mentions (colour + shape, or a bare shape) against the scene's objects. CHAIR_i = hallucinated mentions / all mentions; CHAIR_s = captions with at least one hallucinated mention / all captions; object recall = scene objects (colour + shape) mentioned / all of them.").AppendLine();
         Row(sb, ["Model", "Captions", "Mentions", "CHAIR_i", "CHAIR_s", "Object recall", "Captions without objects"]);
         Row(sb, ["---", "---:", "---:", "---:", "---:", "---:", "---:"]);
         foreach (var r in scored)

@@ -21,6 +21,9 @@ public sealed record ReportInput(
 
     /// <summary>The rows of the run's metrics.csv (loss curves are drawn from them).</summary>
     public IReadOnlyList<MetricPoint> Metrics { get; init; } = [];
+
+    /// <summary>True for a user's LLaVA-format dataset (POPE and CHAIR from its files), false for Shapes.</summary>
+    public bool RealData { get; init; }
 }
 
 /// <summary>Writes <c>report.md</c>: run summary, accuracy per family of every evaluated model next to chance
@@ -99,8 +102,8 @@ public static partial class ReportWriter
             AppendPlots(sb, plots, "accuracy");
         }
 
-        AppendPope(sb, input.Results);
-        AppendChair(sb, input.Results);
+        AppendPope(sb, input.Results, input.RealData);
+        AppendChair(sb, input.Results, input.RealData);
         AppendCost(sb, input.Results);
         AppendPlots(sb, plots, "latency");
         AppendCurves(sb, input.Stages);

@@ -80,6 +80,7 @@ public class LlavaPipelineTests
         Assert.Equal(GoodTrain + BadEntries.Length, dataEntry.Figures["samples_read"] - TestSamples - PopeProbes - ChairImages);
         var report = File.ReadAllText(paths.Report);
         Assert.Contains($"{BadEntries.Length} bad (skipped; listed in logs/{RunData.BadSamplesFile})", report);
+        Assert.Contains("The probes of distill.data.pope", report);
         foreach (var stage in new[] { "teacher", "sft", "mimic", "preference", "mod", "eval" })
             Assert.Contains(ledger, e => e.Stage == stage && e.Status == RunLedgerStatus.Completed);
 
