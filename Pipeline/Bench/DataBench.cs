@@ -13,9 +13,21 @@ public sealed record DataBenchRow(int Loaders, int Samples, double Seconds, long
 }
 
 /// <summary>What <c>bench data</c> measured: the loader path with 1 and 2 loaders, and the reader streaming a large
-/// dataset (peak RSS before and after).</summary>
+/// dataset (peak RSS before and after); and the teacher's samples/s on the same samples, from its forward FLOPs at
+/// the matmul rate measured here (<see cref="TeacherEstimate"/>).</summary>
 public sealed record DataBenchResult(int Photos, string Tokenizer, IReadOnlyList<DataBenchRow> Loaders,
-    int Streamed, double StreamSeconds, long? RssBeforeStreamBytes, long? PeakDuringStreamBytes);
+    int Streamed, double StreamSeconds, long? RssBeforeStreamBytes, long? PeakDuringStreamBytes)
+{
+    public TeacherEstimate? Teacher { get; init; }
+}
+
+/// <summary>A teacher's forward pass over the bench's samples (mean text length, its image tokens) in FLOPs, and the
+/// samples per second that is at <paramref name="Gflops"/>, the float32 matmul rate measured on this machine: an
+/// upper bound for the teacher (a forward reaches at most the matmul rate).</summary>
+public sealed record TeacherEstimate(string Model, long Parameters, int TextTokens, long FlopsPerSample, double Gflops)
+{
+    public double SamplesPerSecond => Gflops * 1e9 / FlopsPerSample;
+}
 
 /// <summary><c>bench data</c>: renders JPEG photographs of 640x480 (gradients, shapes and noise, quality 90), writes a
 /// LLaVA JSONL over them, and times the loader path on them: read the sample, decode the JPEG, pad to square, resize,
@@ -26,8 +38,9 @@ public static class DataBench
 {
     public const int Width = 640, Height = 480;
 
+    /// <param name="teacherDir">a LLaVA folder whose config.json gives the teacher to compare with (weights not needed), or null.</param>
     public static DataBenchResult Run(string directory, string tokenizerDir, int photos, int streamed, int seed,
-        Action<string> progress, CancellationToken ct)
+        Action<string> progress, CancellationToken ct, string? teacherDir = null)
     {
         var images = Path.Combine(directory, "images");
         Directory.CreateDirectory(images);
@@ -52,6 +65,7 @@ public static class DataBench
         var loader = new ImageLoader(ImageProcessors.Load(processorDir), ImageAspectMode.Pad);
         var encoder = new ConversationEncoder(tokenizer, new ChatMlTemplate(), loader, maxLength: 2048);
         var rows = new List<DataBenchRow>();
+        int meanText = 0;
         foreach (var loaders in (int[])[1, 2])
         {
             ct.ThrowIfCancellationRequested();
@@ -63,11 +77,21 @@ public static class DataBench
             ProcessMemory.ResetPeak();
             var clock = Stopwatch.StartNew();
             var done = 0;
-            Parallel.ForEach(samples, new ParallelOptions { MaxDegreeOfParallelism = loaders, CancellationToken = ct }, sample =>
+            long textTokens = 0;
+            // A loader's unit is a shard: its samples encoded, then written as one samples/v1 Arrow batch.
+            Parallel.ForEach(samples.Chunk(ShardSize), new ParallelOptions { MaxDegreeOfParallelism = loaders, CancellationToken = ct }, shard =>
             {
-                if (encoder.Encode(sample, budget) is null) throw new InvalidDataException($"bench sample {sample.Id} was refused: {budget.Bad[^1]}");
-                Interlocked.Increment(ref done);
+                var shardRows = new List<Distill.Stages.Arrow.SampleRow>(shard.Length);
+                foreach (var sample in shard)
+                {
+                    var e = encoder.Encode(sample, budget) ?? throw new InvalidDataException($"bench sample {sample.Id} was refused: {budget.Bad[^1]}");
+                    shardRows.Add(new Distill.Stages.Arrow.SampleRow(e.Id, e.Image!.Pixels, e.InputIds, e.Labels, "conversation", null));
+                    Interlocked.Add(ref textTokens, e.InputIds.Length - 1);
+                }
+                Distill.Stages.Arrow.SamplesV1.Write(shardRows, shardRows[0].Image.Length);
+                Interlocked.Add(ref done, shard.Length);
             });
+            meanText = (int)Math.Round((double)textTokens / Math.Max(done, 1));
             rows.Add(new DataBenchRow(loaders, done, clock.Elapsed.TotalSeconds, ProcessMemory.Peak));
             progress($"  {loaders} loader(s): {done} samples in {clock.Elapsed.TotalSeconds:F2} s ({done / clock.Elapsed.TotalSeconds:F1} samples/s)");
         }
@@ -86,8 +110,25 @@ public static class DataBench
             if (++count % 10_000 == 0) ct.ThrowIfCancellationRequested();
         }
         progress($"  streamed {count} samples through the reader in {streamClock.Elapsed.TotalSeconds:F2} s");
+        var peak = ProcessMemory.Peak;
         return new DataBenchResult(photos, Path.GetFileName(Path.GetFullPath(tokenizerDir)), rows, count,
-            streamClock.Elapsed.TotalSeconds, before, ProcessMemory.Peak);
+            streamClock.Elapsed.TotalSeconds, before, peak)
+        { Teacher = teacherDir is null ? null : Estimate(teacherDir, meanText, progress) };
+    }
+
+    /// <summary>Samples in one loader shard (the pipeline's default shard size is larger; 16 keeps 1000 photos in many shards).</summary>
+    public const int ShardSize = 16;
+
+    private static TeacherEstimate Estimate(string teacherDir, int textTokens, Action<string> progress)
+    {
+        var config = Distill.Models.Checkpoints.Checkpoint.ReadConfig(teacherDir).Vlm
+            ?? throw new InvalidDataException($"{teacherDir}: not a LLaVA config.json");
+        var flops = Distill.Models.Accounting.FlopAccounting.Forward(config, Distill.Models.Accounting.SequenceShape.ForImage(config, textTokens)).Total;
+        var gflops = MatmulProbe.Gflops(TorchSharp.torch.ScalarType.Float32, 2048, 3);
+        var estimate = new TeacherEstimate(Path.GetFileName(Path.GetFullPath(teacherDir)), Distill.Models.Accounting.ParameterAccounting.Count(config).Total,
+            textTokens, flops, gflops);
+        progress($"  teacher {estimate.Model}: {flops / 1e12:F2} TFLOP per sample at {gflops:F0} GFLOP/s: at most {estimate.SamplesPerSecond:F3} samples/s");
+        return estimate;
     }
 
     /// <summary>A photo-like JPEG: a two-colour gradient, a few filled shapes, per-pixel noise.</summary>

@@ -29,6 +29,12 @@ public static class BenchDataVerb
             HelpName = "DIR",
             DefaultValueFactory = _ => DefaultTokenizer,
         };
+        var teacher = new Option<string>("--teacher")
+        {
+            Description = "a LLaVA folder (config.json is enough) whose forward cost is compared with the loaders; default LLaVA-1.5-7B's config from tests/fixtures/hf",
+            HelpName = "DIR",
+            DefaultValueFactory = _ => DefaultTeacher,
+        };
         var command = new Command("data",
             "Time the real-data loader path (read, decode JPEG, pad, CLIP-336 processor, chat template, tokenize) on rendered 640x480 photos " +
             "with 1 and 2 loaders, and peak RSS while streaming many samples; writes bench-data.csv and bench-data.md");
@@ -36,7 +42,9 @@ public static class BenchDataVerb
         command.Add(photos);
         command.Add(stream);
         command.Add(tokenizer);
-        command.SetAction((parse, ct) => ExecuteAsync(options.SourcesOf(parse), parse.GetValue(photos), parse.GetValue(stream), parse.GetValue(tokenizer)!, env, ct));
+        command.Add(teacher);
+        command.SetAction((parse, ct) => ExecuteAsync(options.SourcesOf(parse), parse.GetValue(photos), parse.GetValue(stream), parse.GetValue(tokenizer)!, env, ct,
+            parse.GetValue(teacher)));
         return command;
     }
 
@@ -50,7 +58,20 @@ public static class BenchDataVerb
         return option;
     }
 
-    public static async Task<int> ExecuteAsync(Configuration.ConfigSources sources, int photos, int stream, string tokenizer, CliEnvironment env, CancellationToken ct)
+    /// <summary>LLaVA-1.5-7B's config.json, as the reference library wrote it (tests/fixtures/hf).</summary>
+    private static string DefaultTeacher
+    {
+        get
+        {
+            const string relative = "tests/fixtures/hf/shapes-llava-1.5-7b";
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln"))) return Path.Combine(dir.FullName, relative);
+            return relative;
+        }
+    }
+
+    public static async Task<int> ExecuteAsync(Configuration.ConfigSources sources, int photos, int stream, string tokenizer, CliEnvironment env, CancellationToken ct,
+        string? teacher = null)
     {
         var (prepared, exitCode) = await BenchOutput.PrepareAsync(sources, env);
         if (prepared is not { } run) return exitCode;
@@ -59,7 +80,8 @@ public static class BenchDataVerb
         {
             await env.Out.WriteLineAsync($"distill: bench data {paths.Root}");
             var work = Path.Combine(paths.Root, "bench", "data");
-            var result = await Task.Run(() => DataBench.Run(work, tokenizer, photos, stream, config.Settings.Seed, line => env.Out.WriteLine(line), ct), ct);
+            var result = await Task.Run(() => DataBench.Run(work, tokenizer, photos, stream, config.Settings.Seed, line => env.Out.WriteLine(line), ct,
+                teacher is { Length: > 0 } && Directory.Exists(teacher) ? teacher : null), ct);
             var (csv, md) = DataBenchReport.Write(paths.Root, result);
             return (csv, md, [DataBenchReport.Table(result)]);
         });
