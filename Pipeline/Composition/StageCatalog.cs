@@ -112,7 +112,7 @@ public sealed class StageCatalog
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.ImageTokenId),
         new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
             _s.Teacher.WarmupSteps, _s.Seed),
-        TeacherDir, _dataFingerprint, Placement);
+        TeacherDir, _dataFingerprint, Placement, _s.Teacher.Store.Length > 0 ? new TeacherStore(_s.Teacher.Store) : null);
 
     /// <summary>Identifies the teacher in teacher/v1 metadata: the pretraining fingerprint, or for a given checkpoint
     /// a hash of its config and weights size.</summary>

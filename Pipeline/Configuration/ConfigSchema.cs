@@ -68,6 +68,7 @@ public static class ConfigSchema
         new IntKey("distill.model.max-positions", 8, 1 << 20),
 
         new StringKey("distill.teacher.checkpoint", Description: "empty = pretrain"),
+        new StringKey("distill.teacher.store", Description: "pretrained teachers kept across runs; empty = none"),
         new IntKey("distill.teacher.epochs", 1, 100_000),
         .. Optimiser("teacher"),
         new IntKey("distill.teacher.top-k", 1, 4096),

@@ -74,6 +74,7 @@ public sealed record StudentMoeSettings(bool Enabled, int Experts, int TopK, IRe
 /// <summary><c>distill.teacher</c>: <see cref="Checkpoint"/> empty = pretrain on the training split.</summary>
 public sealed record TeacherSettings(
     string Checkpoint,
+    string Store,
     int Epochs,
     int BatchSize,
     double LearningRate,

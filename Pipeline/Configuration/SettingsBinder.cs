@@ -24,6 +24,12 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
     private bool B(string path) => (bool)Get(path);
     private IReadOnlyList<string> List(string path) => (IReadOnlyList<string>)Get(path);
 
+    /// <summary>A store folder: "~/" is the home folder; empty stays empty (no store).</summary>
+    private static string StorePath(string value) => value.Length == 0 ? ""
+        : System.IO.Path.GetFullPath(value.StartsWith("~/", StringComparison.Ordinal)
+            ? System.IO.Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), value[2..])
+            : value);
+
     private string? Path(string key) => S(key) is { Length: > 0 } p ? System.IO.Path.GetFullPath(p) : null;
 
     /// <summary>The LLaVA dataset keys; every one is read (the binder's test checks all keys are bound) even for Shapes.</summary>
@@ -90,6 +96,7 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             StudentVisionInit: S("distill.model.student.vision-init")),
         Teacher: new TeacherSettings(
             Checkpoint: S("distill.teacher.checkpoint"),
+            Store: StorePath(S("distill.teacher.store")),
             Epochs: I("distill.teacher.epochs"),
             BatchSize: I("distill.teacher.batch-size"),
             LearningRate: D("distill.teacher.learning-rate"),

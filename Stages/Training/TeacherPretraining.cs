@@ -25,9 +25,12 @@ public sealed class TeacherPretraining
     private readonly string _outputDir;
     private readonly string _fingerprint;
     private readonly Placement? _placement;
+    private readonly TeacherStore? _store;
 
-    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint, Placement? placement = null)
+    public TeacherPretraining(PreparedData data, VlmConfig config, TrainOptions options, string outputDir, string dataFingerprint, Placement? placement = null,
+        TeacherStore? store = null)
     {
+        _store = store;
         _data = data;
         _config = config;
         _options = options;
@@ -49,6 +52,19 @@ public sealed class TeacherPretraining
             progress.Report(new StageProgress("teacher", "cached", 1, 1, 0, double.NaN));
             return new StageOutcome(_outputDir, new Dictionary<string, double> { ["reused"] = 1 });
         }
+        string? problem = null;
+        if (_store is not null && _store.TryGet(_fingerprint, out problem) is { } stored)
+        {
+            // The fingerprint file marks the copy complete: it goes last, so a torn copy is never taken as a teacher.
+            Directory.CreateDirectory(_outputDir);
+            File.Delete(Path.Combine(_outputDir, FingerprintFile));
+            TeacherStore.CopyOut(stored, _outputDir, last: FingerprintFile);
+            Console.Out.WriteLine($"teacher: reused from the teacher store, {stored} (no pretraining)");
+            progress.Report(new StageProgress("teacher", "store", 1, 1, 0, double.NaN));
+            return new StageOutcome(_outputDir, new Dictionary<string, double> { ["reused_from_store"] = 1 });
+        }
+        if (_store is not null && problem is not null)
+            Console.Error.WriteLine($"teacher: the stored teacher is not used ({problem}); pretraining, then storing it again");
 
         var train = _data.Rows("train");
         var val = _data.Rows("val");
@@ -85,6 +101,7 @@ public sealed class TeacherPretraining
         figures["params"] = model.ParameterCount();
         figures["samples_per_second"] = seen / clock.Elapsed.TotalSeconds;
         Save(model);
+        _store?.Put(_fingerprint, _outputDir);
         return new StageOutcome(_outputDir, figures);
     }
 
