@@ -63,12 +63,13 @@ public static class StageCaches
         Fingerprint.Of("distill-cache/v1", stage, SchemaOf(stage), TeacherSideSettings(settings));
 
     /// <summary>Settings that never change a teacher batch, by property path: where the run lives, which stages run,
+    /// where pretrained teachers are kept (the fingerprint names the teacher),
     /// threads and devices, the student's sizes, the mimic/sft optimiser, schedule and loss, the preference loss and
     /// optimiser (not its batch size: mining samples in batches of it), evaluation, loaders /
     /// workers / credits, transport, and the cache settings themselves. (Not eval's max-new-tokens: teacher-generated
     /// responses are as long as it allows.)</summary>
     private static readonly Regex StudentOnly = new(
-        @"^(RunDir|Stages|TorchThreads|Device|Data\.Dir|Model\.Student\w*(\..*)?|" +
+        @"^(RunDir|Stages|TorchThreads|Device|Data\.Dir|Teacher\.Store|Model\.Student\w*(\..*)?|" +
         @"Mimic\.(\w*Epochs|BatchSize|LearningRate|WeightDecay|WarmupSteps|KdWeight|CeWeight|Loss|JsdBeta|Temperature|AuxWeight)|" +
         @"Preference\.(Loss|Beta|SftWeight|Epochs|LearningRate|WeightDecay|WarmupSteps)|" +
         @"Eval\.(BatchSize|MaxPerFamily)|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",

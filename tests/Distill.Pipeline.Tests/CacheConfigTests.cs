@@ -54,7 +54,7 @@ public class CacheConfigTests
         Assert.Equal(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null,
             "distill.mimic.batch-size=7", "distill.mimic.learning-rate=0.1", "distill.model.student.layers=3",
             "distill.parallelism.teacher-workers=5", "distill.cache.mode=replay", "distill.eval.batch-size=3",
-            "distill.run-dir=elsewhere", "distill.stages=[teacher, mimic]").Settings));
+            "distill.run-dir=elsewhere", "distill.stages=[teacher, mimic]", "distill.teacher.store=/elsewhere").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.teacher.top-k=4").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.mimic.scope=all").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.parallelism.shard-size=8").Settings));
