@@ -154,6 +154,10 @@ public sealed class LlavaData : PreparedData
         Quality = new DataQuality(total, bad, encoder.Truncated, textOnly);
         BadSampleBudget.Check(bad, total, o.MaxBadFraction);
         if (_splits["train"].Count == 0) throw new BadDataException($"{trainFile}: no usable training sample with an image ({bad.Count} bad, {textOnly} text-only)");
+        if (_splits["test"].Count == 0)
+            throw new InvalidDataException(o.HeldOut is null && o.Test is null
+                ? $"{trainFile}: nothing to evaluate on: distill.data.test is not set and the held-out split (distill.data.held-out-ratio = {o.HeldOutRatio} of {train.Count + heldOut.Count} samples) is empty; give distill.data.test or distill.data.held-out, or raise the ratio"
+                : $"{o.Test ?? o.HeldOut}: no usable sample to evaluate on");
     }
 
     /// <summary>A file's conversations: a mixture manifest (a JSON object) mixed by its weights, else the file itself.</summary>

@@ -88,19 +88,31 @@ public class LlavaDataTests
         File.WriteAllText(Path.Combine(images, "broken.jpg"), "not a jpeg");
         File.WriteAllLines(train, [Line("a", "rgb-640x480.jpg", "<image>\nQ?", "A."), Line("b", "missing.jpg", "<image>\nQ?", "A."),
             Line("c", "gray-150x100.jpg", "<image>\nQ?", "A."), Line("d", "broken.jpg", "<image>\nQ?", "A.")]);
+        var held = dir.File("held.jsonl");
+        File.WriteAllLines(held, [Line("h", "gray-150x100.jpg", "<image>\nQ?", "A.")]);
 
-        var tolerant = LlavaData.Prepare(Options(dir, train, maxBad: 0.5) with { HeldOutRatio = 0, ImageFolder = images });
+        var tolerant = LlavaData.Prepare(Options(dir, train, maxBad: 0.5) with { HeldOut = held, ImageFolder = images });
         Assert.Contains("not found", tolerant.Quality.Bad.Single(b => b.Sample == "'b'").Reason);
         Assert.Contains("not an image", tolerant.Quality.Bad.Single(b => b.Sample == "'d'").Reason);
         Assert.Equal(2, tolerant.Quality.Bad.Count);
         Assert.Equal(["a", "c"], tolerant.Samples("train").Select(s => s.Id).Order());
 
-        var e = Assert.Throws<BadDataException>(() => LlavaData.Prepare(Options(dir, train, maxBad: 0.25) with { HeldOutRatio = 0, ImageFolder = images }));
-        Assert.Contains("2 of 4 samples are bad", e.Message);
+        var e = Assert.Throws<BadDataException>(() => LlavaData.Prepare(Options(dir, train, maxBad: 0.25) with { HeldOut = held, ImageFolder = images }));
+        Assert.Contains("2 of 5 samples are bad (40.0%)", e.Message);
         Assert.Contains("distill.data.max-bad-fraction = 0.25", e.Message);
 
-        var strict = Assert.Throws<BadDataException>(() => LlavaData.Prepare(Options(dir, train, strict: true) with { HeldOutRatio = 0, ImageFolder = images }));
+        var strict = Assert.Throws<BadDataException>(() => LlavaData.Prepare(Options(dir, train, strict: true) with { HeldOut = held, ImageFolder = images }));
         Assert.Contains("sample 'b'", strict.Message);
         Assert.Contains("distill.data.strict = true", strict.Message);
+    }
+
+    [Fact]
+    public void A_dataset_that_leaves_nothing_to_evaluate_on_is_refused_naming_the_keys()
+    {
+        using var dir = new TempDir();
+        var train = dir.File("train.jsonl");
+        File.WriteAllLines(train, [Line("a", "rgb-640x480.jpg", "<image>\nQ?", "A.")]);
+        var e = Assert.Throws<InvalidDataException>(() => LlavaData.Prepare(Options(dir, train) with { HeldOutRatio = 0 }));
+        Assert.Contains("distill.data.test is not set and the held-out split (distill.data.held-out-ratio = 0 of 1 samples) is empty", e.Message);
     }
 }
