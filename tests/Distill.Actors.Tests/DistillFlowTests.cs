@@ -126,7 +126,8 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
     {
         var scenario = new FlowScenario(8)
         {
-            TeacherStall = (shard, call) => shard == 2 && call == 1 ? TimeSpan.FromMilliseconds(1200) : TimeSpan.Zero,
+            // 10x the lease timeout: a loaded 2-core machine (the first test of a cold test host) may take a second to notice.
+            TeacherStall = (shard, call) => shard == 2 && call == 1 ? TimeSpan.FromMilliseconds(3000) : TimeSpan.Zero,
         };
         var result = RunDistill(scenario, new FlowSettings
         {
