@@ -122,6 +122,15 @@ public static class PipelineHost
         return new RunOutcome(1, new RunFailure(result.FailedStage ?? "(pipeline)", result.Error ?? "", result.Detail));
     }
 
+    /// <summary>How much of the training split the students see labelled (<c>distill.data.labelled-images</c>).</summary>
+    private static IEnumerable<KeyValuePair<string, string>> LabelledLine(Distill.Stages.Workspace.PreparedData data)
+    {
+        if (data.LabelledImages is not { } images) yield break;
+        var (labelled, train) = data.LabelledCounts;
+        yield return new("Students' labels", $"{labelled} of the {train} training samples ({images} images); the other {train - labelled} are " +
+            $"prompts the teacher answers for mimic and mod; sft trains on the {labelled} for {Distill.Stages.Students.SftStudent.BudgetFactor(data)}x the epochs (as many optimiser steps)");
+    }
+
     private static void WriteReport(DistillSettings settings, RunPaths paths, ActorHosting hosting, StageCatalog catalog,
         DataPreparation.Result prepared, Distill.Actors.PipelineResult result, DateTimeOffset started, TimeSpan elapsed)
     {
@@ -144,6 +153,7 @@ public static class PipelineHost
             [
                 new("Stages", string.Join(" -> ", settings.Stages)),
                 new("Dataset", $"{prepared.Data.Samples("train").Count} train / {prepared.Data.Samples("val").Count} val / {prepared.Data.Samples("test").Count} test samples ({prepared.Fingerprint[..12]})"),
+                .. LabelledLine(prepared.Data),
                 new("Tokenizer", $"{prepared.Data.Tokenizer.VocabSize} tokens"),
                 .. DataQualityLine(prepared.Data, paths),
                 new("Device", catalog.Device.type.ToString().ToLowerInvariant()),

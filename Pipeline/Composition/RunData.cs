@@ -24,10 +24,15 @@ public static class RunData
     public static DataPreparation.Result Prepare(DistillSettings s, RunPaths paths, string tokenizerCopy, IStageProgress progress,
         RunLedger? ledger = null)
     {
+        int? labelled = s.Data.LabelledImages > 0 ? s.Data.LabelledImages : null;
         if (s.Data.Llava is not { } llava)
-            return DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir,
+        {
+            var shapes = DataPreparation.Prepare(StageCatalog.ShapesOptionsOf(s), s.Data.Dir,
                 s.Teacher.Checkpoint.Length > 0 ? Path.Combine(s.Teacher.Checkpoint, TeacherPretraining.TokenizerFile) : null,
-                tokenizerCopy, ModelConfigs.ImageFeatures(s));
+                tokenizerCopy, ModelConfigs.ImageFeatures(s), labelled);
+            _ = shapes.Data.LabelledCounts; // a labelled-images past the training images fails here, before any stage
+            return shapes;
+        }
 
         var teacher = s.Teacher.Checkpoint;
         var vlm = Checkpoint.ReadConfig(teacher).Vlm
@@ -35,7 +40,7 @@ public static class RunData
         var options = new LlavaDataOptions(llava.Train, llava.ImageFolder, llava.HeldOut, llava.HeldOutRatio, llava.Test, llava.Pope,
             llava.Chair, llava.ChairVocabulary, teacher, llava.ChatTemplate, llava.ImageAspect, llava.MaxLength,
             llava.SkipLongSamples ? LongSamplePolicy.Skip : LongSamplePolicy.Truncate, llava.MaxBadFraction, llava.Strict,
-            vlm.ImageFeatures, s.Seed, llava.CaptionPrompt);
+            vlm.ImageFeatures, s.Seed, llava.CaptionPrompt, labelled);
         Directory.CreateDirectory(paths.Logs);
         var badFile = Path.Combine(paths.Logs, BadSamplesFile);
         using var bad = new StreamWriter(badFile, append: false);
@@ -63,6 +68,7 @@ public static class RunData
         if (data.ImageFormat.Size != vlm.Vision.ImageSize)
             throw new InvalidDataException(
                 $"{teacher}: the vision tower takes {vlm.Vision.ImageSize}-pixel images, but preprocessor_config.json gives {data.ImageFormat.Size}");
+        _ = data.LabelledCounts; // a labelled-images past the training images fails here, before any stage
         ledger?.Append(new RunLedgerEntry("data", RunLedgerStatus.Completed, started, clock.Elapsed.TotalSeconds, Figures: data.Quality.Figures));
         return new DataPreparation.Result(data, Fingerprint(llava, data));
     }

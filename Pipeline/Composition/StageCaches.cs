@@ -37,10 +37,9 @@ public static class StageCaches
     }
 
     /// <summary>Whose cached batches a stage uses: <c>mod</c> distils from exactly the batches <c>mimic</c>'s teacher
-    /// produced (same shards, top-K and scope), so it replays the mimic cache instead of running the teacher again,
-    /// unless mimic trains on teacher-generated responses (then its batches carry other responses).</summary>
-    public static string CacheStageOf(string stage, DistillSettings settings) =>
-        stage == "mod" && !settings.Mimic.TeacherGeneratedResponses ? "mimic" : stage;
+    /// produced (same shards, top-K, scope and teacher-generated responses), so it replays the mimic cache instead of
+    /// running the teacher again.</summary>
+    public static string CacheStageOf(string stage, DistillSettings settings) => stage == "mod" ? "mimic" : stage;
 
     public static CacheKey KeyOf(string stage, DistillSettings settings, string teacherFingerprint, string tokenizerHash,
         string dataFingerprint) =>

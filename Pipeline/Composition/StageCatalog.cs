@@ -150,19 +150,28 @@ public sealed class StageCatalog
         var options = new MimicOptions(StudentTrain, StudentSchedule,
             new KdObjective(_s.Mimic.Loss, _s.Mimic.JsdBeta, _s.Mimic.Temperature),
             _s.Mimic.KdWeight, _s.Mimic.CeWeight, _s.Mimic.AuxWeight, scope);
-        var generation = _s.Mimic.TeacherGeneratedResponses ? new ResponseGeneration(_s.Eval.MaxNewTokens, _data.EosId) : null;
-        var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
+        var source = new Lazy<SplitShardSource>(DistillSource);
         return new DistillStage(name,
             CreateSource: () => source.Value,
-            CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageFormat, _data.PadId, Placement, generation),
+            CreateTeacher: DistillTeacher,
             CreateStudent: () => new MimicStudent(name, StudentConfig,
-                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data, "train"), StudentDenseDir, StudentMoeDir,
+                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
                 _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
     }
 
+    /// <summary>The shards of mimic and mod: the training samples of <see cref="PreparedData.DistillSplit"/> (the
+    /// labelled ones and the unlabelled pool), then the validation split's.</summary>
+    private SplitShardSource DistillSource() => new(_data, PreparedData.DistillSplit, "val", _s.Parallelism.ShardSize);
+
+    /// <summary>The teacher of mimic and mod (one teacher side, so mod replays mimic's cache): top-K log-probs on the
+    /// scope, after answering the pool's prompts (and every prompt with
+    /// <c>distill.mimic.teacher-generated-responses</c>) in at most <c>distill.eval.max-new-tokens</c> tokens.</summary>
+    private TeacherInference DistillTeacher() => new(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
+        _s.Mimic.Scope, _data.ImageFormat, _data.PadId, Placement,
+        new ResponseGeneration(_s.Eval.MaxNewTokens, _data.EosId, EveryRow: _s.Mimic.TeacherGeneratedResponses));
+
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
-    /// ground-truth responses only.</summary>
+    /// ground-truth responses of the labelled share only, as many optimiser steps as mimic.</summary>
     private SftStudent Sft(string name) => new(name, _data,
         StudentConfig, StudentSchedule, StudentTrain,
         _s.Mimic.AuxWeight, TeacherDir, SftDir, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit);
@@ -244,11 +253,10 @@ public sealed class StageCatalog
             m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
             m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
         var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats, m.LatencyThreads);
-        var source = new Lazy<SplitShardSource>(() => new SplitShardSource(_data, "train", "val", _s.Parallelism.ShardSize));
+        var source = new Lazy<SplitShardSource>(DistillSource);
         return new DistillStage(name,
             CreateSource: () => source.Value,
-            CreateTeacher: () => new TeacherInference(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
-                scope, _data.ImageFormat, _data.PadId, Placement),
+            CreateTeacher: DistillTeacher,
             CreateStudent: () =>
             {
                 var input = ModInputDir();

@@ -39,6 +39,7 @@ public static class ConfigSchema
         new IntKey("distill.data.max-objects", 1, 6),
         new EnumListKey("distill.data.families", FamilyNames),
         new IntKey("distill.data.existence-weight", 1, 16, "existence probes per question of each other family"),
+        new IntKey("distill.data.labelled-images", 0, Big, "training images the students see labelled; 0 = all"),
         new StringKey("distill.data.train", Description: "a LLaVA conversation file or mixture manifest; empty = the Shapes benchmark"),
         new StringKey("distill.data.image-folder", Description: "empty = the data file's folder"),
         new StringKey("distill.data.held-out", Description: "a file of held-out conversations; empty = held-out-ratio of train"),
@@ -254,6 +255,9 @@ public static class ConfigSchema
             else if (ModelDirectoryProblem(path, key) is { } problem) yield return problem;
         }
 
+        if (I("distill.data.labelled-images") is > 0 and var labelled && get("distill.data.train") is string { Length: 0 }
+            && I("distill.data.train-scenes") is { } scenes && labelled > scenes)
+            yield return $"distill.data.labelled-images ({labelled}) must not exceed distill.data.train-scenes ({scenes}): a Shapes scene is one image";
         var min = I("distill.data.min-objects");
         var max = I("distill.data.max-objects");
         if (min is not null && max is not null && min > max)

@@ -41,7 +41,8 @@ public sealed record DataSettings(
     int MinObjects,
     int MaxObjects,
     IReadOnlyList<string> Families,
-    int ExistenceWeight)
+    int ExistenceWeight,
+    int LabelledImages)
 {
     /// <summary>A user's LLaVA-format dataset (<c>distill.data.train</c> and the keys after it); null = Shapes.</summary>
     public LlavaDataSettings? Llava { get; init; }

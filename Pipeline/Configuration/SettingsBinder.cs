@@ -71,7 +71,8 @@ internal sealed class SettingsBinder(IReadOnlyDictionary<string, object> values)
             MinObjects: I("distill.data.min-objects"),
             MaxObjects: I("distill.data.max-objects"),
             Families: List("distill.data.families"),
-            ExistenceWeight: I("distill.data.existence-weight"))
+            ExistenceWeight: I("distill.data.existence-weight"),
+            LabelledImages: I("distill.data.labelled-images"))
         { Llava = Llava() },
         Model: new ModelSettings(
             Vision: new VisionSettings(

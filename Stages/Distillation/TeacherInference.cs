@@ -11,8 +11,9 @@ namespace Distill.Stages.Distillation;
 
 /// <summary>A teacher replica: <c>samples/v1</c> -> <c>teacher/v1</c>. One forward pass per batch, then the
 /// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.
-/// With <see cref="ResponseGeneration"/> set, the teacher first answers every prompt greedily and the batch carries
-/// that response instead of the dataset's (<see cref="TeacherResponses"/>), with the log-probs on it.</summary>
+/// With <see cref="ResponseGeneration"/> set, the teacher first answers the prompt-only rows (every row with
+/// <see cref="ResponseGeneration.EveryRow"/>) greedily and the batch carries that response (<see cref="TeacherResponses"/>),
+/// with the log-probs on it; without it, a prompt-only row is an error.</summary>
 public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
 {
     private readonly ArrowCodecClock _codec = new();
@@ -45,7 +46,9 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
     public byte[] Infer(byte[] samplesV1)
     {
         var rows = _codec.Decoding(() => SamplesV1.Read(samplesV1));
-        if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageFormat, g.MaxNewTokens, g.EosId, _padId);
+        if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageFormat, g, _padId);
+        else if (rows.FirstOrDefault(r => r.IsPromptOnly) is { } unanswered)
+            throw new InvalidDataException($"sample '{unanswered.SampleId}' has no response and this teacher step generates none: a prompt-only row needs teacher generation");
         if (rows.Count == 0) return _codec.Encoding(() => TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageFormat.Bytes));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

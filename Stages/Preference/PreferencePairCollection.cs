@@ -32,7 +32,7 @@ public static class PreferencePairCollection
         {
             using var student = Checkpoint.Load(studentCheckpoint, placement);
             var miner = new StudentPairMiner(student, data, mining);
-            var mined = miner.Mine("train", data.Samples("train"), data.Rows("train"), mining.Prompts, stage, progress, cancellation);
+            var mined = miner.Mine("train", data.Samples(PreparedData.LabelledSplit), data.Rows(PreparedData.LabelledSplit), mining.Prompts, stage, progress, cancellation);
             var minedHeldOut = miner.Mine("val", data.Samples("val"), data.Rows("val"), mining.HeldOutPrompts, stage, progress, cancellation);
             train.AddRange(mined.Rows);
             heldOut.AddRange(minedHeldOut.Rows);

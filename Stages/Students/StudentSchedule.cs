@@ -10,6 +10,13 @@ public sealed record StudentSchedule(int ProjectorWarmupEpochs, int DenseEpochs,
 {
     public bool UpcyclesToMoe => Moe is not null;
 
+    /// <summary>The same curriculum with every phase <paramref name="factor"/> times as long.</summary>
+    public StudentSchedule Times(int factor)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(factor, 1);
+        return this with { ProjectorWarmupEpochs = ProjectorWarmupEpochs * factor, DenseEpochs = DenseEpochs * factor, MoeEpochs = MoeEpochs * factor };
+    }
+
     /// <summary>Throws an ArgumentException naming the inconsistent field.</summary>
     public StudentSchedule Validate()
     {

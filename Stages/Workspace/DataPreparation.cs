@@ -11,7 +11,9 @@ public static class DataPreparation
     public sealed record Result(PreparedData Data, string Fingerprint);
 
     /// <param name="existingTokenizer">tokenizer.json of a given teacher checkpoint, or null to build one.</param>
-    public static Result Prepare(ShapesOptions options, string datasetDir, string? existingTokenizer, string runTokenizerPath, int imageTokens)
+    /// <param name="labelledImages">scenes the students see labelled (<see cref="PreparedData.LabelledImages"/>); null = all.</param>
+    public static Result Prepare(ShapesOptions options, string datasetDir, string? existingTokenizer, string runTokenizerPath, int imageTokens,
+        int? labelledImages = null)
     {
         var manifest = ShapesGenerator.WriteOrReuse(options.Validate(), datasetDir);
         WordTokenizer tokenizer;
@@ -27,6 +29,6 @@ public static class DataPreparation
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(runTokenizerPath))!);
         tokenizer.Save(runTokenizerPath);
-        return new Result(new ShapesData(datasetDir, tokenizer, options.ImageSize, imageTokens), manifest.Fingerprint);
+        return new Result(new ShapesData(datasetDir, tokenizer, options.ImageSize, imageTokens) { LabelledImages = labelledImages }, manifest.Fingerprint);
     }
 }

@@ -82,7 +82,7 @@ public sealed class LlavaData : PreparedData
             : ObjectVocabulary.Load(o.ChairVocabulary ?? throw new InvalidDataException("distill.data.chair is set, but distill.data.chair-vocabulary (the CHAIR object vocabulary) is not"));
         var trainFile = Path.GetFullPath(o.Train);
         var data = new LlavaData(Path.GetDirectoryName(trainFile)!, tokenizer, images, template, o.ImageTokens, imageTokenId, pad,
-            new GenerationStop(eos, generation.MaxNewTokens), modelDir, objects);
+            new GenerationStop(eos, generation.MaxNewTokens), modelDir, objects) { LabelledImages = o.LabelledImages };
         data.Read(o, trainFile, progress, report);
         return data;
     }
@@ -196,9 +196,9 @@ public sealed class LlavaData : PreparedData
         return (outIds.ToArray(), outLabels.ToArray());
     }
 
-    public override IReadOnlyList<QuestionSample> Samples(string split) => Split(split).Select(e => e.Sample).ToList();
+    protected override IReadOnlyList<QuestionSample> SplitSamples(string split) => Split(split).Select(e => e.Sample).ToList();
 
-    public override IReadOnlyList<SampleRow> Rows(string split) => new DecodedRows(this, Split(split));
+    protected override IReadOnlyList<SampleRow> SplitRows(string split) => new DecodedRows(this, Split(split));
 
     private IReadOnlyList<Entry> Split(string split) => _splits.TryGetValue(split, out var entries)
         ? entries

@@ -33,4 +33,5 @@ public sealed record LlavaDataOptions(
     bool Strict,
     int ImageTokens,
     int Seed,
-    string CaptionPrompt = "Describe this image in detail.");
+    string CaptionPrompt = "Describe this image in detail.",
+    int? LabelledImages = null);

@@ -49,11 +49,84 @@ public abstract class PreparedData
     /// <summary>The first end-of-sequence id: the one appended to a response.</summary>
     public int EosId => Stop.EosIds[0];
 
-    /// <summary>The split's question samples (its conversations' first exchange); <see cref="Rows"/> is aligned with it.</summary>
-    public abstract IReadOnlyList<QuestionSample> Samples(string split);
+    /// <summary>The students' labelled share of <c>train</c>: the samples of its first <see cref="LabelledImages"/>
+    /// images (the teacher learns on all of <c>train</c>).</summary>
+    public const string LabelledSplit = "labelled";
 
-    /// <summary>The split's <c>samples/v1</c> rows, aligned with <see cref="Samples"/>.</summary>
-    public abstract IReadOnlyList<SampleRow> Rows(string split);
+    /// <summary>What the distillation stages train on: every <c>train</c> sample in order, the labelled ones with their
+    /// responses, the others (the unlabelled pool) as prompts only, which the teacher answers (LLAVADI's
+    /// teacher-generated data).</summary>
+    public const string DistillSplit = "distill";
+
+    /// <summary>How many of the training images the students see labelled (<c>distill.data.labelled-images</c>); null =
+    /// all of them, so that <see cref="LabelledSplit"/> and <see cref="DistillSplit"/> are <c>train</c> itself.</summary>
+    public int? LabelledImages
+    {
+        get => _labelledImages;
+        init
+        {
+            if (value is < 1) throw new ArgumentOutOfRangeException(nameof(LabelledImages), value, "at least one labelled image, or null for all");
+            _labelledImages = value;
+        }
+    }
+
+    private readonly int? _labelledImages;
+    private bool[]? _labelled;
+
+    /// <summary>The split's question samples (its conversations' first exchange); <see cref="Rows"/> is aligned with it.
+    /// Besides the dataset's <c>train</c>, <c>val</c> and <c>test</c>: <see cref="LabelledSplit"/> and
+    /// <see cref="DistillSplit"/>.</summary>
+    public IReadOnlyList<QuestionSample> Samples(string split) => split switch
+    {
+        LabelledSplit => LabelledOf(SplitSamples("train")),
+        DistillSplit => SplitSamples("train"),
+        _ => SplitSamples(split),
+    };
+
+    /// <summary>The split's <c>samples/v1</c> rows, aligned with <see cref="Samples"/>. A pool row of
+    /// <see cref="DistillSplit"/> is its prompt alone (<c>labels_mask</c> all false, no reference answer).</summary>
+    public IReadOnlyList<SampleRow> Rows(string split) => split switch
+    {
+        LabelledSplit => LabelledOf(SplitRows("train")),
+        DistillSplit when LabelledImages is null => SplitRows("train"),
+        DistillSplit => new ProjectedRows(SplitRows("train"), (row, i) => Labelled[i] ? row : row.PromptOnly()),
+        _ => SplitRows(split),
+    };
+
+    /// <summary>Training samples the students see labelled, and how many there are in all.</summary>
+    public (int Labelled, int Train) LabelledCounts => (Labelled.Count(l => l), Labelled.Length);
+
+    /// <summary>The dataset's own splits: <c>train</c>, <c>val</c>, <c>test</c>.</summary>
+    protected abstract IReadOnlyList<QuestionSample> SplitSamples(string split);
+
+    /// <summary>The rows of <see cref="SplitSamples"/>, aligned with them.</summary>
+    protected abstract IReadOnlyList<SampleRow> SplitRows(string split);
+
+    /// <summary>Per training sample: whether its image is one of the first <see cref="LabelledImages"/> distinct images.</summary>
+    private bool[] Labelled => _labelled ??= LabelledFlags();
+
+    private bool[] LabelledFlags()
+    {
+        var train = SplitSamples("train");
+        if (LabelledImages is not { } n) return Enumerable.Repeat(true, train.Count).ToArray();
+        var images = new HashSet<string>(StringComparer.Ordinal);
+        var flags = new bool[train.Count];
+        for (int i = 0; i < train.Count; i++)
+        {
+            if (images.Count < n) images.Add(train[i].Image);
+            flags[i] = images.Contains(train[i].Image);
+        }
+        if (images.Count < n)
+            throw new InvalidDataException($"distill.data.labelled-images = {n}, but the training split of {DatasetDir} has {images.Count} images");
+        return flags;
+    }
+
+    private IReadOnlyList<T> LabelledOf<T>(IReadOnlyList<T> train)
+    {
+        if (LabelledImages is null) return train;
+        var labelled = Labelled;
+        return Enumerable.Range(0, train.Count).Where(i => labelled[i]).Select(i => train[i]).ToList();
+    }
 
     /// <summary>The prompt of a question for generation (the image tokens, the question, the assistant's header).</summary>
     public abstract int[] EncodePrompt(string question);

@@ -32,10 +32,10 @@ public sealed class ShapesData : PreparedData
 
     public override AnswerMatch Answers { get; }
 
-    public override IReadOnlyList<QuestionSample> Samples(string split) =>
+    protected override IReadOnlyList<QuestionSample> SplitSamples(string split) =>
         _samples.GetOrAdd(split, s => new Lazy<IReadOnlyList<QuestionSample>>(() => ShapesDataset.ReadSplit(DatasetDir, s))).Value;
 
-    public override IReadOnlyList<SampleRow> Rows(string split) =>
+    protected override IReadOnlyList<SampleRow> SplitRows(string split) =>
         _rows.GetOrAdd(split, s => new Lazy<IReadOnlyList<SampleRow>>(() =>
             Samples(s).Select(x => SampleEncoder.Encode(x, Words, DatasetDir, ImageFormat.Size, ImageTokens)).ToList())).Value;
 

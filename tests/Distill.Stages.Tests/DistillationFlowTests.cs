@@ -145,13 +145,13 @@ public sealed class DistillationFlowTests
         var size = _run.Data.ImageFormat;
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 32);
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
-            topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos));
+            topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos, EveryRow: true));
         var original = SamplesV1.Read(source.LoadShard(0));
         var (rows, _) = TeacherV1.Read(teacher.Infer(source.LoadShard(0)));
 
         using var model = Checkpoint.Load(_run.TeacherDir);
         model.eval();
-        var prompts = original.Select(TeacherResponses.Prompt).ToList();
+        var prompts = original.Select(r => r.Prompt()).ToList();
         IReadOnlyList<int[]> greedy;
         using (var scope = torch.NewDisposeScope())
             greedy = model.GenerateGreedy(ImageTensors.FromRgb(original.Select(r => r.Image).ToList(), size), prompts, max, eos, pad);
