@@ -18,7 +18,7 @@ public class BenchSoakTests
     /// <summary>The teacher stage alone on 8 + 4 + 4 scenes.</summary>
     private static readonly string[] TeacherOnly =
     [
-        "-D", "distill.stages=[teacher]", "-D", "distill.data.train-scenes=8", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4",
+        "-D", "distill.stages=[teacher]", "-D", "distill.data.train-scenes=8", "-D", "distill.data.labelled-images=2", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4",
     ];
 
     private static string DefaultRoot(CliHarness h) =>

@@ -14,7 +14,7 @@ public sealed class ErrorLogTests
 {
     /// <summary>The tiny preset on a very small dataset: the data is ready in a second or two.</summary>
     private static readonly string[] Small =
-        ["--preset", "tiny", "-D", "distill.data.train-scenes=8", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4"];
+        ["--preset", "tiny", "-D", "distill.data.train-scenes=8", "-D", "distill.data.labelled-images=2", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4"];
 
     /// <summary>The harness's clock (CliHarness): every header carries this time.</summary>
     private const string HeaderTime = "[2025-02-03T04:05:06.000Z]";

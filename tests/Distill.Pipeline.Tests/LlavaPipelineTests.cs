@@ -52,7 +52,7 @@ public class LlavaPipelineTests
                 $"distill.data.test = \"{Path.Combine(data, "test.jsonl")}\"", $"distill.data.pope = \"{Path.Combine(data, "pope_random.jsonl")}\"",
                 $"distill.data.chair = \"{Path.Combine(data, "chair.jsonl")}\"", $"distill.data.chair-vocabulary = \"{Path.Combine(data, "objects.json")}\"",
                 "distill.data.chat-template = vicuna_v1", "distill.data.max-length = 160", "distill.data.long-samples = skip",
-                "distill.data.held-out-ratio = 0.2", "distill.data.max-bad-fraction = 0.3",
+                "distill.data.held-out-ratio = 0.2", "distill.data.labelled-images = 4", "distill.data.max-bad-fraction = 0.3",
                 "distill.model.max-positions = 256",
                 "distill.model.student.hidden-size = 32", "distill.model.student.intermediate-size = 64", "distill.model.student.layers = 2", "distill.model.student.heads = 2", "distill.model.student.kv-heads = 1",
                 "distill.mimic.batch-size = 8", "distill.parallelism.shard-size = 8",

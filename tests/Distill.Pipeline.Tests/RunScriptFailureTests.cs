@@ -29,7 +29,7 @@ public sealed partial class RunScriptFailureTests
             RedirectStandardError = true,
         };
         foreach (var arg in (string[])["--default-signal=INT", "bash", Path.Combine(Repo.Root(), "run.sh"), "run", "--preset", "tiny", "--run", runDir,
-                     "-D", $"distill.data.train-scenes={trainScenes}", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4",
+                     "-D", $"distill.data.train-scenes={trainScenes}", "-D", "distill.data.labelled-images=2", "-D", "distill.data.val-scenes=4", "-D", "distill.data.test-scenes=4",
                      "-D", $"distill.stages=[{stage}]"])
             start.ArgumentList.Add(arg);
         start.Environment["DISTILL_NO_BUILD"] = "1";
