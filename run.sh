@@ -37,6 +37,13 @@ Verbs:
                     prints one line per run and the failures with stage and error; writes bench/soak.csv
                     and bench/soak.md to runs/<stamp>-bench-soak-<preset>; exit code 1 when a run failed:
                       --runs N  --seed BASE  --preset P  --config FILE  -D key=value ... (to every run)  --run DIR
+  study --seeds N [options]
+                    build if needed, then run the pipeline once per seed (default 3 seeds from the preset's
+                    distill.seed; preset demo), each run a child process in <study>/seed-S/, and write the mean
+                    and standard deviation of every figure per model, whether each target holds on the mean, and
+                    a plot: study.md, study.csv, study.png in runs/<stamp>-study-<preset>; exit code 1 when a run
+                    failed; --run DIR of an earlier study reads its finished seeds back and resumes the others:
+                      --seeds N  --seed BASE  --preset P  --config FILE  -D key=value ... (to every run)  --run DIR
   cluster --teachers N [options]
                     build if needed, then the same run as a local Akka cluster on 127.0.0.1: one
                     coordinator process (supervisor, trainer, teacher and eval stages) and N teacher

@@ -169,6 +169,7 @@ public static class PipelineHost
             RealData = prepared.Data is Distill.Stages.Workspace.LlavaData,
         };
         ReportWriter.Write(paths.Report, report);
+        RunFigures.Write(paths.Figures, RunFigures.Of(report.Results, report.Stages, report.Total));
     }
 
     /// <summary>"Data quality: ..." for a LLaVA dataset: samples read, bad ones (and where they are listed), cut, left out.</summary>

@@ -20,6 +20,7 @@ public static class DistillCli
         root.Add(CacheVerb.Create(env));
         root.Add(ModelVerb.Create(env));
         root.Add(TokenizerVerb.Create(env));
+        root.Add(StudyVerb.Create(env));
         root.SetAction((_, ct) => RunVerb.ExecuteAsync(new RunOptions(), env, ct));
         return root;
     }

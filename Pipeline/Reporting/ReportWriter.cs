@@ -61,6 +61,7 @@ public static partial class ReportWriter
               .Append((r.Parameters / (double)teacher.Parameters).ToString("0.00", Inv)).AppendLine("x the teacher's parameters");
         }
         sb.AppendLine();
+        AppendTargets(sb, Targets.Check(RunFigures.Of(input.Results, input.Stages, input.Total)));
 
         sb.AppendLine("## Accuracy (test split, exact match, %)").AppendLine();
         if (input.Results.Count == 0)
@@ -130,6 +131,23 @@ public static partial class ReportWriter
             }
         }
         return sb.ToString();
+    }
+
+    /// <summary>The targets (<see cref="Targets"/>), each met, missed or not measured, with its figure;
+    /// <paramref name="extra"/>: one more column (a study's count of seeds that meet each).</summary>
+    public static void AppendTargets(StringBuilder sb, IReadOnlyList<TargetCheck> checks, string? note = null,
+        (string Header, Func<TargetCheck, string> Cell)? extra = null)
+    {
+        var measured = checks.Where(c => c.Met is not null).ToList();
+        sb.AppendLine("## Targets").AppendLine();
+        sb.Append(measured.Count(c => c.Met == true).ToString(Inv)).Append(" of ").Append(measured.Count.ToString(Inv)).Append(" measured targets met");
+        if (checks.Count > measured.Count) sb.Append(", ").Append((checks.Count - measured.Count).ToString(Inv)).Append(" not measured (a stage or figure missing)");
+        sb.AppendLine(note is null ? "." : ". " + note).AppendLine();
+        Row(sb, ["Target", "Goal", "Figure", "Verdict", .. extra is { } e ? new[] { e.Header } : []]);
+        Row(sb, ["---", "---", "---", "---", .. extra is null ? Array.Empty<string>() : ["---:"]]);
+        foreach (var c in checks)
+            Row(sb, [c.Name, c.Goal, c.Figure, c.Met == false ? "**missed**" : c.Verdict, .. extra is { } x ? new[] { x.Cell(c) } : []]);
+        sb.AppendLine();
     }
 
     /// <summary>Figures named <c>metric_epochN</c> (validation loss, held-out distillation loss, ...), one row per
@@ -217,7 +235,7 @@ public static partial class ReportWriter
         results.FirstOrDefault(r => r.Model.Equals("teacher", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Chance level of the overall score: per-family chance weighted by question counts of the first result.</summary>
-    private static double OverallChance(IReadOnlyList<EvaluationResult> results)
+    internal static double OverallChance(IReadOnlyList<EvaluationResult> results)
     {
         var fams = results[0].Families;
         var total = fams.Sum(f => f.Total);

@@ -17,6 +17,9 @@ public sealed record RunPaths(
     /// <summary>The exported final student (the eval stage writes it).</summary>
     public string Export => Path.Combine(Root, "export");
 
+    /// <summary>The run's outcome as flat figures (<see cref="Reporting.RunFigures"/>), written with the report.</summary>
+    public string Figures => Path.Combine(Root, Reporting.RunFigures.File);
+
     /// <summary>The paths of a run rooted at <paramref name="root"/> (nothing is created).</summary>
     public static RunPaths For(string root, string? dataDir = null)
     {
