@@ -77,8 +77,8 @@ public static class StudyVerb
     {
         var wall = double.IsFinite(r.Seconds) ? ReportWriter.Duration(TimeSpan.FromSeconds(r.Seconds)) : "?";
         if (!r.Passed) return $"  seed {r.Seed}: FAILED after {wall} (exit {r.ExitCode}): {r.Error}";
-        var overall = r.Figures!.Where(kv => kv.Key.EndsWith(".overall", StringComparison.Ordinal) && kv.Key != RunFigures.OverallChance)
-            .Select(kv => $"{kv.Key[..^".overall".Length]} {(kv.Value * 100).ToString("0.0", CultureInfo.InvariantCulture)}%");
+        var overall = StudyReport.Models(r.Figures!.Keys)
+            .Select(m => $"{m} {(r.Figures![RunFigures.Overall(m)] * 100).ToString("0.0", CultureInfo.InvariantCulture)}%");
         return $"  seed {r.Seed}: {(r.Reused ? "read back" : "finished")} in {wall}; accuracy {string.Join(", ", overall)}";
     }
 }

@@ -50,10 +50,12 @@ public static class Targets
         Points("moe over sft", $"distilled MoE student at least {Pct(MoeOverSft)} points above the SFT-only student", "moe", "sft", MoeOverSft);
 
         var (moe, teacher) = (Get(Overall("moe")), Get(Overall("teacher")));
-        checks.Add(moe is null || teacher is null || teacher == 0
-            ? Missing("moe share of teacher", $"MoE student at least {Pct(MoeShareOfTeacher)}% of the teacher's accuracy", moe is null ? "moe" : "teacher")
-            : new("moe share of teacher", $"MoE student at least {Pct(MoeShareOfTeacher)}% of the teacher's accuracy",
-                $"{Pct(moe.Value / teacher.Value)}% ({Pct(moe.Value)}% of {Pct(teacher.Value)}%)", moe.Value / teacher.Value >= MoeShareOfTeacher - 1e-12));
+        var shareGoal = $"MoE student at least {Pct(MoeShareOfTeacher)}% of the teacher's accuracy";
+        checks.Add(moe is null || teacher is null
+            ? Missing("moe share of teacher", shareGoal, Overall(moe is null ? "moe" : "teacher"))
+            : new("moe share of teacher", shareGoal,
+                teacher.Value > 0 ? $"{Pct(moe.Value / teacher.Value)}% ({Pct(moe.Value)}% of {Pct(teacher.Value)}%)" : $"{Pct(moe.Value)}% against a teacher at 0%",
+                moe.Value >= teacher.Value * MoeShareOfTeacher - 1e-12));
 
         var (moeActive, teacherActive) = (Get(Activated("moe")), Get(Activated("teacher")));
         checks.Add(moeActive is null || teacherActive is null || teacherActive == 0

@@ -63,11 +63,11 @@ public static class StudyReport
     }
 
     /// <summary>The models of the figures, in the pipeline's order (teacher, sft, dense, moe, preference, mod), then any other.</summary>
-    public static IReadOnlyList<string> Models(IReadOnlyList<StudyStatistic> stats)
+    public static IReadOnlyList<string> Models(IEnumerable<string> keys)
     {
         var order = new[] { "teacher" }.Concat(ModelLineup.Students.Select(s => s.Name)).ToList();
-        return stats.Where(s => s.Key.EndsWith(".overall", StringComparison.Ordinal) && s.Key != RunFigures.OverallChance)
-            .Select(s => s.Key[..^".overall".Length])
+        return keys.Where(k => k.EndsWith(".overall", StringComparison.Ordinal) && k != RunFigures.OverallChance)
+            .Select(k => k[..^".overall".Length])
             .OrderBy(m => order.IndexOf(m) is var i && i >= 0 ? i : order.Count).ThenBy(m => m, StringComparer.Ordinal).ToList();
     }
 
@@ -112,7 +112,7 @@ public static class StudyReport
         header.AddRange(settings.Select(s => $"POPE F1 {s} %"));
         sb.AppendLine("| " + string.Join(" | ", header) + " |");
         sb.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", header.Count - 1)));
-        foreach (var model in Models(stats))
+        foreach (var model in Models(stats.Select(s => s.Key)))
         {
             var cells = new List<string> { model };
             cells.AddRange(Columns.Select(c => Spread(byKey, model + c.Suffix, c.Percent)));
@@ -128,7 +128,7 @@ public static class StudyReport
 
     private static void Plot(IReadOnlyList<StudyStatistic> stats, IReadOnlyList<int> seeds, string path)
     {
-        var models = Models(stats);
+        var models = Models(stats.Select(s => s.Key));
         var byKey = stats.ToDictionary(s => s.Key, StringComparer.Ordinal);
         using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();

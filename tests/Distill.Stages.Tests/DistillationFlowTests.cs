@@ -181,6 +181,62 @@ public sealed class DistillationFlowTests
     }
 
     [Fact]
+    public void TheTeacherAnswersThePoolsPromptsAndLeavesLabelledRowsAsTheyAre()
+    {
+        const int max = 3, k = 4;
+        int eos = _run.Data.EosId, pad = _run.Data.PadId;
+        var size = _run.Data.ImageFormat;
+        var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 16);
+        var labelled = SamplesV1.Read(source.LoadShard(0));
+        // Odd rows are the unlabelled pool: prompts only.
+        var mixed = labelled.Select((r, i) => i % 2 == 1 ? r.PromptOnly() : r).ToList();
+        var imageBytes = labelled[0].Image.Length;
+        using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
+            topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos));
+        var (rows, _) = TeacherV1.Read(teacher.Infer(SamplesV1.Write(mixed, imageBytes)));
+
+        using var model = Checkpoint.Load(_run.TeacherDir);
+        model.eval();
+        var pool = Enumerable.Range(0, mixed.Count).Where(i => i % 2 == 1).ToList();
+        IReadOnlyList<int[]> greedy;
+        using (var scope = torch.NewDisposeScope())
+            greedy = model.GenerateGreedy(ImageTensors.FromRgb(pool.Select(i => mixed[i].Image).ToList(), size),
+                pool.Select(i => mixed[i].InputIds).ToList(), max, eos, pad);
+
+        Assert.Equal(mixed.Count, rows.Count);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i].Sample;
+            if (i % 2 == 0)
+            {
+                Assert.Equal(labelled[i].InputIds, row.InputIds);                      // the dataset's response, untouched
+                Assert.Equal(labelled[i].LabelsMask, row.LabelsMask);
+                Assert.Equal(labelled[i].Answer, row.Answer);
+                continue;
+            }
+            var prompt = mixed[i].InputIds;
+            var g = greedy[pool.IndexOf(i)];
+            int[] expected = g.Length < max ? [.. g, eos] : g;
+            Assert.Equal([.. prompt, .. expected], row.InputIds);
+            Assert.Equal(Enumerable.Range(0, row.InputIds.Length).Select(t => t >= prompt.Length), row.LabelsMask);
+            Assert.Null(row.Answer);
+            Assert.Equal(expected.Length, rows[i].Positions);
+        }
+    }
+
+    [Fact]
+    public void APromptOnlyRowWithoutGenerationIsAnErrorNamingTheSample()
+    {
+        var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 16);
+        var rows = SamplesV1.Read(source.LoadShard(0));
+        var mixed = rows.Select((r, i) => i == 3 ? r.PromptOnly() : r).ToList();
+        using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
+            topK: 4, TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId);
+        var e = Assert.ThrowsAny<Exception>(() => teacher.Infer(SamplesV1.Write(mixed, rows[0].Image.Length)));
+        Assert.Contains(rows[3].SampleId, e.Message);
+    }
+
+    [Fact]
     public void MimicRunsD2dUpcyclingAndD2sAndWritesBothCheckpoints()
     {
         var mimic = _run.Mimic;
