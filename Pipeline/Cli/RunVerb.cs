@@ -98,7 +98,7 @@ public static class RunVerb
         var started = env.Time.GetTimestamp();
         try
         {
-            using var metrics = new MetricsLog(paths.Metrics, env.Time);
+            using var metrics = new MetricsLog(paths.Metrics, env.Time, paths.TensorBoard);
             var progress = new ConsoleProgress(metrics, env.ProgressOutput, env.Colour, env.Time);
             var outcome = await env.Runner(s, paths, progress, ct);
             var elapsed = env.Time.GetElapsedTime(started);

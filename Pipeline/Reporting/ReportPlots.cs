@@ -50,23 +50,41 @@ public static partial class ReportPlots
         }
     }
 
+    /// <summary>One panel per training phase, stacked: its loss per optimiser step (left axis), and the held-out
+    /// losses measured during it at the step they were measured (right axis, its own scale: a held-out KL is not on
+    /// the training loss's scale).</summary>
     private static ReportPlot Loss(StageLossCurves curves, string dir)
     {
-        using var plot = new Plot();
+        var multiplot = new Multiplot();
+        multiplot.AddPlots(curves.Panels.Count);
         var palette = new ScottPlot.Palettes.Category10();
-        for (int i = 0; i < curves.Phases.Count; i++)
+        for (int i = 0; i < curves.Panels.Count; i++)
         {
-            var phase = curves.Phases[i];
-            var line = plot.Add.Scatter(phase.Report.ToArray(), phase.Loss.ToArray(), palette.GetColor(i));
-            line.LegendText = phase.Phase;
-            line.MarkerSize = phase.Loss.Count <= 20 ? 6 : 0;
-            line.LineWidth = phase.Loss.Count > 1 ? 2 : 0;
+            var panel = curves.Panels[i];
+            var plot = multiplot.GetPlot(i);
+            var train = plot.Add.Scatter(panel.Train.Step.ToArray(), panel.Train.Loss.ToArray(), palette.GetColor(0));
+            train.LegendText = $"{panel.Phase}: training loss";
+            train.MarkerSize = panel.Train.Loss.Count <= 20 ? 6 : 0;
+            train.LineWidth = panel.Train.Loss.Count > 1 ? 2 : 0;
+            for (int h = 0; h < panel.HeldOut.Count; h++)
+            {
+                var series = panel.HeldOut[h];
+                var held = plot.Add.Scatter(series.Step.ToArray(), series.Loss.ToArray(), palette.GetColor(h + 1));
+                held.LegendText = series.Phase + " (right axis)";
+                held.MarkerSize = 7;
+                held.LineWidth = series.Loss.Count > 1 ? 2 : 0;
+                held.LinePattern = LinePattern.Dashed;
+                held.Axes.YAxis = plot.Axes.Right;
+            }
+            if (panel.HeldOut.Count > 0) plot.Axes.Right.Label.Text = "held-out / measured loss";
+            plot.ShowLegend(Alignment.UpperRight);
+            plot.Title($"stage {curves.Stage}, phase {panel.Phase}");
+            plot.XLabel("optimiser step of the phase");
+            plot.YLabel("training loss");
         }
-        plot.ShowLegend(Alignment.UpperRight);
-        plot.Title($"Loss: stage {curves.Stage}");
-        plot.XLabel("loss report of the stage, in order (a training phase reports once per step)");
-        plot.YLabel("loss");
-        return Save(plot, dir, $"loss-{FileSafe(curves.Stage)}.png", "loss", $"Loss curves of stage {curves.Stage}");
+        var file = $"loss-{FileSafe(curves.Stage)}.png";
+        multiplot.SavePng(Path.Combine(dir, file), Width, Math.Max(Height, 320 * curves.Panels.Count));
+        return new ReportPlot("loss", $"Loss curves of stage {curves.Stage}", $"{Folder}/{file}");
     }
 
     /// <summary>ARank of each decoder layer and the other per-layer figures of the stage that reported it.</summary>

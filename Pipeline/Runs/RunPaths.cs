@@ -17,6 +17,9 @@ public sealed record RunPaths(
     /// <summary>The exported final student (the eval stage writes it).</summary>
     public string Export => Path.Combine(Root, "export");
 
+    /// <summary>The TensorBoard event files of the run's metrics (<c>tensorboard --logdir runs/</c>).</summary>
+    public string TensorBoard => Path.Combine(Root, "tensorboard");
+
     /// <summary>The run's outcome as flat figures (<see cref="Reporting.RunFigures"/>), written with the report.</summary>
     public string Figures => Path.Combine(Root, Reporting.RunFigures.File);
 

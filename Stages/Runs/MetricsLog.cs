@@ -8,7 +8,9 @@ namespace Distill.Stages.Runs;
 /// Thread-safe; every row is flushed when written, numbers use the invariant culture (NaN and ±Infinity are
 /// written as <c>NaN</c>, <c>Infinity</c>, <c>-Infinity</c>). The header is written when the file is new or empty;
 /// an existing file is appended to (a resumed run keeps its rows). Several instances in one process may share a
-/// file: rows are whole-line writes under one lock per path.</summary>
+/// file: rows are whole-line writes under one lock per path. With a TensorBoard directory every finite value also goes
+/// to a TensorBoard event file there (<see cref="TensorBoardLog"/>), so <c>tensorboard --logdir runs/</c> shows a run
+/// while it runs.</summary>
 public sealed class MetricsLog : IDisposable
 {
     public const string Header = "time_utc,stage,phase,step,metric,value";
@@ -21,7 +23,10 @@ public sealed class MetricsLog : IDisposable
     private readonly TimeProvider _time;
     private bool _disposed;
 
-    public MetricsLog(string path, TimeProvider? time = null)
+    private readonly TensorBoardLog? _tensorBoard;
+
+    /// <param name="tensorBoardDir">where the TensorBoard event file goes; null = none.</param>
+    public MetricsLog(string path, TimeProvider? time = null, string? tensorBoardDir = null)
     {
         Path = System.IO.Path.GetFullPath(path);
         _time = time ?? TimeProvider.System;
@@ -38,7 +43,11 @@ public sealed class MetricsLog : IDisposable
                 _writer.Flush();
             }
         }
+        if (tensorBoardDir is not null) _tensorBoard = new TensorBoardLog(tensorBoardDir);
     }
+
+    /// <summary>The TensorBoard event file's directory; null when there is none.</summary>
+    public string? TensorBoardDir => _tensorBoard?.Dir;
 
     /// <summary>Absolute path of the CSV file.</summary>
     public string Path { get; }
@@ -63,6 +72,7 @@ public sealed class MetricsLog : IDisposable
             _stream.Seek(0, SeekOrigin.End);
             _writer.Write(line);
             _writer.Flush();
+            _tensorBoard?.Append(time, stage, phase, step, metric, value);
         }
     }
 

@@ -71,4 +71,40 @@ public class MetricsLogTests
         using (var log = new MetricsLog(path, new ManualTime(T0))) log.Append("a", "b", 1, "c", 2);
         Assert.StartsWith("2025-03-04T05:06:07.890Z,a,b,1,c,2", File.ReadAllLines(path)[1]);
     }
+
+    /// <summary>The records of a TensorBoard event file (TFRecord framing: u64 length, u32 crc, data, u32 crc),
+    /// parsed as TensorBoard's Event protos.</summary>
+    private static List<Tensorboard.Event> Events(string file)
+    {
+        var events = new List<Tensorboard.Event>();
+        using var reader = new BinaryReader(File.OpenRead(file));
+        while (reader.BaseStream.Position < reader.BaseStream.Length)
+        {
+            var length = reader.ReadInt64();
+            reader.ReadUInt32();
+            events.Add(Tensorboard.Event.Parser.ParseFrom(reader.ReadBytes((int)length)));
+            reader.ReadUInt32();
+        }
+        return events;
+    }
+
+    [Fact]
+    public void With_a_tensorboard_directory_every_finite_value_is_a_scalar_event_written_at_once()
+    {
+        using var t = new TempDir();
+        var dir = Path.Combine(t.Path, "tensorboard");
+        using var log = new MetricsLog(Path.Combine(t.Path, "metrics.csv"), tensorBoardDir: dir);
+        log.Append(T0, "mimic", "d2d", 12, "loss", 1.25);
+        log.Append(T0.AddSeconds(2), "eval", "teacher speed", 3, "samples_per_s", double.NaN);
+        log.Append(T0.AddSeconds(3), "mimic", "d2d-heldout", 1, "loss", 0.5);
+
+        var file = Assert.Single(Directory.GetFiles(dir));
+        Assert.StartsWith("events.out.tfevents.", Path.GetFileName(file));
+        var scalars = Events(file).Where(e => e.Summary is not null).ToList(); // the first event is the file version
+        Assert.Equal(["mimic/d2d/loss", "mimic/d2d-heldout/loss"], scalars.Select(e => e.Summary.Value.Single().Tag));
+        Assert.Equal([1.25f, 0.5f], scalars.Select(e => e.Summary.Value.Single().SimpleValue));
+        Assert.Equal([12L, 1L], scalars.Select(e => e.Step));
+        Assert.Equal([T0.ToUnixTimeSeconds(), T0.AddSeconds(3).ToUnixTimeSeconds()], scalars.Select(e => (long)e.WallTime));
+        Assert.Equal("eval/teacher_speed/samples_per_s", TensorBoardLog.Tag("eval", "teacher speed", "samples_per_s"));
+    }
 }
