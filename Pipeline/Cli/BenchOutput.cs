@@ -42,6 +42,17 @@ internal static class BenchOutput
         }
     }
 
+    /// <summary>As above, after the verb's own option checks: when <paramref name="errors"/> has any, they are printed
+    /// with a pointer to <c>distill VERB --help</c> and nothing is created (exit code 2).</summary>
+    public static async Task<((LoadedConfiguration Config, RunPaths Paths)? Run, int ExitCode)> PrepareAsync(
+        IReadOnlyList<string> errors, string verb, ConfigSources sources, CliEnvironment env, string label)
+    {
+        if (errors.Count == 0) return await PrepareAsync(sources, env, label);
+        foreach (var error in errors) await env.Error.WriteLineAsync("distill: " + error);
+        await env.Error.WriteLineAsync($"See 'distill {verb} --help'. Nothing was run.");
+        return (null, ExitCodes.ConfigurationError);
+    }
+
     /// <summary>Runs <paramref name="measure"/>, which returns the written CSV and Markdown paths and the tables to
     /// print, then prints them separated by blank lines and names the files.</summary>
     public static Task<int> RunAsync(CliEnvironment env, RunPaths paths, CancellationToken ct,

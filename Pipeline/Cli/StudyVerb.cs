@@ -47,13 +47,7 @@ public static class StudyVerb
 
     public static async Task<int> ExecuteAsync(StudyOptions options, CliEnvironment env, CancellationToken ct)
     {
-        if (options.Validate() is { Count: > 0 } errors)
-        {
-            foreach (var error in errors) await env.Error.WriteLineAsync("distill: " + error);
-            await env.Error.WriteLineAsync("See 'distill study --help'. Nothing was run.");
-            return ExitCodes.ConfigurationError;
-        }
-        var (prepared, exitCode) = await BenchOutput.PrepareAsync(options.Sources, env, RunLabel);
+        var (prepared, exitCode) = await BenchOutput.PrepareAsync(options.Validate(), "study", options.Sources, env, RunLabel);
         if (prepared is not { } run) return exitCode;
         var (config, paths) = run;
 
