@@ -155,8 +155,9 @@ public sealed class StageCatalog
             CreateSource: () => source.Value,
             CreateTeacher: DistillTeacher,
             CreateStudent: () => new MimicStudent(name, StudentConfig,
-                options, TeacherDir, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
-                _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit));
+                options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
+                _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit,
+                Progress, Cancellation));
     }
 
     /// <summary>The shards of mimic and mod: the training samples of <see cref="PreparedData.DistillSplit"/> (the

@@ -13,14 +13,17 @@ using static TorchSharp.torch;
 namespace Distill.Stages.Distillation;
 
 /// <summary>Stage <c>mimic</c>, student side (LLaVA-MoD mimic distillation with LLAVADI's response-token logit
-/// alignment, DESIGN 5.2). While the teacher workers stream <c>teacher/v1</c> batches in, every batch is decoded and
-/// kept in memory (the teacher runs once); then <see cref="Complete"/> runs the <see cref="StudentSchedule"/>:
-/// optional projector warm-up on captions, D2D (the dense student distilled; written to the dense checkpoint),
-/// sparse upcycling to MoE and D2S (distilled again with the MoE aux loss; written to the MoE checkpoint), every
-/// epoch of D2D and D2S replaying the kept batches in a seeded shuffle. Held-out shards are never trained on: the
-/// forward KL (T = 1, whatever the training divergence) and the response cross-entropy on them are measured before
-/// each phase and after every epoch. The training state is saved after every epoch; a stage started again on the same
-/// run directory continues after the last saved epoch (see <see cref="StudentCurriculum"/>).</summary>
+/// alignment, DESIGN 5.2), running the <see cref="StudentSchedule"/>: optional projector warm-up on captions, D2D (the
+/// dense student distilled; written to the dense checkpoint), sparse upcycling to MoE and D2S (distilled again with
+/// the MoE aux loss; written to the MoE checkpoint). The student is created (and warmed up) at the first training
+/// shard, and D2D's first epoch trains while the teacher workers stream the <c>teacher/v1</c> batches in, in arrival
+/// order (<c>distill.cache.strict-order = on</c> makes that the shard order); every batch is decoded and kept in
+/// memory, so the teacher runs once and every later epoch of D2D and D2S replays the kept batches in a seeded
+/// shuffle. Held-out shards are never trained on: the forward KL (T = 1, whatever the training divergence) and the
+/// response cross-entropy on them are measured before each phase (for the streamed epoch, on a copy of the student as
+/// it was before it) and after every epoch. The training state is saved after every epoch; a stage started again on
+/// the same run directory only collects the batches and continues after the last saved epoch (see
+/// <see cref="StudentCurriculum"/>).</summary>
 public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
 {
     public const string DensePhase = "d2d", MoePhase = "d2s";
@@ -41,6 +44,10 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
     private readonly TrainingStateStore? _states;
     private readonly ArrowCodecClock _codec = new();
+    private readonly int _trainSamples;
+    private readonly Relay _progress;
+    private readonly CancellationToken _streamCancellation;
+    private StudentCurriculum.Session<TeacherRow>? _session;
     private TeacherBatchMeta? _meta;
 
     /// <param name="studentConfig">The dense student (the schedule upcycles it).</param>
@@ -48,11 +55,19 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// the schedule has no warm-up).</param>
     /// <param name="denseDir">Checkpoint directory of the D2D student (<c>checkpoints/student-dense</c>).</param>
     /// <param name="moeDir">Checkpoint directory of the D2S student (<c>checkpoints/student-moe</c>).</param>
+    /// <param name="trainSamples">The training rows that will stream in (the streamed epoch's schedule is laid out for them).</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
+    /// <param name="streamProgress">Where the steps of the streamed epoch (and the warm-up before it) report.</param>
+    /// <param name="streamCancellation">Stops the streamed epoch (and the warm-up before it).</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
-        Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
-        PreparedData data, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null)
+        int trainSamples, Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
+        PreparedData data, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null,
+        IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(trainSamples);
+        _trainSamples = trainSamples;
+        _progress = new Relay { Target = streamProgress ?? NullStageProgress.Instance };
+        _streamCancellation = streamCancellation;
         _init = init;
         options.Schedule.Validate();
         _stage = stage;
@@ -76,9 +91,13 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     {
         var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
-        var kept = _isHeldOut(shardId) ? _heldOut : _train;
+        bool heldOut = _isHeldOut(shardId);
+        var kept = heldOut ? _heldOut : _train;
         if (!kept.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");
-        return new StepReport(shardId, rows.Count, double.NaN);
+        if (heldOut) return new StepReport(shardId, rows.Count, double.NaN);
+        _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,
+            _progress, _trainSamples, _streamCancellation);
+        return new StepReport(shardId, rows.Count, _session.Stream(rows, _streamCancellation));
     }
 
     private void CheckMeta(int shardId, TeacherBatchMeta meta)
@@ -96,17 +115,29 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     {
         // Shard order (= the order of the training split), so the run does not depend on arrival order.
         var train = _train.Values.SelectMany(r => r).ToList();
-        var heldOut = _heldOut.Values.SelectMany(r => r).ToList();
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
-        var objective = new StudentObjective<TeacherRow>(Loss, heldOut.Count == 0 ? null : student => HeldOut(student, heldOut));
-        var curriculum = new StudentCurriculum(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _placement, _states, _init);
-        var figures = curriculum.Run(train, objective, (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId,
-            (student, phase) => ModelFiles.Save(student, _data, phase == DensePhase ? _denseDir : _moeDir),
-            progress, cancellation);
+        _progress.Target = progress;
+        _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,
+            _progress, streamedRows: null, cancellation);
+        var figures = _session.Finish(train, cancellation);
+        _session.Dispose();
+        _session = null;
         figures["train_samples"] = train.Count;
-        figures["heldout_samples"] = heldOut.Count;
+        figures["heldout_samples"] = HeldOutRows().Count;
         return new StageOutcome(_options.Schedule.UpcyclesToMoe ? _moeDir : _denseDir, figures);
     }
+
+    private StudentCurriculum Curriculum() =>
+        new(_stage, _config, _options.Schedule, _options.Train, _teacherCheckpoint, _placement, _states, _init);
+
+    /// <summary>The distillation loss; held-out KL and CE on the held-out shards consumed by the time it is measured
+    /// (they are all in by then: every measurement happens in <see cref="Complete"/>; none without held-out shards).</summary>
+    private StudentObjective<TeacherRow> Objective() => new(Loss, student => HeldOut(student, HeldOutRows()));
+
+    private List<TeacherRow> HeldOutRows() => _heldOut.Values.SelectMany(r => r).ToList();
+
+    private void SaveCheckpoint(VisionLanguageModel student, string phase) =>
+        ModelFiles.Save(student, _data, phase == DensePhase ? _denseDir : _moeDir);
 
     private Tensor Loss(Student student, IReadOnlyList<TeacherRow> rows)
     {
@@ -121,6 +152,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <summary>Mean forward KL (T = 1) per held-out predicting position and mean response cross-entropy.</summary>
     private IReadOnlyList<(string, double)> HeldOut(Student student, IReadOnlyList<TeacherRow> rows)
     {
+        if (rows.Count == 0) return [];
         using var noGrad = no_grad();
         double kl = 0, ce = 0;
         long positions = 0, responses = 0;
@@ -140,5 +172,17 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         return [("heldout_kl", positions == 0 ? double.NaN : kl / positions), ("heldout_ce", responses == 0 ? double.NaN : ce / responses)];
     }
 
-    public void Dispose() { }
+    /// <summary>The curriculum's progress: the stream's while the shards arrive, then <see cref="Complete"/>'s.</summary>
+    private sealed class Relay : IStageProgress
+    {
+        public required IStageProgress Target { get; set; }
+
+        public void Report(StageProgress progress) => Target.Report(progress);
+    }
+
+    public void Dispose()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
 }

@@ -54,45 +54,176 @@ public sealed class StudentCurriculum
         (string Dense, string Moe) phases, IReadOnlyList<SampleRow> captions, ImageFormat imageFormat, int padId,
         Action<VisionLanguageModel, string> afterPhase, IStageProgress progress, CancellationToken cancellation)
     {
-        var plan = Plan(phases);
-        var saved = _states?.Load(state => Check(state, plan));
-        var figures = new Dictionary<string, double>(saved?.Figures ?? new Dictionary<string, double>(), StringComparer.Ordinal);
-        int from = saved is null ? 0 : plan.FindIndex(p => p.Name == saved.Phase);   // phases before it are done
-        if (saved is not null)
+        using var session = Start(objective, phases, captions, imageFormat, padId, afterPhase, progress, streamedRows: null, cancellation);
+        return session.Finish(rows, cancellation);
+    }
+
+    /// <summary>Starts the curriculum for rows that are still to come. With <paramref name="streamedRows"/> (the
+    /// training rows that will stream in) the dense phase's first epoch trains while they arrive
+    /// (<see cref="Session{T}.Stream"/>): the student is created and warmed up now. It does not stream when the
+    /// schedule has no dense epoch or a saved state continues the stage (that state holds the first epoch); then
+    /// <see cref="Session{T}.Stream"/> does nothing and <see cref="Session{T}.Finish"/> trains every phase.</summary>
+    public Session<T> Start<T>(StudentObjective<T> objective, (string Dense, string Moe) phases,
+        IReadOnlyList<SampleRow> captions, ImageFormat imageFormat, int padId, Action<VisionLanguageModel, string> afterPhase,
+        IStageProgress progress, int? streamedRows, CancellationToken cancellation) =>
+        new(this, objective, phases, captions, imageFormat, padId, afterPhase, progress, streamedRows, cancellation);
+
+    /// <summary>One run of the curriculum on one student (see <see cref="Start{T}"/>).</summary>
+    public sealed class Session<T> : IDisposable
+    {
+        private readonly StudentCurriculum _c;
+        private readonly StudentObjective<T> _objective;
+        private readonly (string Dense, string Moe) _phases;
+        private readonly IReadOnlyList<SampleRow> _captions;
+        private readonly ImageFormat _imageFormat;
+        private readonly int _padId;
+        private readonly Action<VisionLanguageModel, string> _afterPhase;
+        private readonly IStageProgress _progress;
+        private readonly List<(string Name, int Epochs)> _plan;
+        private readonly Dictionary<string, double> _figures;
+        private readonly int _from;
+        private readonly StateCheckpoints? _checkpoints;
+        private readonly VisionLanguageModel _model;
+        private readonly VisionFeatureCache _features = new();
+        private readonly Student _student;
+        private readonly Func<IReadOnlyList<(string, double)>>? _heldOut;
+        private TrainingPhase<T>? _streamed;                 // the dense phase whose first epoch streams
+        private Dictionary<string, Tensor>? _startWeights;   // the student before the streamed epoch, for its held-out start
+        private bool _warmedUp;
+
+        internal Session(StudentCurriculum curriculum, StudentObjective<T> objective, (string Dense, string Moe) phases,
+            IReadOnlyList<SampleRow> captions, ImageFormat imageFormat, int padId, Action<VisionLanguageModel, string> afterPhase,
+            IStageProgress progress, int? streamedRows, CancellationToken cancellation)
         {
-            figures[TrainingState.ResumedFigure] = saved.StageEpoch;
-            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, saved.StageEpoch, plan.Sum(p => p.Epochs), 0, double.NaN));
+            _c = curriculum;
+            _objective = objective;
+            _phases = phases;
+            _captions = captions;
+            _imageFormat = imageFormat;
+            _padId = padId;
+            _afterPhase = afterPhase;
+            _progress = progress;
+            _plan = curriculum.Plan(phases);
+            var saved = curriculum._states?.Load(state => Check(state, _plan));
+            _figures = new Dictionary<string, double>(saved?.Figures ?? new Dictionary<string, double>(), StringComparer.Ordinal);
+            _from = saved is null ? 0 : _plan.FindIndex(p => p.Name == saved.Phase);   // phases before it are done
+            if (saved is not null)
+            {
+                _figures[TrainingState.ResumedFigure] = saved.StageEpoch;
+                progress.Report(new StageProgress(curriculum._stage, TrainingState.ResumedPhase, saved.StageEpoch, _plan.Sum(p => p.Epochs), 0, double.NaN));
+            }
+            _checkpoints = curriculum._states is null ? null : new StateCheckpoints(curriculum._states, _plan, _figures, saved, progress);
+            _model = StudentModels.Create(curriculum._config, curriculum._teacherCheckpoint, curriculum._train.Seed, curriculum._placement, curriculum._init);
+            _student = new Student(_model, _features);
+            _heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(_student);
+            try
+            {
+                if (streamedRows is { } count && saved is null && curriculum._schedule.DenseEpochs > 0)
+                {
+                    WarmUp(cancellation);
+                    _streamed = DensePhase(count);
+                    if (_heldOut is not null) _startWeights = Weights(_model);
+                }
+            }
+            catch
+            {
+                Dispose();
+                throw;
+            }
         }
-        var checkpoints = _states is null ? null : new StateCheckpoints(_states, plan, figures, saved, progress);
 
-        using var model = StudentModels.Create(_config, _teacherCheckpoint, _train.Seed, _placement, _init);
-        using var features = new VisionFeatureCache();
-        var student = new Student(model, features);
-        Func<IReadOnlyList<(string, double)>>? heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(student);
+        /// <summary>True when the dense phase's first epoch trains on the rows as they stream in.</summary>
+        public bool Streams => _streamed is not null;
 
-        if (_schedule.ProjectorWarmupEpochs > 0 && from <= Index(plan, ProjectorWarmup.Phase))
-            ProjectorWarmup.Run(student, _stage, _schedule.ProjectorWarmupEpochs, _train, captions, imageFormat, padId, progress, cancellation,
-                checkpoints).AddFigures(figures);
+        /// <summary>Trains on rows of the streamed epoch (a step per full batch) and returns the mean loss of the steps
+        /// taken (NaN when none); without streaming nothing happens.</summary>
+        public double Stream(IReadOnlyList<T> rows, CancellationToken cancellation) =>
+            _streamed is null ? double.NaN : _streamed.Stream(rows, cancellation);
 
-        if (from <= Index(plan, phases.Dense))
+        /// <summary>Trains what remains of every phase on <paramref name="rows"/> (all the training rows, the streamed
+        /// ones too, in a fixed order) and returns the figures.</summary>
+        public Dictionary<string, double> Finish(IReadOnlyList<T> rows, CancellationToken cancellation)
         {
-            TrainingPhase.Run(model, Spec(phases.Dense, _schedule.DenseEpochs, 200), rows, batch => objective.Loss(student, batch),
-                heldOut, progress, cancellation, checkpoints).AddFigures(figures);
-            afterPhase(model, phases.Dense);
+            if (_streamed is { } dense)
+            {
+                if (_startWeights is not null) dense.MeasureStart(() => WithWeights(_startWeights, _heldOut!));
+                dense.EndStreamedEpoch(cancellation);
+                dense.RunEpochs(rows, cancellation);
+                dense.Finish().AddFigures(_figures);
+                _afterPhase(_model, _phases.Dense);
+            }
+            else
+            {
+                WarmUp(cancellation);
+                if (_from <= Index(_plan, _phases.Dense))
+                {
+                    using var phase = DensePhase(rows.Count);
+                    phase.MeasureStart();
+                    phase.RunEpochs(rows, cancellation);
+                    phase.Finish().AddFigures(_figures);
+                    _afterPhase(_model, _phases.Dense);
+                }
+            }
+
+            if (_c._schedule.Moe is { } moe)
+            {
+                StudentModels.Upcycle(_model, moe, _c._train.Seed);
+                TrainingPhase.Run(_model, _c.Spec(_phases.Moe, _c._schedule.MoeEpochs, 300), rows, batch => _objective.Loss(_student, batch),
+                    _heldOut, _progress, cancellation, _checkpoints).AddFigures(_figures);
+                _afterPhase(_model, _phases.Moe);
+            }
+            _figures["params"] = _model.ParameterCount();
+            _figures["params_activated"] = Models.Accounting.ParameterAccounting.Activated(_model.Config);
+            _figures["vision_cache_images"] = _features.Count;
+            _c._states?.Delete();
+            return _figures;
         }
 
-        if (_schedule.Moe is { } moe)
+        private void WarmUp(CancellationToken cancellation)
         {
-            StudentModels.Upcycle(model, moe, _train.Seed);
-            TrainingPhase.Run(model, Spec(phases.Moe, _schedule.MoeEpochs, 300), rows, batch => objective.Loss(student, batch),
-                heldOut, progress, cancellation, checkpoints).AddFigures(figures);
-            afterPhase(model, phases.Moe);
+            if (_warmedUp) return;
+            _warmedUp = true;
+            if (_c._schedule.ProjectorWarmupEpochs > 0 && _from <= Index(_plan, ProjectorWarmup.Phase))
+                ProjectorWarmup.Run(_student, _c._stage, _c._schedule.ProjectorWarmupEpochs, _c._train, _captions, _imageFormat, _padId,
+                    _progress, cancellation, _checkpoints).AddFigures(_figures);
         }
-        figures["params"] = model.ParameterCount();
-        figures["params_activated"] = Models.Accounting.ParameterAccounting.Activated(model.Config);
-        figures["vision_cache_images"] = features.Count;
-        _states?.Delete();
-        return figures;
+
+        private TrainingPhase<T> DensePhase(int rows) =>
+            new(_model, _c.Spec(_phases.Dense, _c._schedule.DenseEpochs, 200), rows, batch => _objective.Loss(_student, batch),
+                _heldOut, _progress, _checkpoints);
+
+        /// <summary>A copy of every tensor of the model.</summary>
+        private static Dictionary<string, Tensor> Weights(VisionLanguageModel model)
+        {
+            using var noGrad = no_grad();
+            return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().clone().DetachFromDisposeScope());
+        }
+
+        /// <summary>Measures with the model's weights set to <paramref name="weights"/>, then puts its own back.</summary>
+        private IReadOnlyList<(string, double)> WithWeights(Dictionary<string, Tensor> weights, Func<IReadOnlyList<(string, double)>> measure)
+        {
+            var own = Weights(_model);
+            try
+            {
+                _model.load_state_dict(weights);
+                return measure();
+            }
+            finally
+            {
+                _model.load_state_dict(own);
+                foreach (var t in own.Values) t.Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            _streamed?.Dispose();
+            _streamed = null;
+            if (_startWeights is not null) foreach (var t in _startWeights.Values) t.Dispose();
+            _startWeights = null;
+            _features.Dispose();
+            _model.Dispose();
+        }
     }
 
     /// <summary>The phases of the schedule in order, with their epochs.</summary>

@@ -62,14 +62,17 @@ public sealed class DistillationFlowTests
             new DecoderConfig(data.Tokenizer.VocabSize, 24, 48, 2, 2, 1, MaxPositions: 64), data.ImageTokenId)
         { VisionFeatureLayer = -1 };
 
-        public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples)
+        /// <param name="Streamed">The progress reports before <c>Complete</c> (warm-up, then the steps of D2D's first
+        /// epoch as the shards arrived); <paramref name="Completed"/> those of <c>Complete</c>.</param>
+        public sealed record MimicRun(StageOutcome Outcome, MimicOptions Options, string DenseDir, string MoeDir, int TrainSamples,
+            IReadOnlyList<StageProgress> Streamed, IReadOnlyList<StageProgress> Completed)
         {
             /// <summary>What the teacher and the student measured of their Arrow encoding and decoding, and the shards.</summary>
             public (ArrowCodecTime Teacher, ArrowCodecTime Student, int Shards) Codec { get; init; }
         }
 
         /// <summary>Mimic with projector warm-up (1 epoch), D2D (2), upcycling and D2S (2), teacher batches arriving
-        /// in reverse shard order.</summary>
+        /// in shard order.</summary>
         private MimicRun RunMimic()
         {
             var source = new SplitShardSource(Data, "train", "val", shardSize: 16);
@@ -79,13 +82,15 @@ public sealed class DistillationFlowTests
                 new StudentSchedule(ProjectorWarmupEpochs: 1, DenseEpochs: 2, MoeEpochs: 2, StudentMoe),
                 new KdObjective(), KdWeight: 1, CeWeight: 0.1, AuxWeight: 0.01, TokenScope.Response);
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
-            using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.IsHeldOut,
-                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data);
-            for (int shard = source.ShardCount - 1; shard >= 0; shard--) // any arrival order works
+            var streamed = new RecordingProgress();
+            using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.TrainSamples, source.IsHeldOut,
+                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, streamProgress: streamed);
+            for (int shard = 0; shard < source.ShardCount; shard++)
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
             var codec = (teacher.ArrowTime, student.ArrowTime, source.ShardCount);
-            var outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
-            return new MimicRun(outcome, options, dense, moe, source.TrainSamples) { Codec = codec };
+            var completed = new RecordingProgress();
+            var outcome = student.Complete(completed, CancellationToken.None);
+            return new MimicRun(outcome, options, dense, moe, source.TrainSamples, streamed.Reports, completed.Reports) { Codec = codec };
         }
 
         public void Dispose() => Dir.Dispose();
@@ -273,6 +278,22 @@ public sealed class DistillationFlowTests
         Assert.Equal(f["d2d_params_total"] + 3 * 3 * d * i + 4 * d, f["d2s_params_total"]);
         Assert.True(File.Exists(Path.Combine(mimic.DenseDir, TeacherPretraining.TokenizerFile)));
         Assert.True(File.Exists(Path.Combine(mimic.MoeDir, TeacherPretraining.TokenizerFile)));
+    }
+
+    [Fact]
+    public void MimicWarmsUpAndTrainsD2dsFirstEpochWhileTheShardsArrive()
+    {
+        var mimic = _run.Mimic;
+        int full = mimic.TrainSamples / 16, perEpoch = (mimic.TrainSamples + 15) / 16;
+        Assert.Equal((96, 6, 6), (mimic.TrainSamples, full, perEpoch));   // every batch full (the partial one: StudentTrainingTests)
+        // Before Complete: the warm-up, then one D2D step for every full batch that had arrived.
+        Assert.Contains(mimic.Streamed, p => p.Phase == ProjectorWarmup.Phase);
+        Assert.Equal(Enumerable.Range(1, full).Select(i => (long)i), mimic.Streamed.Where(p => p.Phase == MimicStudent.DensePhase).Select(p => p.Step));
+        Assert.All(mimic.Streamed.Where(p => p.Phase == MimicStudent.DensePhase), p => Assert.Equal(2L * perEpoch, p.TotalSteps));
+        // Complete: the held-out start (on the weights from before the stream) and after epoch 1, then epoch 2.
+        var completed = mimic.Completed.Where(p => p.Phase.StartsWith(MimicStudent.DensePhase)).Select(p => (p.Phase, p.Step)).ToList();
+        Assert.Equal([("d2d-heldout", 0L), ("d2d-heldout", 1L), ("d2d", full + 1L)], completed.Take(3));
+        Assert.DoesNotContain(mimic.Completed, p => p.Phase == ProjectorWarmup.Phase);
     }
 
     [Fact]

@@ -219,11 +219,11 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         var reference = Run("resume-reference", NullStageProgress.Instance, CancellationToken.None);
         using (var cts = new CancellationTokenSource())
         {
-            var stop = new Recording(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
+            var stop = new RecordingProgress(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
             Assert.ThrowsAny<OperationCanceledException>(() => Run("resume", stop, cts.Token));
         }
         Assert.True(File.Exists(Path.Combine(Store("resume").Directory, TrainingStateStore.StateFile)));
-        var progress = new Recording(_ => { });
+        var progress = new RecordingProgress(_ => { });
         var resumed = Run("resume", progress, CancellationToken.None);
 
         Assert.Equal(2, resumed.Figures[TrainingState.ResumedFigure]);
@@ -235,16 +235,6 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         Assert.True(resumed.Figures["samples_per_second"] > 0);                         // epoch 3 trained in this process
         Assert.False(Directory.Exists(Store("resume").Directory));
         Assert.False(Directory.Exists(Store("resume-reference").Directory));
-    }
-
-    private sealed class Recording(Action<StageProgress> onReport) : IStageProgress
-    {
-        public List<StageProgress> Reports { get; } = new();
-        public void Report(StageProgress progress)
-        {
-            Reports.Add(progress);
-            onReport(progress);
-        }
     }
 
     [Fact]

@@ -241,11 +241,11 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         var reference = Run("pref-reference", NullStageProgress.Instance, CancellationToken.None);
         using (var cts = new CancellationTokenSource())
         {
-            var stop = new Recording(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
+            var stop = new RecordingProgress(p => { if (p.Phase == TrainingState.SavedPhase && p.Step == 2) cts.Cancel(); });
             Assert.ThrowsAny<OperationCanceledException>(() => Run("pref-resume", stop, cts.Token));
             Assert.Equal([1L, 2L], stop.Reports.Where(p => p.Phase == TrainingState.SavedPhase).Select(p => p.Step));
         }
-        var progress = new Recording(_ => { });
+        var progress = new RecordingProgress(_ => { });
         var resumed = Run("pref-resume", progress, CancellationToken.None);
 
         Assert.Equal(2, resumed.Figures[TrainingState.ResumedFigure]);
@@ -256,16 +256,6 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         foreach (var (figure, value) in reference.Figures.Where(f => f.Key != "pairs_per_second"))
             Assert.True(resumed.Figures.TryGetValue(figure, out var actual) && actual.Equals(value), $"{figure}: {value} vs {actual}");
         Assert.False(Directory.Exists(Store("pref-resume").Directory));
-    }
-
-    private sealed class Recording(Action<StageProgress> onReport) : IStageProgress
-    {
-        public List<StageProgress> Reports { get; } = new();
-        public void Report(StageProgress progress)
-        {
-            Reports.Add(progress);
-            onReport(progress);
-        }
     }
 
     [Theory]

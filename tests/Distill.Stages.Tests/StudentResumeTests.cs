@@ -40,8 +40,9 @@ public sealed class StudentResumeTests(DistillationFlowTests.TinyRun run)
         using var teacher = new TeacherInference(run.TeacherDir, run.Pretraining.TeacherFingerprint, run.Data.Tokenizer.Hash,
             topK: 8, TokenScope.Response, run.Data.ImageFormat, run.Data.PadId);
         using var student = new MimicStudent("mimic", DistillationFlowTests.TinyRun.StudentConfig(run.Data), reference.Options,
-            run.TeacherDir, source.IsHeldOut, SftStudent.Captions(run.Data, "train"), run.Dir.File($"{name}/student-dense"),
-            run.Dir.File($"{name}/student-moe"), run.Data.ImageFormat, run.Data, states: states);
+            run.TeacherDir, source.TrainSamples, source.IsHeldOut, SftStudent.Captions(run.Data, "train"), run.Dir.File($"{name}/student-dense"),
+            run.Dir.File($"{name}/student-moe"), run.Data.ImageFormat, run.Data, states: states,
+            streamProgress: progress, streamCancellation: cancellation);
         for (int shard = 0; shard < source.ShardCount; shard++)
             student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
         return student.Complete(progress, cancellation);

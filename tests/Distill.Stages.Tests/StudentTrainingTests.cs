@@ -1,5 +1,6 @@
 using Distill.Models;
 using Distill.Models.Checkpoints;
+using Distill.Stages.Arrow;
 using Distill.Stages.Distillation;
 using Distill.Stages.Flow;
 using Distill.Stages.Students;
@@ -118,7 +119,7 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         using var cache = new VisionFeatureCache();
         var student = new Student(model, cache);
         var rows = run.Data.Rows("train").Take(20).ToList();
-        var progress = new Recording();
+        var progress = new RecordingProgress();
         int measured = 0;
         var spec = new PhaseSpec("sft", "dense", Epochs: 2, new TrainOptions(2, 8, 1e-3, 0, 1, 5), ShuffleSeed: 3);
         var result = TrainingPhase.Run(model, spec, rows, batch => SftLoss.Compute(student, batch, run.Data.ImageFormat, run.Data.PadId, 0),
@@ -143,6 +144,86 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         Assert.Contains("sft dense: the loss is NaN at epoch 1, step 1", nan.Message);
     }
 
+    /// <summary>Warm-up 1, dense 2, MoE 1 epochs of SFT on 40 training rows (batch 16: two full batches and one of 8
+    /// per epoch), held-out CE on 16 validation rows; the weights saved after each phase.</summary>
+    private (Dictionary<string, double> Figures, Dictionary<string, float[]> Weights, IReadOnlyList<StageProgress> Streamed) Curriculum(
+        Func<StudentCurriculum, StudentObjective<SampleRow>, Action<VisionLanguageModel, string>, RecordingProgress, Dictionary<string, double>> train)
+    {
+        var heldOut = run.Data.Rows("val").Take(16).ToList();
+        var objective = new StudentObjective<SampleRow>(
+            (student, batch) => SftLoss.Compute(student, batch, run.Data.ImageFormat, run.Data.PadId, auxWeight: 0.01),
+            student => [("heldout_ce", SftLoss.HeldOut(student, heldOut, run.Data.ImageFormat, run.Data.PadId, 16))]);
+        var curriculum = new StudentCurriculum("sft", DistillationFlowTests.TinyRun.StudentConfig(run.Data),
+            new StudentSchedule(1, 2, 1, DistillationFlowTests.TinyRun.StudentMoe), new TrainOptions(4, 16, 3e-3, 0, 2, Seed: 5),
+            run.TeacherDir);
+        var weights = new Dictionary<string, float[]>();
+        var progress = new RecordingProgress();
+        var figures = train(curriculum, objective, (model, phase) =>
+        {
+            foreach (var (name, parameter) in model.named_parameters())
+                weights[$"{phase}/{name}"] = parameter.detach().cpu().data<float>().ToArray();
+        }, progress);
+        return (figures, weights, progress.Reports);
+    }
+
+    [Fact]
+    public void A_first_epoch_streamed_in_the_shuffle_order_trains_the_student_of_a_replayed_one_bit_for_bit()
+    {
+        var rows = run.Data.Rows("train").Take(40).ToList();
+        var captions = SftStudent.Captions(run.Data, "train");
+        var replayed = Curriculum((curriculum, objective, afterPhase, progress) => curriculum.Run(rows, objective, ("dense", "moe"),
+            captions, run.Data.ImageFormat, run.Data.PadId, afterPhase, progress, CancellationToken.None));
+
+        // The dense phase's epoch 1 replays the rows in the shuffle of seed 7 * 5 + 200 + 1; streamed in that order
+        // (in pieces of 12, which do not fill batches evenly), its batches are the same.
+        var arriving = TeacherPretraining.Shuffled(rows, 7 * 5 + 201);
+        int[] stepsAfterPiece = new int[4];
+        var streamed = Curriculum((curriculum, objective, afterPhase, progress) =>
+        {
+            using var session = curriculum.Start(objective, ("dense", "moe"), captions, run.Data.ImageFormat, run.Data.PadId,
+                afterPhase, progress, streamedRows: rows.Count, CancellationToken.None);
+            Assert.True(session.Streams);
+            Assert.Contains(progress.Reports, p => p.Phase == ProjectorWarmup.Phase);     // warmed up before the first row
+            var pieces = arriving.Chunk(12).ToList();
+            for (int i = 0; i < pieces.Count; i++)
+            {
+                double loss = session.Stream(pieces[i], CancellationToken.None);
+                stepsAfterPiece[i] = progress.Reports.Count(p => p.Phase == "dense");
+                Assert.Equal(stepsAfterPiece[i] > (i == 0 ? 0 : stepsAfterPiece[i - 1]), double.IsFinite(loss));
+            }
+            Assert.DoesNotContain(progress.Reports, p => p.Phase == "dense-heldout");      // the held-out start is measured at the end
+            return session.Finish(rows, CancellationToken.None);
+        });
+
+        Assert.Equal([0, 1, 2, 2], stepsAfterPiece);       // 12, 24, 36, 40 rows in: a step per full batch of 16
+        Assert.Equal(replayed.Figures.OrderBy(kv => kv.Key), streamed.Figures.OrderBy(kv => kv.Key));
+        Assert.Equal(replayed.Weights.Keys.Order(), streamed.Weights.Keys.Order());
+        foreach (var (name, values) in replayed.Weights) Assert.True(values.SequenceEqual(streamed.Weights[name]), name);
+        // The held-out start (measured on the weights from before the stream) and the curve after each epoch.
+        Assert.Equal(3, streamed.Figures.Count(kv => kv.Key.StartsWith("dense_heldout_ce_epoch")));
+        Assert.Equal(Enumerable.Range(1, 6).Select(i => (long)i), streamed.Streamed.Where(p => p.Phase == "dense").Select(p => p.Step));
+        Assert.All(streamed.Streamed.Where(p => p.Phase == "dense"), p => Assert.Equal(6, p.TotalSteps));
+    }
+
+    [Fact]
+    public void A_curriculum_without_a_dense_epoch_does_not_stream_and_trains_everything_at_the_end()
+    {
+        var rows = run.Data.Rows("train").Take(20).ToList();
+        var curriculum = new StudentCurriculum("sft", DistillationFlowTests.TinyRun.StudentConfig(run.Data),
+            new StudentSchedule(0, 0, 1, DistillationFlowTests.TinyRun.StudentMoe), new TrainOptions(1, 16, 3e-3, 0, 1, Seed: 5), run.TeacherDir);
+        var objective = new StudentObjective<SampleRow>(
+            (student, batch) => SftLoss.Compute(student, batch, run.Data.ImageFormat, run.Data.PadId, auxWeight: 0.01), null);
+        var progress = new RecordingProgress();
+        using var session = curriculum.Start(objective, ("dense", "moe"), [], run.Data.ImageFormat, run.Data.PadId, (_, _) => { },
+            progress, streamedRows: rows.Count, CancellationToken.None);
+        Assert.False(session.Streams);
+        Assert.True(double.IsNaN(session.Stream(rows, CancellationToken.None)));
+        Assert.Empty(progress.Reports);
+        var figures = session.Finish(rows, CancellationToken.None);
+        Assert.Equal(2, figures["moe_steps"]);
+        Assert.Equal([1L, 2], progress.Reports.Where(p => p.Phase == "moe").Select(p => p.Step));
+    }
+
     [Fact]
     public void A_schedule_must_train_and_needs_moe_for_moe_epochs()
     {
@@ -150,11 +231,5 @@ public sealed class StudentTrainingTests(DistillationFlowTests.TinyRun run)
         Assert.Contains("no epoch", Assert.Throws<ArgumentException>(() => new StudentSchedule(1, 0, 0, new()).Validate()).Message);
         Assert.True(new StudentSchedule(0, 0, 1, new()).Validate().UpcyclesToMoe);
         Assert.False(new StudentSchedule(0, 1, 0, null).Validate().UpcyclesToMoe);
-    }
-
-    private sealed class Recording : IStageProgress
-    {
-        public List<StageProgress> Reports { get; } = new();
-        public void Report(StageProgress progress) => Reports.Add(progress);
     }
 }

@@ -49,7 +49,7 @@ public sealed class TrainingStateStoreTests : IDisposable
         using var model = NewModel(1);
         using var optimization = new Optimization(model.parameters(), Train, totalSteps: 10);
         for (int i = 0; i < 3; i++) Step(model, optimization);
-        var progress = new Recording();
+        var progress = new RecordingProgress();
         var store = Store();
         store.Save(State(1), model, optimization, progress, stageEpochs: 5);
         Assert.Equal(new StageProgress("mimic", TrainingState.SavedPhase, 2, 5, 0, double.NaN), Assert.Single(progress.Reports));
@@ -188,11 +188,5 @@ public sealed class TrainingStateStoreTests : IDisposable
         var e = Assert.Throws<InvalidDataException>(() => store.Restore(other, otherOptimization));
         Assert.Contains(store.Directory, e.Message);
         Assert.Contains("delete that directory", e.Message);
-    }
-
-    private sealed class Recording : IStageProgress
-    {
-        public List<StageProgress> Reports { get; } = new();
-        public void Report(StageProgress progress) => Reports.Add(progress);
     }
 }
