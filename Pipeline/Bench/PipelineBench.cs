@@ -68,11 +68,15 @@ public static class PipelineBench
         var live = new List<LiveRun>();
         var replay = new List<StageRun>();
         var limit = new List<StageRun>();
+        var overlap = new List<StageRun>();
         for (int round = 1; round <= options.Repeats; round++)
         {
             live.Add(await bench.LiveAsync(round));
             replay.AddRange(await bench.ReplayAsync(round, live[^1]));
-            limit.AddRange(bench.Limit(round, live[^1]));
+            var alone = bench.Limit(round, live[^1]);
+            limit.AddRange(alone);
+            // (e) after the limit of the same round, whose student time sets the stand-in teachers' latency.
+            overlap.AddRange(await bench.OverlapAsync(round, live[^1], alone));
         }
 
         // (d) from the first live run's cache.
@@ -81,7 +85,7 @@ public static class PipelineBench
         machine = machine with { LoadAtEnd = MachineInfo.LoadAverage() };
         var source = new SplitShardSource(prepared.Data, "train", "val", s.Parallelism.ShardSize);
         return new PipelineBenchResult(preset, machine, Sizes(s, prepared, source), options.Latency.TotalMilliseconds, options.Repeats,
-            scaling, Utilisation(live), Replay(live, replay, limit), cache, Notes(s, options, scaling));
+            scaling, Utilisation(live), Replay(live, replay, limit), cache, Overlap(overlap), Notes(s, options, scaling));
     }
 
     /// <summary>The student stages measured: the distillation stages of <see cref="StudentStageBench.Stages"/>.</summary>
@@ -108,6 +112,16 @@ public static class PipelineBench
                 MessagingMs: PerShard(f => f.Messaging, f => f.DeliveredShards),
                 Shards: flows.Count == 0 ? 0 : flows[0].StudentShards,
                 DeliveredShards: flows.Count == 0 ? 0 : flows.Min(f => f.DeliveredShards));
+        }).ToList();
+
+    internal static IReadOnlyList<OverlapRow> Overlap(IReadOnlyList<StageRun> overlap) =>
+        StudentStages.Select(stage =>
+        {
+            var runs = overlap.Where(r => r.Stage == stage).ToList();
+            double Median(Func<StageRun, double> value) => ScalingBench.Median(runs.Select(value));
+            return new OverlapRow(stage, Median(r => r.Figure("overlap_latency_ms")), Median(r => r.Figure("overlap_teacher_seconds")),
+                Median(r => r.Figure("overlap_student_seconds")), Median(r => r.WallSeconds), Median(r => r.Figure("trainer_stream_seconds")),
+                Median(r => r.Figure("trainer_busy_fraction")));
         }).ToList();
 
     internal static IReadOnlyList<ReplayRow> Replay(IReadOnlyList<LiveRun> live, IReadOnlyList<StageRun> replay, IReadOnlyList<StageRun> limit)
@@ -151,9 +165,8 @@ public static class PipelineBench
             $"decode rate; the credit window is raised to twice the workers so that it never idles one. Median of the repeats."),
         "(b) The first live run trains the teacher with the configuration's teacher settings (or checks the external one); every later run " +
         "copies it. Busy fraction = time inside the student's Consume / wall time from the student being ready until the last batch was " +
-        "consumed (the trainer's trainer_busy_fraction figure). The mimic student only decodes and keeps the batches while they stream in " +
-        "and trains at the end (its epochs replay them from memory), so its trainer is mostly idle then; the mod student trains its first " +
-        "epoch while they stream in. Arrow times are stopwatches around the encode/decode calls inside the steps. Messaging is the time " +
+        "consumed (the trainer's trainer_busy_fraction figure). The mimic student (its first D2D epoch) and the mod student train their first " +
+        "epoch while the batches stream in; here the live teachers share this machine's cores with the student. Arrow times are stopwatches around the encode/decode calls inside the steps. Messaging is the time " +
         "from a teacher call's end to the student call's start beyond the time the student was still busy (worker -> trainer -> student " +
         "host messages and their scheduling), its share taken of a shard's work (teacher step + student step); overhead share = (Arrow encode + decode on both sides + messaging) / (teacher step + student step).",
         "(c) Per round: a live run (teachers running, cache mode write), a replay of its cache through the actors (cache mode replay, no " +
@@ -163,6 +176,12 @@ public static class PipelineBench
         "(d) From the first live run's cache. Tokens = the positions whose logits are cached (distill.mimic.scope). Logit bytes = part " +
         "bytes minus the same rows written as samples/v1 (images, tokens, masks, which any cache needs); top-K payload = K int32 ids + K " +
         "float16 log-probs + one float32 tail; dense = vocab_size float32 logits. Part ratio = the part / the same part with dense logits.",
+        string.Create(CultureInfo.InvariantCulture,
+            $"(e) Per round, after the limit: each stage through the actors with stand-in teachers on another machine (no CPU here) that " +
+            $"return the live run's cached batches after a latency of workers x (the limit's consume time per shard) / {StudentStageBench.OverlapTeacherSpeedup:0.#}, " +
+            $"so the teacher side is faster than the student. Teacher = the stand-ins' first call to last answer; student = the same round's " +
+            $"limit (the student step alone, fed from memory); wall / max = the stage's wall time over the longer of the two (1 = the student " +
+            $"never waits for the teacher and the teacher adds nothing); cache mode off. Medians over the rounds."),
         "Timings are wall-clock on a machine that may be shared: the load average at start and end is in the machine line. Torch threads come " +
         "from distill.torch-threads as in a run.",
     ];

@@ -12,7 +12,7 @@ public static class PipelineBenchReport
     public const string Header = "section,subject,metric,value,unit";
 
     /// <summary>The CSV sections, in order.</summary>
-    public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache"];
+    public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache", "overlap"];
 
     /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
     public static (string Csv, string Markdown) Write(string directory, PipelineBenchResult result) =>
@@ -95,6 +95,16 @@ public static class PipelineBenchReport
             Line("cache", c.Stage, "logit_ratio", c.LogitRatio);
             Line("cache", c.Stage, "part_ratio", c.PartRatio);
         }
+        foreach (var o in result.Overlap)
+        {
+            Line("overlap", o.Stage, "teacher_latency", o.LatencyMs, "ms/batch");
+            Line("overlap", o.Stage, "teacher", o.TeacherSeconds, "s");
+            Line("overlap", o.Stage, "student", o.StudentSeconds, "s");
+            Line("overlap", o.Stage, "wall", o.WallSeconds, "s");
+            Line("overlap", o.Stage, "wall_over_max", o.WallOverMax);
+            Line("overlap", o.Stage, "stream", o.StreamSeconds, "s");
+            Line("overlap", o.Stage, "trainer_busy_fraction", o.BusyFraction);
+        }
         return s.ToString();
     }
 
@@ -156,6 +166,18 @@ public static class PipelineBenchReport
         return s.ToString();
     }
 
+    public static string OverlapTable(PipelineBenchResult result)
+    {
+        var s = new StringBuilder();
+        s.AppendLine("| stage | teacher latency ms/batch | teacher s | student alone s | wall s | wall / max(teacher, student) | streaming s | trainer busy (streaming) |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var o in result.Overlap)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {o.Stage} | {o.LatencyMs:0.0} | {o.TeacherSeconds:0.00} | {o.StudentSeconds:0.00} | {o.WallSeconds:0.00} | {o.WallOverMax:0.00} | " +
+                $"{o.StreamSeconds:0.00} | {o.BusyFraction:0.00} |"));
+        return s.ToString();
+    }
+
     public static string ToMarkdown(PipelineBenchResult result)
     {
         var s = new StringBuilder();
@@ -180,6 +202,10 @@ public static class PipelineBenchReport
         s.AppendLine("## (d) Bytes per cached token");
         s.AppendLine();
         s.Append(CacheTable(result));
+        s.AppendLine();
+        s.AppendLine("## (e) Overlap: a teacher faster than the student (stand-ins on another machine)");
+        s.AppendLine();
+        s.Append(OverlapTable(result));
         s.AppendLine();
         s.AppendLine("## Notes");
         s.AppendLine();

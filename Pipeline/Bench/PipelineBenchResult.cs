@@ -57,6 +57,19 @@ public sealed record ReplayRow(
     public double LiveVsLimit => LiveSeconds / LimitSeconds;
 }
 
+/// <summary>One distillation stage with a teacher faster than its student (stand-ins on another machine, see
+/// <see cref="StudentStageBench.OverlapAsync"/>); medians over the rounds, in seconds.</summary>
+/// <param name="TeacherSeconds">the stand-in teachers' first call to last answer.</param>
+/// <param name="StudentSeconds">the student step alone, fed from memory (the limit).</param>
+/// <param name="WallSeconds">the stage through the actors with the stand-ins.</param>
+/// <param name="BusyFraction">the trainer's busy fraction while the batches streamed in.</param>
+public sealed record OverlapRow(string Stage, double LatencyMs, double TeacherSeconds, double StudentSeconds, double WallSeconds,
+    double StreamSeconds, double BusyFraction)
+{
+    /// <summary>The stage's wall time over the longer of its two sides (1 = a perfect overlap).</summary>
+    public double WallOverMax => WallSeconds / Math.Max(TeacherSeconds, StudentSeconds);
+}
+
 /// <summary>Everything <c>distill bench pipeline</c> measured, with the notes on how.</summary>
 /// <param name="Sizes">what the student stages ran on (samples, shards, models), for the tables' heading.</param>
 public sealed record PipelineBenchResult(
@@ -69,4 +82,5 @@ public sealed record PipelineBenchResult(
     IReadOnlyList<UtilisationRow> Utilisation,
     IReadOnlyList<ReplayRow> Replay,
     IReadOnlyList<CacheBytesRow> Cache,
+    IReadOnlyList<OverlapRow> Overlap,
     IReadOnlyList<string> Notes);

@@ -64,6 +64,10 @@ public sealed class StudentStageBench
         $"distill.data.dir={DataDir}",
     ];
 
+    /// <summary>The settings of a run in <c>workDir/name</c>, without creating it.</summary>
+    private DistillSettings Settings(string name) =>
+        ConfigLoader.Load(_sources with { Overrides = [.. _sources.Overrides, .. Common], RunDir = Path.Combine(_workDir, name) }).Settings;
+
     /// <summary>The configuration of a run in <c>workDir/name</c>, its directory created.</summary>
     public (LoadedConfiguration Config, RunPaths Paths) Create(string name, params string[] overrides)
     {
@@ -133,6 +137,50 @@ public sealed class StudentStageBench
             Log($"limit-{round}", runs[^1]);
         }
         return runs;
+    }
+
+    /// <summary>The teacher's rate against the student's in <see cref="OverlapAsync"/>: the stand-in delivers batches
+    /// this many times as fast as the student step consumed them in the limit.</summary>
+    public const double OverlapTeacherSpeedup = 2;
+
+    /// <summary>Each distillation stage through the actors with a teacher on another machine that is faster than the
+    /// student: stand-in teachers (<see cref="CachedLatencyTeacher"/>) that take no CPU here and return the live run's
+    /// cached batches after a latency of <c>workers * (limit consume time per shard) / </c><see cref="OverlapTeacherSpeedup"/>,
+    /// so that the batches arrive twice as fast as the student consumed them when fed from memory. Figures added to
+    /// each stage's: <c>overlap_teacher_seconds</c> (the stand-ins' first call to last answer),
+    /// <c>overlap_student_seconds</c> (the same round's limit: the student alone), <c>overlap_latency_ms</c>.</summary>
+    public async Task<IReadOnlyList<StageRun>> OverlapAsync(int round, LiveRun live, IReadOnlyList<StageRun> limit)
+    {
+        var name = $"overlap-{round}";
+        var caches = CacheInventory.List(live.CacheRoot);
+        int workers = Settings(name).Parallelism.TeacherWorkers;
+        var teachers = new Dictionary<string, (CachedLatencyTeacher Teacher, TimeSpan Latency, double StudentSeconds)>();
+        var paths = await RunAsync(name, stages => stages.Select(stage =>
+        {
+            if (stage is not DistillStage distill) return stage;
+            var alone = limit.Single(r => r.Stage == distill.Name && r.Round == round);
+            var source = distill.CreateSource();
+            var cached = CachedBatches(caches, distill.Name, live.CacheRoot).ToDictionary(b => b.Shard, b => b.Bytes);
+            var batches = Enumerable.Range(0, source.ShardCount).ToDictionary(
+                shard => CachedLatencyTeacher.KeyOf(source.LoadShard(shard)),
+                shard => cached.TryGetValue(shard, out var bytes) ? bytes
+                    : throw new InvalidDataException($"{live.CacheRoot}: no cached batch of {distill.Name} shard {shard}"));
+            var latency = TimeSpan.FromSeconds(workers * alone.Figure("limit_consume_seconds") / source.ShardCount / OverlapTeacherSpeedup);
+            var teacher = new CachedLatencyTeacher(latency, batches);
+            teachers[distill.Name] = (teacher, latency, alone.WallSeconds);
+            return distill with { CreateTeacher = () => teacher };
+        }).ToList(), "distill.cache.mode=off");
+        return StagesOf(paths, "overlap", round).Select(run =>
+        {
+            var (teacher, latency, student) = teachers[run.Stage];
+            var figures = new Dictionary<string, double>(run.Figures)
+            {
+                ["overlap_teacher_seconds"] = teacher.Span.TotalSeconds,
+                ["overlap_student_seconds"] = student,
+                ["overlap_latency_ms"] = latency.TotalMilliseconds,
+            };
+            return run with { Figures = figures };
+        }).ToList();
     }
 
     /// <summary>Sets the torch threads and prepares the data and tokenizer of a run as <see cref="PipelineHost"/> does

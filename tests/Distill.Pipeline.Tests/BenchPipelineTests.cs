@@ -119,8 +119,20 @@ public class BenchPipelineTests
             Assert.True(Value("cache", stage, "logit_ratio") < 1);
         }
 
+        // (e) the stand-in teachers' latency is 2 workers (tiny) x the limit's consume time per shard / 2; the student
+        // alone is the limit's wall time; wall / max is the ratio of the figures written.
+        foreach (var stage in PipelineBench.StudentStages)
+        {
+            Assert.Equal(Value("replay", stage, "limit"), Value("overlap", stage, "student"), 4);
+            Assert.Equal(2 * Value("replay", stage, "limit_consume") / shards / 2 * 1000, Value("overlap", stage, "teacher_latency"), 2);
+            double teacher = Value("overlap", stage, "teacher"), wall = Value("overlap", stage, "wall");
+            Assert.True(teacher > 0 && wall > 0, $"{stage}: teacher {teacher} s, wall {wall} s");
+            Assert.Equal(wall / Math.Max(teacher, Value("overlap", stage, "student")), Value("overlap", stage, "wall_over_max"), 3);
+            Assert.InRange(Value("overlap", stage, "trainer_busy_fraction"), 0, 1);
+        }
+
         var md = File.ReadAllText(mdPath);
-        foreach (var heading in new[] { "## (a)", "## (b)", "## (c)", "## (d)", "## Notes" }) Assert.Contains(heading, md);
+        foreach (var heading in new[] { "## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "## Notes" }) Assert.Contains(heading, md);
         Assert.Contains($"{Environment.ProcessorCount} cores", md);
         Assert.Contains("torch thread", md);
         Assert.Contains("| 2 | 4 | 32 |", md); // the scaling row of 2 workers with its window and shards
