@@ -10,6 +10,32 @@ namespace Distill.Pipeline.Composition;
 /// without more work; a path that <c>skip</c> matches is left out with everything under it.</summary>
 public static class SettingsLines
 {
+    /// <summary>The lines of the settings at <paramref name="keys"/> (property paths such as <c>Mimic.Scope</c>, each
+    /// with everything under it; <c>""</c> = every setting), in the order of the keys. Throws
+    /// <see cref="ArgumentException"/> naming a key that is not a settings path.</summary>
+    public static string Select(DistillSettings settings, IReadOnlyList<string> keys)
+    {
+        var lines = new List<string>();
+        foreach (var key in keys)
+        {
+            object? value = settings;
+            foreach (var name in key.Length == 0 ? [] : key.Split('.'))
+            {
+                var property = value?.GetType().GetProperty(name, BindingFlags.Public | BindingFlags.Instance)
+                    ?? throw new ArgumentException($"settings key '{key}': '{name}' is not a property of {value?.GetType().Name ?? "null"}");
+                value = property.GetValue(value);
+            }
+            Walk(value, key, Nothing, lines);
+        }
+        return string.Join("\n", lines);
+    }
+
+    /// <summary>Every leaf path of the settings (the paths of the lines <see cref="Of"/> writes).</summary>
+    public static IReadOnlyList<string> Paths(DistillSettings settings) =>
+        Of(settings, Nothing).Split('\n').Select(l => l[..l.IndexOf('=')]).ToList();
+
+    private static readonly Regex Nothing = new("(?!)", RegexOptions.CultureInvariant);
+
     public static string Of(DistillSettings settings, Regex skip)
     {
         var lines = new List<string>();

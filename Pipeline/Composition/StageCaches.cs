@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Distill.Pipeline.Configuration;
 using Distill.Pipeline.Runs;
 using Distill.Stages.Arrow;
@@ -54,26 +53,50 @@ public static class StageCaches
         _ => null,
     };
 
-    /// <summary>Hash of everything that may shape a stage's teacher batches: every setting (walked by name, see
-    /// <see cref="TeacherSideSettings"/>) except those only the student, the run's place or the flow's parallelism
-    /// decide. Conservative on purpose: a setting it does not know (a new stage's) counts, so a stale cache is never
-    /// reused; the price is a recomputation when such a setting changes.</summary>
+    /// <summary>Hash of the settings that shape a stage's teacher batches (<see cref="TeacherSideKeys"/>), with the
+    /// stage and its batch schema. The teacher itself (its checkpoint, architecture and pretraining) is named by the
+    /// teacher fingerprint of the key, the data's content by the data fingerprint.</summary>
     public static string ConfigHash(string stage, DistillSettings settings) =>
-        Fingerprint.Of("distill-cache/v1", stage, SchemaOf(stage), TeacherSideSettings(settings));
+        Fingerprint.Of("distill-cache/v2", stage, SchemaOf(stage), TeacherSideSettings(stage, settings));
 
-    /// <summary>Settings that never change a teacher batch, by property path: where the run lives, which stages run,
-    /// where pretrained teachers are kept (the fingerprint names the teacher),
-    /// threads and devices, the student's sizes, the mimic/sft optimiser, schedule and loss, the preference loss and
-    /// optimiser (not its batch size: mining samples in batches of it), evaluation, loaders /
-    /// workers / credits, transport, and the cache settings themselves. (Not eval's max-new-tokens: teacher-generated
-    /// responses are as long as it allows.)</summary>
-    private static readonly Regex StudentOnly = new(
-        @"^(RunDir|Stages|TorchThreads|Device|Data\.Dir|Teacher\.Store|Model\.Student\w*(\..*)?|" +
-        @"Mimic\.(\w*Epochs|BatchSize|LearningRate|WeightDecay|WarmupSteps|KdWeight|CeWeight|Loss|JsdBeta|Temperature|AuxWeight)|" +
-        @"Preference\.(Loss|Beta|SftWeight|Epochs|LearningRate|WeightDecay|WarmupSteps)|" +
-        @"Eval\.(BatchSize|MaxPerFamily)|Parallelism\.(Loaders|TeacherWorkers|CreditWindow)|Transport(\..*)?|Cache(\..*)?)$",
-        RegexOptions.CultureInvariant);
+    /// <summary>What every teacher batch depends on besides the teacher: the samples (the Shapes generation and its
+    /// seed, a LLaVA dataset's reading options, the labelled share whose other rows the teacher answers), the dtype
+    /// the teacher computes in and how the samples are cut into shards.</summary>
+    private static readonly string[] SampleKeys =
+        ["Seed", "DType", "Data.ImageSize", "Data.TrainScenes", "Data.ValScenes", "Data.TestScenes", "Data.QuestionsPerScene",
+         "Data.MinObjects", "Data.MaxObjects", "Data.Families", "Data.ExistenceWeight", "Data.LabelledImages", "Data.Llava",
+         "Parallelism.ShardSize"];
 
-    /// <summary>"Path=value" lines of every setting that may shape teacher batches (<see cref="SettingsLines"/>).</summary>
-    public static string TeacherSideSettings(DistillSettings settings) => SettingsLines.Of(settings, StudentOnly);
+    /// <summary>The settings (property paths of <see cref="DistillSettings"/>, each with everything under it) that
+    /// shape the teacher batches of <paramref name="stage"/>: for <c>mimic</c> and <c>mod</c> (<c>teacher/v1</c>) the
+    /// samples, top-K, the distilled positions, whether and how long the teacher answers; for <c>preference</c> the
+    /// samples and the pair mining (the pairs the teacher scores). A stage this list does not know gets every setting
+    /// (a stale cache is never reused). Every other setting is in <see cref="StudentSideKeys"/>.</summary>
+    public static IReadOnlyList<string> TeacherSideKeys(string stage) => stage switch
+    {
+        "mimic" or "mod" => [.. SampleKeys, "Teacher.TopK", "Mimic.Scope", "Mimic.TeacherGeneratedResponses", "Eval.MaxNewTokens"],
+        "preference" => [.. SampleKeys, "Preference.Sources", "Preference.DatasetFile", "Preference.Prompts", "Preference.HeldOutPrompts",
+            "Preference.SamplesPerPrompt", "Preference.Temperature", "Preference.TopP", "Preference.MaxNewTokens", "Preference.BatchSize"],
+        _ => [""],
+    };
+
+    /// <summary>The settings that never change a teacher batch of a known stage: where the run lives and executes
+    /// (stages, threads, device, parallelism, transport, cluster, cache, the teacher store), the teacher's
+    /// architecture and pretraining (the teacher fingerprint names the teacher), the students (sizes, initialisation,
+    /// every optimiser, schedule and loss), the mod stage and evaluation. Together with <see cref="TeacherSideKeys"/>
+    /// of every stage they cover every setting (a test holds them to it), so a new setting is classified on purpose.</summary>
+    public static readonly IReadOnlyList<string> StudentSideKeys =
+    [
+        "RunDir", "Stages", "TorchThreads", "Device", "Data.Dir", "Model", "Teacher.Checkpoint", "Teacher.Store", "Teacher.Epochs",
+        "Teacher.BatchSize", "Teacher.LearningRate", "Teacher.WeightDecay", "Teacher.WarmupSteps", "Mimic.ProjectorWarmupEpochs",
+        "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.BatchSize", "Mimic.LearningRate", "Mimic.WeightDecay", "Mimic.WarmupSteps",
+        "Mimic.KdWeight", "Mimic.CeWeight", "Mimic.Loss", "Mimic.JsdBeta", "Mimic.Temperature", "Mimic.AuxWeight", "Mod",
+        "Eval.BatchSize", "Eval.MaxPerFamily", "Eval.SpeedPrompts", "Eval.SpeedRepeats", "Parallelism.Loaders",
+        "Parallelism.TeacherWorkers", "Parallelism.CreditWindow", "Transport", "Preference.Loss", "Preference.Beta",
+        "Preference.SftWeight", "Preference.Epochs", "Preference.LearningRate", "Preference.WeightDecay", "Preference.WarmupSteps",
+        "Cluster", "Cache",
+    ];
+
+    /// <summary>"Path=value" lines of the settings of <see cref="TeacherSideKeys"/> (<see cref="SettingsLines"/>).</summary>
+    public static string TeacherSideSettings(string stage, DistillSettings settings) => SettingsLines.Select(settings, TeacherSideKeys(stage));
 }

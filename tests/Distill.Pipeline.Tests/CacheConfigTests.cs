@@ -60,13 +60,42 @@ public class CacheConfigTests
         Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.parallelism.shard-size=8").Settings));
         Assert.NotEqual(hash, StageCaches.ConfigHash("preference", s)); // keyed by the stage's name
 
-        var lines = StageCaches.TeacherSideSettings(s).Split('\n');
+        Assert.Equal(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null,
+            "distill.mod.skip-ratio=0.3", "distill.preference.prompts=5", "distill.teacher.epochs=9").Settings));
+        Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.mimic.teacher-generated-responses=on").Settings));
+        Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.eval.max-new-tokens=5").Settings));
+        Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.data.labelled-images=20").Settings));
+        Assert.NotEqual(hash, StageCaches.ConfigHash("mimic", Cfg.Load("tiny", null, "distill.seed=3").Settings));
+
+        var preference = StageCaches.ConfigHash("preference", s);
+        Assert.Equal(preference, StageCaches.ConfigHash("preference", Cfg.Load("tiny", null,
+            "distill.preference.beta=0.5", "distill.preference.learning-rate=0.1", "distill.teacher.top-k=4").Settings));
+        Assert.NotEqual(preference, StageCaches.ConfigHash("preference", Cfg.Load("tiny", null, "distill.preference.prompts=5").Settings));
+
+        var lines = StageCaches.TeacherSideSettings("mimic", s).Split('\n');
         Assert.Contains("Teacher.TopK=8", lines);
         Assert.Contains("Parallelism.ShardSize=16", lines);
-        Assert.Contains("Model.RopeTheta=10000", lines);
         Assert.Contains("Seed=17", lines);
+        Assert.Contains("Mimic.Scope=Response", lines);
         Assert.DoesNotContain(lines, l => l.StartsWith("RunDir=") || l.StartsWith("Eval.BatchSize=") || l.StartsWith("Cache.")
-            || l.StartsWith("Model.Student.") || l.StartsWith("Mimic.LearningRate=") || l.StartsWith("Parallelism.Loaders="));
+            || l.StartsWith("Model.") || l.StartsWith("Mimic.LearningRate=") || l.StartsWith("Parallelism.Loaders=") || l.StartsWith("Mod."));
+    }
+
+    [Fact]
+    public void Every_setting_is_either_teacher_side_for_a_cached_stage_or_student_side_and_not_both()
+    {
+        var s = Cfg.Load("tiny").Settings;
+        var llava = s with { Data = s.Data with { Llava = new LlavaDataSettings("t.json", null, null, 0.1, null, null, null, null, "c", "auto", "pad", 8, false, 0.01, false) } };
+        bool Under(string path, IEnumerable<string> keys) => keys.Any(k => path == k || path.StartsWith(k + ".", StringComparison.Ordinal));
+        var teacherSide = new[] { "mimic", "mod", "preference" }.SelectMany(StageCaches.TeacherSideKeys).ToList();
+        foreach (var path in SettingsLines.Paths(s).Concat(SettingsLines.Paths(llava)).Distinct())
+            Assert.True(Under(path, teacherSide) != Under(path, StageCaches.StudentSideKeys),
+                $"{path}: {(Under(path, teacherSide) ? "in both lists" : "in neither list")} (StageCaches.TeacherSideKeys / StudentSideKeys)");
+        Assert.Contains("Data.Llava.ChatTemplate", SettingsLines.Paths(llava));
+
+        var unknown = Assert.Throws<ArgumentException>(() => SettingsLines.Select(s, ["Mimic.NoSuchKey"]));
+        Assert.Contains("'NoSuchKey' is not a property of MimicSettings", unknown.Message);
+        Assert.Equal(SettingsLines.Of(s, new System.Text.RegularExpressions.Regex("(?!)")), SettingsLines.Select(s, [""]));
     }
 
     [Fact]
