@@ -33,7 +33,8 @@ public sealed partial class StageCoordinator
         _log.Info("Stage {0}: waiting for teacher nodes", _stage.Name);
     }
 
-    private void RemoteReceives()
+    /// <summary>The teacher nodes' messages; <paramref name="streaming"/>: members that join get work at once.</summary>
+    private void RemoteReceives(bool streaming)
     {
         Receive<TeacherNodeAvailable>(available =>
         {
@@ -41,7 +42,11 @@ public sealed partial class StageCoordinator
             _log.Info("Stage {0}: opening on teacher node {1}", _stage.Name, available.Node.Path.Address);
             available.Node.Tell(new OpenStage(_stage.Name, Self, _trainer));
         });
-        Receive<StageMembers>(JoinMembers);
+        Receive<StageMembers>(members =>
+        {
+            JoinMembers(members);
+            if (streaming) TryLease();
+        });
         Receive<TeacherWaitExpired>(_ =>
         {
             if (_workers.Count > 0 || _book.AllConsumed) return;
@@ -74,39 +79,25 @@ public sealed partial class StageCoordinator
         _log.Info("Stage {0}: {1} teacher worker(s) and {2} loader(s) joined from {3}; now {4} and {5}", _stage.Name,
             members.Workers.Count, members.Loaders.Count, Sender.Path.Address, _workers.Count, _loaders.Count);
         if (_workers.Count > 0) Timers.Cancel(TeacherWaitTimer);
-        TryLease();
     }
 
-    /// <summary>Handles the end of a loader or teacher worker on a teacher node; false for any other actor.</summary>
-    private bool RemoteMemberTerminated(Terminated terminated)
+    /// <summary>Handles the end of a loader or teacher worker on a teacher node (its node owns it: it is not replaced;
+    /// with no teacher worker left the coordinator waits for another node): true when leases changed, false when the
+    /// stage failed, null for an actor that is not such a member.</summary>
+    private bool? RemoteMemberTerminated(Terminated terminated)
     {
         var member = terminated.ActorRef;
-        if (!_remote.Remove(member)) return false;
+        if (!_remote.Remove(member)) return null;
         var why = terminated.AddressTerminated ? $"its node {member.Path.Address} left the cluster" : "it stopped";
-        IReadOnlyList<Requeued> revoked;
-        if (_workers.Remove(member))
-        {
-            _demand.Remove(member);
-            revoked = _book.Revoke(l => l.Worker.Equals(member), $"teacher worker {Describe(member)}: {why}");
-        }
-        else
-        {
-            _loaders.Remove(member);
-            revoked = _book.Revoke(l => l.Loader.Equals(member) && !l.Started, $"loader {Describe(member)}: {why}");
-            foreach (var r in revoked)
-                if (_workers.Contains(r.Lease.Worker))
-                    _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
-        }
-        _log.Warning("Stage {0}: {1} is gone ({2}); {3} lease(s) go back to the queue", _stage.Name, Describe(member), why,
-            revoked.Count);
-        if (!Requeue(revoked)) return true;
+        var what = _workers.Contains(member) ? "teacher worker" : "loader";
+        _log.Warning("Stage {0}: {1} {2} is gone ({3})", _stage.Name, what, Describe(member), why);
+        if (!Revoke(member, $"{what} {Describe(member)}: {why}")) return false;
         if (_workers.Count == 0 && !_book.AllConsumed)
         {
             _log.Warning("Stage {0}: no teacher worker left; waiting {1} s for a teacher node", _stage.Name,
                 _settings.TeacherWait.TotalSeconds);
             Timers.StartSingleTimer(TeacherWaitTimer, TeacherWaitExpired.Instance, _settings.TeacherWait);
         }
-        TryLease();
         return true;
     }
 

@@ -17,7 +17,13 @@ namespace Distill.Actors.Flow;
 /// teacher workers are started only when some shard needs a teacher; in replay mode none ever is. A part found bad
 /// goes to a teacher instead (in replay it fails the stage). The outcome's figures count shards from the cache and
 /// from teachers. In cluster mode (<see cref="FlowSettings.TeacherNodes"/>) the loaders and teacher workers run on
-/// teacher nodes instead of as children (see StageCoordinator.Remote.cs).</summary>
+/// teacher nodes instead of as children (see StageCoordinator.Remote.cs).
+///
+/// States (behaviours): <see cref="WaitingForShards"/> (until a loader reports the shard count), with a cache
+/// <see cref="OpeningCache"/> (until the keeper reports the cached shards), <see cref="Streaming"/> (leases, cache reads,
+/// consumption), <see cref="Completing"/> (every shard consumed: the student completes and the cache is confirmed)
+/// and finished (it only waits to be stopped). A worker or loader that is gone, here or on a teacher node, has its
+/// leases taken back in one place (<see cref="Revoke"/>).</summary>
 public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
 {
     private const string LeaseTimer = "leases";
@@ -37,9 +43,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     private readonly HashSet<int> _fromCache = new();
     private IActorRef _trainer = ActorRefs.Nobody;
     private IActorRef _cacheKeeper = ActorRefs.Nobody;
-    private bool _cacheReady;
     private bool _workersStarted;
-    private bool _completing;
     private int _consumedFromCache;
     private StageOutcome? _trained;
     private CacheFinished? _cacheFinished;
@@ -69,7 +73,7 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         _cacheSpec = stage.Cache is { Mode: not CacheMode.Off } cache ? cache : null;
         _source = new Lazy<IShardSource>(stage.CreateSource, LazyThreadSafetyMode.ExecutionAndPublication);
         _respawnsLeft = (settings.TeacherWorkers + settings.Loaders) * settings.MaxShardAttempts;
-        Running();
+        WaitingForShards();
     }
 
     private TimeSpan Now => _clock.Elapsed;
@@ -117,43 +121,67 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
             return Directive.Stop; // every child is watched; Terminated decides what happens next
         });
 
-    private void Running()
+    /// <summary>Until a loader reports how many shards the stage has; teacher workers may already ask for work.</summary>
+    private void WaitingForShards()
     {
         Receive<SourceReady>(ready =>
         {
-            if (_book.Initialized)
-            {
-                if (ready.ShardCount != _book.Total)
-                    FailStage($"{Describe(Sender)} sees {ready.ShardCount} shards, but the stage has {_book.Total}: " +
-                              "every node must run the same configuration and data");
-                return;
-            }
             _book.Initialize(ready.ShardCount);
             _log.Info("Stage {0}: {1} shards", _stage.Name, ready.ShardCount);
             Report(double.NaN);
             if (_cacheSpec is not null)
             {
                 _cacheKeeper.Tell(new OpenCache(ready.ShardCount, _trainer));
+                Become(OpeningCache);
                 return;
             }
-            _cacheReady = true;
-            Dispatch();
+            BecomeStreaming();
         });
-        Receive<CacheOpened>(CacheOpened);
-        Receive<CachedShardBad>(CachedShardBad);
-        Receive<CacheFinished>(finished =>
+        Receive<RequestWork>(AddDemand);
+        Receive<CheckLeases>(_ => { });
+        WhileRunning(streaming: false);
+    }
+
+    /// <summary>Until the cache keeper reports which shards have a verified part.</summary>
+    private void OpeningCache()
+    {
+        Receive<SourceReady>(CheckShardCount);
+        Receive<CacheOpened>(opened =>
         {
-            _cacheFinished = finished;
-            TryFinishStage();
+            _book.MarkCached(opened.Cached);
+            var teacher = _book.WaitingForTeacher;
+            _log.Info("Stage {0}: cache {1} ({2}): {3} of {4} shards cached, {5} for the teacher",
+                _stage.Name, opened.Directory, _cacheSpec!.Mode.Name(), opened.Cached.Count, _book.Total, teacher);
+            if (teacher > 0)
+            {
+                if (_cacheSpec.Mode == CacheMode.Replay)
+                {
+                    FailStage($"cache {opened.Directory} lacks {teacher} shard(s) and replay runs no teacher");
+                    return;
+                }
+                StartWorkers();
+            }
+            BecomeStreaming();
         });
+        Receive<RequestWork>(AddDemand);
+        Receive<CheckLeases>(_ => { });
+        WhileRunning(streaming: false);
+    }
+
+    private void BecomeStreaming()
+    {
+        Become(Streaming);
+        Dispatch();
+    }
+
+    /// <summary>Leases and cache reads go out while the credit window has room; consumed shards free it.</summary>
+    private void Streaming()
+    {
+        Receive<SourceReady>(CheckShardCount);
+        Receive<CachedShardBad>(CachedShardBad);
         Receive<RequestWork>(request =>
         {
-            if (!_workers.Contains(Sender))
-            {
-                EarlyDemand(Sender, request.Count);
-                return;
-            }
-            _demand[Sender] = _demand.GetValueOrDefault(Sender) + Math.Max(0, request.Count);
+            AddDemand(request);
             Dispatch();
         });
         Receive<ShardStarted>(started => _book.Start(started.ShardId, started.Attempt, Now + _settings.LeaseTimeout));
@@ -173,17 +201,57 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
                     _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
             if (Requeue(expired)) Dispatch();
         });
+        WhileRunning(streaming: true);
+    }
+
+    /// <summary>Every shard is consumed: waits for the student's outcome and, with a cache, the keeper's confirmation.
+    /// Late copies of shards (re-leased ones still running) and requests for work are dropped.</summary>
+    private void Completing()
+    {
         Receive<TrainingCompleted>(done =>
         {
             _trained = done.Outcome;
             TryFinishStage();
         });
+        Receive<CacheFinished>(finished =>
+        {
+            _cacheFinished = finished;
+            TryFinishStage();
+        });
+        WhileRunning(streaming: false);
+        Receive<SourceReady>(CheckShardCount);
+        ReceiveAny(_ => { });
+    }
+
+    /// <summary>What every state before the end handles: failures of components, the end of a child or of a member
+    /// on a teacher node, and the teacher nodes' announcements. <paramref name="streaming"/>: a change hands out work.</summary>
+    private void WhileRunning(bool streaming)
+    {
         Receive<ComponentFailed>(failed => FailStage($"{failed.Component}: {failed.Error}", failed.Detail));
         Receive<Terminated>(t =>
         {
-            if (!RemoteMemberTerminated(t)) ChildTerminated(t.ActorRef);
+            var changed = RemoteMemberTerminated(t) ?? ChildTerminated(t.ActorRef);
+            if (changed && streaming) Dispatch();
         });
-        RemoteReceives();
+        RemoteReceives(streaming);
+    }
+
+    private void AddDemand(RequestWork request)
+    {
+        if (!_workers.Contains(Sender))
+        {
+            EarlyDemand(Sender, request.Count);
+            return;
+        }
+        _demand[Sender] = _demand.GetValueOrDefault(Sender) + Math.Max(0, request.Count);
+    }
+
+    /// <summary>Another loader (a teacher node's) reports its shard count: it must be the stage's.</summary>
+    private void CheckShardCount(SourceReady ready)
+    {
+        if (ready.ShardCount != _book.Total)
+            FailStage($"{Describe(Sender)} sees {ready.ShardCount} shards, but the stage has {_book.Total}: " +
+                      "every node must run the same configuration and data");
     }
 
     private void Consumed(ShardConsumed consumed)
@@ -193,26 +261,6 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         if (double.IsFinite(consumed.Loss)) _lastLoss = consumed.Loss; // held-out shards train nothing: keep the last loss
         if (_fromCache.Contains(consumed.ShardId)) _consumedFromCache++;
         Report(_lastLoss);
-        Dispatch();
-    }
-
-    private void CacheOpened(CacheOpened opened)
-    {
-        if (_cacheReady) return;
-        _cacheReady = true;
-        _book.MarkCached(opened.Cached);
-        var teacher = _book.WaitingForTeacher;
-        _log.Info("Stage {0}: cache {1} ({2}): {3} of {4} shards cached, {5} for the teacher",
-            _stage.Name, opened.Directory, _cacheSpec!.Mode.Name(), opened.Cached.Count, _book.Total, teacher);
-        if (teacher > 0)
-        {
-            if (_cacheSpec.Mode == CacheMode.Replay)
-            {
-                FailStage($"cache {opened.Directory} lacks {teacher} shard(s) and replay runs no teacher");
-                return;
-            }
-            StartWorkers();
-        }
         Dispatch();
     }
 
@@ -236,13 +284,11 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     /// trainer complete the student and the cache keeper confirm the cache (once).</summary>
     private void Dispatch()
     {
-        if (!_cacheReady) return;
         if (_book.AllConsumed)
         {
-            if (_completing) return;
-            _completing = true;
             _trainer.Tell(CompleteTraining.Instance);
             if (_cacheSpec is not null) _cacheKeeper.Tell(FinishCache.Instance);
+            Become(Completing);
             return;
         }
         while (_book.CanReadCache)
@@ -278,7 +324,6 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     /// <summary>Grants leases while a shard waits, the credit window has room, and some worker asked.</summary>
     private void TryLease()
     {
-        if (!_cacheReady) return;
         while (_book.CanLease && _loaders.Count > 0)
         {
             var worker = PickWorker();
@@ -320,7 +365,9 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         return true;
     }
 
-    private void ChildTerminated(IActorRef child)
+    /// <summary>A child stopped: the trainer or the cache keeper fails the stage; a worker or loader has its leases
+    /// taken back and is replaced. True when leases or actors changed (work may go out).</summary>
+    private bool ChildTerminated(IActorRef child)
     {
         var error = _lastChildError is null ? "" : $" ({_lastChildError})";
         var detail = _lastChildDetail;
@@ -329,32 +376,44 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         if (child.Equals(_trainer))
         {
             FailStage($"the trainer stopped unexpectedly{error}", detail);
-            return;
+            return false;
         }
         if (child.Equals(_cacheKeeper))
         {
             FailStage($"the cache keeper stopped unexpectedly{error}", detail);
-            return;
+            return false;
         }
+        Action spawn;
+        string why;
+        if (_workers.Contains(child)) (spawn, why) = (SpawnWorker, $"teacher worker {child.Path.Name} stopped{error}");
+        else if (_loaders.Contains(child)) (spawn, why) = (SpawnLoader, $"loader {child.Path.Name} stopped{error}");
+        else return false;
+        return Revoke(child, why, detail) && (_book.AllConsumed || Respawn(spawn, why, detail)); // none is needed any more once all are consumed
+    }
 
-        if (_workers.Remove(child))
+    /// <summary>The one way leases are taken back from a teacher worker or loader that is gone (a child that stopped,
+    /// or a member on a teacher node that stopped or whose node left): a worker's leases all go back to the queue, a
+    /// loader's only those whose inference had not started (their workers are asked for work again). False when a
+    /// shard used up its attempts (the stage failed).</summary>
+    private bool Revoke(IActorRef member, string why, ErrorDetail? detail = null)
+    {
+        IReadOnlyList<Requeued> revoked;
+        if (_workers.Remove(member))
         {
-            _demand.Remove(child);
-            var revoked = _book.Revoke(l => l.Worker.Equals(child), $"teacher worker {child.Path.Name} stopped{error}", detail);
-            if (!Requeue(revoked)) return;
-            if (!Respawn(SpawnWorker, $"teacher worker {child.Path.Name} stopped{error}", detail)) return;
+            _demand.Remove(member);
+            revoked = _book.Revoke(l => l.Worker.Equals(member), why, detail);
         }
-        else if (_loaders.Remove(child))
+        else if (_loaders.Remove(member))
         {
-            var revoked = _book.Revoke(l => l.Loader.Equals(child) && !l.Started, $"loader {child.Path.Name} stopped{error}", detail);
+            revoked = _book.Revoke(l => l.Loader.Equals(member) && !l.Started, why, detail);
             foreach (var r in revoked)
                 if (_workers.Contains(r.Lease.Worker))
                     _demand[r.Lease.Worker] = _demand.GetValueOrDefault(r.Lease.Worker) + 1;
-            if (!Requeue(revoked)) return;
-            if (!Respawn(SpawnLoader, $"loader {child.Path.Name} stopped{error}", detail)) return;
         }
-        else return;
-        Dispatch();
+        else return true;
+        if (revoked.Count > 0)
+            _log.Warning("Stage {0}: {1}; {2} lease(s) go back to the queue", _stage.Name, why, revoked.Count);
+        return Requeue(revoked);
     }
 
     private bool Respawn(Action spawn, string why, ErrorDetail? detail)
@@ -419,6 +478,8 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     {
         Timers.CancelAll();
         Context.Parent.Tell(result);
-        Become(() => ReceiveAny(_ => { }));
+        Become(Finished);
     }
+
+    private void Finished() => ReceiveAny(_ => { });
 }
