@@ -23,7 +23,8 @@ namespace Distill.Stages.Mod;
 /// learning on <c>teacher/v1</c> batches: per batch <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c>
 /// (plus the MoE aux loss when the input is an MoE student), the top (1 - skip ratio) of each row's image tokens
 /// processed in every MoD layer. The first epoch trains while the batches stream in, later epochs replay them; held-out
-/// shards only measure the KL. On completion: the checkpoint, then what the conversion bought, measured on the test
+/// shards only measure the KL. The frozen vision tower runs once per image (<see cref="VisionFeatureCache"/>, shared
+/// by the input, the converted and the trained student: the tower is the same), not once per step. On completion: the checkpoint, then what the conversion bought, measured on the test
 /// prompts with the inference thresholds: the share of image tokens kept, decoder FLOPs, prefill latency and accuracy
 /// before (input student) and after. The training state is saved after every epoch (the streamed first epoch once
 /// all batches are in); a stage started again on the same run directory restores the converted student, its optimiser
@@ -56,6 +57,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly TrainingStateStore? _states;
     private readonly TrainingState? _resumed;
     private readonly ArrowCodecClock _codec = new();
+    private readonly VisionFeatureCache _features = new();   // the input's frozen tower, shared by every model here
     private TeacherBatchMeta? _meta;
     private long _samplesTrained;
     private double _lastLoss = double.NaN;
@@ -202,9 +204,10 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     {
         _student.train();
         using var scope = NewDisposeScope();
-        using var batch = TrainingBatch.Collate(rows.Select(r => r.Sample).ToList(), _data.ImageFormat, _data.PadId, _options.Scope);
+        var samples = rows.Select(r => r.Sample).ToList();
+        using var batch = TrainingBatch.Collate(samples, _data.ImageFormat, _data.PadId, _options.Scope);
         using var teacher = TeacherTargetTensors.Stack(rows, _meta!.TopK);
-        var logits = CausalLmLoss.AtPositions(_student.Forward(batch.Pixels, batch.InputIds), batch);   // [N,V]
+        var logits = CausalLmLoss.AtPositions(new Student(_student, _features).Logits(batch, samples), batch);  // [N,V]
         var (distill, _, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
         var routing = _student.ModRoutingLoss();                                                        // []
         var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)), Scalars.One);
@@ -274,6 +277,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         figures["params"] = _student.ParameterCount();
         figures["train_samples"] = _train.Count;
         figures["heldout_samples"] = _heldOut.Count;
+        figures["vision_cache_images"] = _features.Count;
         if (_samplesTrained > 0) figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
@@ -378,9 +382,10 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             foreach (var chunk in _heldOut.Chunk(_options.Train.BatchSize))
             {
                 using var scope = NewDisposeScope();
-                using var batch = TrainingBatch.Collate(chunk.Select(r => r.Sample).ToList(), _data.ImageFormat, _data.PadId, _options.Scope);
+                var samples = chunk.Select(r => r.Sample).ToList();
+                using var batch = TrainingBatch.Collate(samples, _data.ImageFormat, _data.PadId, _options.Scope);
                 using var teacher = TeacherTargetTensors.Stack(chunk, _meta!.TopK);
-                var logits = CausalLmLoss.AtPositions(model.Forward(batch.Pixels, batch.InputIds), batch);
+                var logits = CausalLmLoss.AtPositions(new Student(model, _features).Logits(batch, samples), batch);
                 var (_, kd, _) = MimicLoss.Compute(logits, batch, teacher, _options.Mimic);
                 sum += kd.item<float>() * batch.Positions;
                 positions += batch.Positions;
@@ -396,6 +401,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     public void Dispose()
     {
         _optimization.Dispose();
+        _features.Dispose();
         _student.Dispose();
     }
 

@@ -16,7 +16,8 @@ namespace Distill.Stages.Preference;
 /// <summary>Stage <c>preference</c>, student side (LLaVA-MoD preference distillation): the student continues from its
 /// checkpoint and learns from <c>preference/v1</c> batches with the DPO-family loss (<see cref="PreferenceLoss"/>),
 /// plus the MoE aux loss (times its coefficient, 0.01 by default) for an MoE student. The reference log-probs are the
-/// teacher's, cached in the batches, so no teacher model is ever loaded here. The vision tower stays frozen. As in
+/// teacher's, cached in the batches, so no teacher model is ever loaded here. The vision tower stays frozen and runs
+/// once per image (<see cref="VisionFeatureCache"/>), not once per step. As in
 /// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
 /// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
 /// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.
@@ -48,6 +49,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly TrainingStateStore? _states;
     private readonly TrainingState? _resumed;
     private readonly ArrowCodecClock _codec = new();
+    private readonly VisionFeatureCache _features = new();    // the input student's frozen tower, shared by every model here
     private PreferenceBatchMeta? _meta;
     private long _pairsTrained;
     private double _firstLoss = double.NaN, _lastLoss = double.NaN;
@@ -149,7 +151,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     {
         _student.train();
         using var scope = NewDisposeScope();
-        var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageFormat, _data.PadId);
+        var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageFormat, _data.PadId, _features);
         var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
         if (_options.SftWeight > 0)
             loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)), Scalars.One);
@@ -197,6 +199,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         figures["loss_first"] = _firstLoss;
         figures["loss_last"] = _lastLoss;
         figures["params"] = _student.ParameterCount();
+        figures["vision_cache_images"] = _features.Count;
         if (_pairsTrained > 0) figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
@@ -229,8 +232,9 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         figures[$"heldout_loss_{when}"] = heldOut.Loss;
     }
 
-    /// <summary>The preference metrics of <paramref name="model"/> on <paramref name="rows"/> (eval mode, no grad).</summary>
-    public PreferenceMetrics Evaluate(VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows)
+    /// <summary>The preference metrics of <paramref name="model"/> (this stage's student, or the input it started from:
+    /// the same frozen tower) on <paramref name="rows"/> (eval mode, no grad).</summary>
+    private PreferenceMetrics Evaluate(VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows)
     {
         model.eval();
         using var noGrad = no_grad();
@@ -239,7 +243,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
         {
             using var scope = NewDisposeScope();
-            var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(model, chunk, _imageFormat, _data.PadId);
+            var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(model, chunk, _imageFormat, _data.PadId, _features);
             nllSum += PreferenceLoss.ChosenNll(chosen, chosenTokens).item<float>() * chunk.Length;
             var (rw, rl) = PreferenceLoss.LogRatios(chosen, rejected, refChosen, refRejected);
             margins.AddRange((rw - rl).cpu().data<float>().ToArray().Select(m => _options.Beta * m));
@@ -251,6 +255,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     public void Dispose()
     {
         _optimization.Dispose();
+        _features.Dispose();
         _student.Dispose();
     }
 }

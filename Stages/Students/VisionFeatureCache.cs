@@ -30,19 +30,24 @@ public sealed class VisionFeatureCache : IDisposable
 
     /// <summary>The vision tower's patch features of <paramref name="rows"/>' images, [B,N,Dv], no grad; pixels
     /// [B,3,S,S] are the same images, used for the ones not cached yet. The result belongs to the caller's scope.</summary>
-    public Tensor Patches(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, Tensor pixels)
+    public Tensor Patches(VisionLanguageModel model, IReadOnlyList<SampleRow> rows, Tensor pixels) =>
+        Patches(model, rows.Select(r => r.Image).ToList(), pixels);
+
+    /// <summary>The same for images given by their RGB bytes (the keys), with <paramref name="pixels"/> [B,3,S,S]
+    /// made from them.</summary>
+    public Tensor Patches(VisionLanguageModel model, IReadOnlyList<byte[]> images, Tensor pixels)
     {
         if (model.VisionTower.parameters().Any(p => p.requires_grad))
             throw new InvalidOperationException("the vision feature cache needs a frozen vision tower");
-        var keys = rows.Select(r => Convert.ToHexString(SHA256.HashData(r.Image))).ToArray();
-        var missing = Enumerable.Range(0, rows.Count).Where(i => !_features.ContainsKey(keys[i])).ToArray();
+        var keys = images.Select(image => Convert.ToHexString(SHA256.HashData(image))).ToArray();
+        var missing = Enumerable.Range(0, images.Count).Where(i => !_features.ContainsKey(keys[i])).ToArray();
         using var noGrad = no_grad();
         var onDevice = pixels.to(model.Device);
         long bytesPerImage = (long)model.Config.ImageFeatures * model.Config.Vision.HiddenSize * sizeof(float);
         if (_bytes + missing.Length * bytesPerImage > MaxBytes)                                 // over budget: computed, not kept
         {
             using var scope = NewDisposeScope();
-            return cat(Enumerable.Range(0, rows.Count).Select(i => Compute(model, onDevice, i)).ToArray(), 0).MoveToOuterDisposeScope();
+            return cat(Enumerable.Range(0, images.Count).Select(i => Compute(model, onDevice, i)).ToArray(), 0).MoveToOuterDisposeScope();
         }
         foreach (var i in missing)
         {

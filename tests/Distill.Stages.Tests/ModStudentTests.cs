@@ -168,6 +168,10 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             Assert.True(f.ContainsKey("routing_loss_epoch1") && f.ContainsKey("routing_loss_epoch2"));
             Assert.True(f["heldout_kl_final"] >= 0 && f.ContainsKey("heldout_kl_input") && f.ContainsKey("heldout_kl_epoch0"));
             Assert.Equal(source.TrainSamples, (int)f["train_samples"]);
+            // The frozen tower ran once per distinct image of the training and held-out shards.
+            var images = Enumerable.Range(0, source.ShardCount).SelectMany(i => SamplesV1.Read(source.LoadShard(i)))
+                .Select(r => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(r.Image))).Distinct().Count();
+            Assert.Equal(images, f["vision_cache_images"]);
             foreach (var layer in new[] { 0, 1 }) Assert.InRange(f[$"image_keep_share.layer{layer}"], 0, 1);
             Assert.False(f.ContainsKey("image_keep_share.layer2"));
             Assert.Equal((f["image_keep_share.layer0"] + f["image_keep_share.layer1"]) / 2, f["image_keep_share"], 12);

@@ -289,6 +289,10 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         Assert.Equal(source.TrainPairs, f["train_pairs"]);
         Assert.Equal(source.TrainPairs, f["pairs_dataset"] + f["pairs_student_sampled"] + f["pairs_hallucination"]);
         Assert.Equal(source.HeldOutPairs, f["heldout_pairs"]);
+        // The frozen tower ran once per distinct image of the pairs (training and held-out), not once per step.
+        var images = batches.SelectMany(b => PreferenceV1.Read(b).Rows)
+            .Select(r => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(r.Image))).Distinct().Count();
+        Assert.Equal(images, f["vision_cache_images"]);
         Assert.Equal(source.Figures["mined_prompts"], f["mined_prompts"]);
         Assert.True(f["reward_margin_after"] > f["reward_margin_before"], $"margin {f["reward_margin_before"]} -> {f["reward_margin_after"]}");
         Assert.True(f["accuracy_after"] > f["accuracy_before"], $"accuracy {f["accuracy_before"]} -> {f["accuracy_after"]}");
