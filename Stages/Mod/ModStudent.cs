@@ -1,10 +1,8 @@
 using Distill.Stages.Students;
 using Distill.Models.Torch;
 using System.Diagnostics;
-using System.Text;
 using Distill.Models;
 using Distill.Models.Checkpoints;
-using Distill.Models.IO;
 using Distill.Models.Mod;
 using Distill.Stages.Arrow;
 using Distill.Stages.Distillation;
@@ -17,19 +15,19 @@ using static TorchSharp.torch;
 
 namespace Distill.Stages.Mod;
 
-/// <summary>Stage <c>mod</c>, student side (gamma-MoD, DESIGN 5.4). On creation: loads the input student, measures the
-/// ARank of every decoder layer on calibration samples, chooses the layers (<see cref="ModLayerSelection"/>), writes
-/// the plan and converts those layers around one shared router (<see cref="ModConversion"/>). Then masked routing
-/// learning on <c>teacher/v1</c> batches: per batch <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c>
-/// (plus the MoE aux loss when the input is an MoE student), the top (1 - skip ratio) of each row's image tokens
-/// processed in every MoD layer. The first epoch trains while the batches stream in, later epochs replay them; held-out
-/// shards only measure the KL. The frozen vision tower runs once per image (<see cref="VisionFeatureCache"/>, shared
-/// by the input, the converted and the trained student: the tower is the same), not once per step. On completion: the checkpoint, then what the conversion bought, measured on the test
-/// prompts with the inference thresholds: the share of image tokens kept, decoder FLOPs, prefill latency and accuracy
-/// before (input student) and after. The training state is saved after every epoch (the streamed first epoch once
-/// all batches are in); a stage started again on the same run directory restores the converted student, its optimiser
-/// and the figures so far, only collects the batches while they stream in, and goes on after the saved epoch (after
-/// the last one: straight to the checkpoint and the measurements).</summary>
+/// <summary>Stage <c>mod</c>, student side (gamma-MoD, DESIGN 5.4). On creation, the conversion plan
+/// (<see cref="ModConverter"/>): the input student, the ARank of every decoder layer on calibration samples, the layers
+/// chosen, the plan written and those layers converted around one shared router. Then the training step (this class):
+/// masked routing learning on <c>teacher/v1</c> batches, per batch
+/// <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c> (plus the MoE aux loss when the input is an
+/// MoE student), the top (1 - skip ratio) of each row's image tokens processed in every MoD layer. The first epoch
+/// trains while the batches stream in, later epochs replay them; held-out shards only measure the KL. The frozen vision
+/// tower runs once per image (<see cref="VisionFeatureCache"/>, shared by the input, the converted and the trained
+/// student: the tower is the same), not once per step. On completion: the checkpoint, then what the conversion bought
+/// (<see cref="ModBenefit"/>) on the test prompts with the inference thresholds. The training state is saved after every
+/// epoch (the streamed first epoch once all batches are in); a stage started again on the same run directory restores
+/// the converted student, its optimiser and the figures so far, only collects the batches while they stream in, and
+/// goes on after the saved epoch (after the last one: straight to the checkpoint and the measurements).</summary>
 public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 {
     /// <summary>The phase name of the saved training state.</summary>
@@ -45,7 +43,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly Func<int, bool> _isHeldOut;
     private readonly string _outputDir;
     private readonly VqaEvaluator? _evaluator;
-    private readonly Placement? _placement;
+    private readonly ModConverter _converter;
     private readonly VisionLanguageModel _student;
     private readonly Optimization _optimization;
     private readonly long _totalSteps;
@@ -79,17 +77,13 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
-        _placement = placement;
+        _converter = new ModConverter(inputCheckpoint, options, data, placement);
 
-        _student = LoadInput();
+        _student = _converter.LoadInput();
         try
         {
-            var calibration = CalibrationRows();
-            var aRank = AttentionRank.Measure(_student, calibration, _data.ImageFormat, _data.PadId, options.Train.BatchSize);
-            Plan = ModLayerSelection.Select(aRank, options.KeepFirst, options.KeepLast, options.TargetFraction)
-                with { CalibrationSamples = calibration.Count, InputCheckpoint = inputCheckpoint };
-            AtomicFile.WriteAllBytes(planPath, Encoding.UTF8.GetBytes(Plan.ToJson()));
-            Convert(_student);
+            Plan = _converter.Plan(_student, planPath);
+            _converter.Convert(_student);
             _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
             _totalSteps = _stepsPerEpoch * options.Train.Epochs;
             var router = _student.ModRouter!;
@@ -126,43 +120,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     /// <summary>Every layer's ARank and the layers converted.</summary>
     public ModPlan Plan { get; }
-
-    /// <summary>The input student, vision tower frozen, on the device. Refuses a model that is MoD already.</summary>
-    private VisionLanguageModel LoadInput()
-    {
-        var model = Checkpoint.Load(_inputCheckpoint);
-        if (model.Config.Text.Mod is not null)
-        {
-            model.Dispose();
-            throw new InvalidDataException($"{_inputCheckpoint}: the student is MoD already ({model.Config.Text.Mod}); the mod stage converts a dense or MoE student.");
-        }
-        model.FreezeVisionTower();
-        return model.Place(_placement);
-    }
-
-    /// <summary>Converts the plan's layers with a router drawn from the seeded RNG, so the converted-but-untrained
-    /// model can be rebuilt exactly (<see cref="NewConverted"/>).</summary>
-    private void Convert(VisionLanguageModel model)
-    {
-        manual_seed(_options.Train.Seed);
-        model.ConvertToMod(_options.ConfigFor(Plan.Converted));
-    }
-
-    /// <summary>The input student converted by the plan, before any training.</summary>
-    private VisionLanguageModel NewConverted()
-    {
-        var model = LoadInput();
-        Convert(model);
-        return model;
-    }
-
-    /// <summary>The first <c>calibration-samples</c> training rows in a seeded shuffle.</summary>
-    private IReadOnlyList<SampleRow> CalibrationRows()
-    {
-        var train = _data.Rows("train");
-        if (train.Count == 0) throw new InvalidDataException($"{_data.DatasetDir}: the training split is empty: no calibration samples for ARank");
-        return TeacherPretraining.Shuffled(train, _options.Train.Seed).Take(_options.CalibrationSamples).ToList();
-    }
 
     /// <summary>Time spent decoding teacher/v1 batches.</summary>
     public ArrowCodecTime ArrowTime => _codec.Time;
@@ -234,8 +191,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         }
         else if (_heldOut.Count > 0)
         {
-            using (var input = LoadInput()) figures["heldout_kl_input"] = HeldOutKl(input);
-            using (var initial = NewConverted()) figures["heldout_kl_epoch0"] = HeldOutKl(initial);
+            using (var input = _converter.LoadInput()) figures["heldout_kl_input"] = HeldOutKl(input);
+            using (var initial = _converter.NewConverted()) figures["heldout_kl_epoch0"] = HeldOutKl(initial);
             progress.Report(new StageProgress(_stage, "heldout-kl", 0, epochs, 0, figures["heldout_kl_epoch0"]));
         }
         for (int epoch = (_resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
@@ -284,7 +241,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         ModelFiles.Save(_student, _data, _outputDir);
 
         AddPlanFigures(figures);
-        Measure(figures, progress, cancellation);
+        using (var input = _converter.LoadInput())
+            ModBenefit.Measure(input, _student, _data, _measure, _evaluator, _stage, figures, progress, cancellation);
         _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }
@@ -300,71 +258,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         figures["layers"] = Plan.Layers.Count;
         figures["converted_layers"] = Plan.Converted.Count;
         figures["calibration_samples"] = Plan.CalibrationSamples;
-    }
-
-    /// <summary>Share of image tokens kept per MoD layer, decoder FLOPs, prefill latency and accuracy, before (the
-    /// input student) and after (the MoD student, eval thresholds), on the test split.</summary>
-    private void Measure(Dictionary<string, double> figures, IStageProgress progress, CancellationToken cancellation)
-    {
-        var rows = _data.Rows("test");
-        if (rows.Count == 0) throw new InvalidDataException($"{_data.DatasetDir}: the test split is empty: nothing to measure the MoD student on");
-        var batches = rows.Chunk(_measure.PromptBatch)
-            .Select(c => new PromptBatch(c.Select(r => r.Image).ToList(), c.Select(AttentionRank.PromptOf).ToList()))
-            .ToList();
-
-        progress.Report(new StageProgress(_stage, "measure-routing", 0, 1, 0, double.NaN));
-        var shares = ModMeasurement.ImageKeepShares(_student, batches, _data.ImageFormat, _data.PadId);
-        foreach (var (layer, share) in shares) figures[$"image_keep_share.layer{layer}"] = share;
-        figures["image_keep_share"] = shares.Count == 0 ? 1 : shares.Values.Average();
-
-        int textTokens = (int)Math.Round(rows.Average(r => r.InputIds.Length - _data.ImageTokens));
-        using var input = LoadInput();
-        long before = ModMeasurement.DecoderFlops(input.Config, textTokens);
-        long after = ModMeasurement.DecoderFlops(_student.Config, textTokens, shares);
-        long afterTrained = ModMeasurement.DecoderFlops(_student.Config, textTokens);
-        figures["decoder_flops_before"] = before;
-        figures["decoder_flops_after"] = after;
-        figures["decoder_flops_after_training_routing"] = afterTrained;
-        figures["decoder_flops_reduction"] = 1 - (double)after / before;
-
-        if (_measure.LatencyRepeats > 0)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            progress.Report(new StageProgress(_stage, "measure-latency", 0, 1, 0, double.NaN));
-            int threads = torch.get_num_threads();
-            IReadOnlyList<PrefillTiming> timings;
-            try
-            {
-                if (_measure.LatencyThreads > 0) torch.set_num_threads(_measure.LatencyThreads);
-                figures["latency_threads"] = torch.get_num_threads();
-                timings = ModMeasurement.PrefillLatency([input, _student], batches[0], _data.ImageFormat, _data.PadId, _measure.LatencyRepeats);
-            }
-            finally
-            {
-                torch.set_num_threads(threads);
-            }
-            figures["prefill_batch"] = batches[0].Count;
-            figures["prefill_ms_before"] = timings[0].PrefillMs;
-            figures["prefill_ms_after"] = timings[1].PrefillMs;
-            figures["prefill_reduction"] = 1 - timings[1].PrefillMs / timings[0].PrefillMs;
-            figures["lm_prefill_ms_before"] = timings[0].LmPrefillMs;
-            figures["lm_prefill_ms_after"] = timings[1].LmPrefillMs;
-            figures["lm_prefill_reduction"] = 1 - timings[1].LmPrefillMs / timings[0].LmPrefillMs;
-            figures["prefill_cpu_ms_before"] = timings[0].PrefillCpuMs;
-            figures["prefill_cpu_ms_after"] = timings[1].PrefillCpuMs;
-            figures["prefill_cpu_reduction"] = 1 - timings[1].PrefillCpuMs / timings[0].PrefillCpuMs;
-        }
-
-        if (_evaluator is not null)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var accuracy = new Relabelled(progress, _stage);
-            var (beforeResult, _) = _evaluator.Evaluate(input, "mod-input", "test", accuracy, cancellation);
-            var (afterResult, _) = _evaluator.Evaluate(_student, "student-mod", "test", accuracy, cancellation);
-            figures["accuracy_before"] = beforeResult.Overall;
-            figures["accuracy_after"] = afterResult.Overall;
-            figures["accuracy_change_points"] = (afterResult.Overall - beforeResult.Overall) * 100;
-        }
     }
 
     /// <summary>Mean sparse KL(teacher || model) per held-out predicting position, in eval mode (for a MoD model: the
@@ -403,11 +296,5 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _optimization.Dispose();
         _features.Dispose();
         _student.Dispose();
-    }
-
-    /// <summary>The evaluator reports as stage "eval"; inside this stage its updates read "mod / accuracy &lt;model&gt;".</summary>
-    private sealed class Relabelled(IStageProgress inner, string stage) : IStageProgress
-    {
-        public void Report(StageProgress progress) => inner.Report(progress with { Stage = stage, Phase = "accuracy " + progress.Phase });
     }
 }
