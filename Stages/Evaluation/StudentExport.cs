@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Distill.Models.Accounting;
 using Distill.Models.Checkpoints;
+using Distill.Stages.Training;
 using Distill.Stages.Workspace;
 
 namespace Distill.Stages.Evaluation;
@@ -15,7 +16,7 @@ namespace Distill.Stages.Evaluation;
 /// which is the first file written into them); anything else is refused.</summary>
 public static class StudentExport
 {
-    public const string TokenizerFile = Students.ModelFiles.TokenizerFile;
+    public const string TokenizerFile = ModelFiles.TokenizerFile;
     public const string ReadmeFile = "README.txt";
 
     /// <summary>How README.txt begins: it is written first, and marks the folder as Distill's (<see cref="Workspace.OwnedFolder.Export"/>).</summary>
@@ -41,7 +42,7 @@ public static class StudentExport
         if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
         Directory.CreateDirectory(tmp);
         File.WriteAllText(Path.Combine(tmp, ReadmeFile), Readme(student, config), new UTF8Encoding(false)); // first: marks it
-        foreach (var file in Students.ModelFiles.Files)
+        foreach (var file in ModelFiles.Files)
             if (File.Exists(Path.Combine(student.Checkpoint, file))) File.Copy(Path.Combine(student.Checkpoint, file), Path.Combine(tmp, file));
         if (!File.Exists(Path.Combine(student.Checkpoint, TokenizerFile))) data.SaveProcessingFiles(tmp);
         if (config.Text.VocabSize < data.Tokenizer.VocabSize)

@@ -70,46 +70,43 @@ public sealed class TeacherPretraining
         var val = _data.Rows("val");
         manual_seed(_options.Seed);
         using var model = new VisionLanguageModel(_config, _placement);
-        long stepsPerEpoch = (train.Count + _options.BatchSize - 1) / _options.BatchSize;
-        using var optimization = new Optimization(model.parameters(), _options, stepsPerEpoch * _options.Epochs);
+        // The student phases' loop; epoch e (from 1) replays the shuffle of seed + e - 1.
+        var spec = new PhaseSpec("teacher", "train", _options.Epochs, _options, ShuffleSeed: _options.Seed - 1);
         var clock = Stopwatch.StartNew();
-        long seen = 0;
-        double lastLoss = double.NaN, valLoss = double.NaN;
-        var figures = new Dictionary<string, double>();
-        for (int epoch = 0; epoch < _options.Epochs; epoch++)
+        PhaseResult result;
+        using (var phase = new TrainingPhase<SampleRow>(model, spec, train.Count, rows => Loss(model, rows),
+                   () => [("val_loss", MeanCrossEntropy(model, val, _data, _options.BatchSize))], progress))
         {
-            model.train();
-            foreach (var rows in Shuffled(train, _options.Seed + epoch).Chunk(_options.BatchSize))
-            {
-                cancellation.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                using var batch = TrainingBatch.Collate(rows, _data.ImageFormat, _data.PadId, TokenScope.Response);
-                var logits = model.Forward(batch.Pixels, batch.InputIds);
-                var loss = CausalLmLoss.CrossEntropy(CausalLmLoss.AtPositions(logits, batch), batch);
-                optimization.Step(loss);
-                lastLoss = loss.item<float>();
-                seen += rows.Length;
-                progress.Report(new StageProgress("teacher", "train", optimization.StepsTaken, stepsPerEpoch * _options.Epochs,
-                    seen / clock.Elapsed.TotalSeconds, lastLoss));
-            }
-            valLoss = MeanCrossEntropy(model, val, _data, _options.BatchSize);
-            figures[$"val_loss_epoch{epoch + 1}"] = valLoss;
-            progress.Report(new StageProgress("teacher", "val", epoch + 1, _options.Epochs, 0, valLoss));
+            phase.MeasureStart();
+            phase.RunEpochs(train, cancellation);
+            result = phase.Finish();
         }
-        figures["train_loss_final"] = lastLoss;
-        figures["val_loss_final"] = valLoss;
+        var figures = new Dictionary<string, double>();
+        var valLoss = result.HeldOut["val_loss"];
+        for (int epoch = 0; epoch < valLoss.Count; epoch++) figures[$"val_loss_epoch{epoch}"] = valLoss[epoch];
+        figures["train_loss_final"] = result.EpochLosses.Count == 0 ? double.NaN : result.EpochLosses[^1];
+        figures["val_loss_final"] = valLoss[^1];
+        figures["samples_per_second"] = result.Samples / clock.Elapsed.TotalSeconds;
         figures["params"] = model.ParameterCount();
-        figures["samples_per_second"] = seen / clock.Elapsed.TotalSeconds;
         Save(model);
         _store?.Put(_fingerprint, _outputDir);
         return new StageOutcome(_outputDir, figures);
+    }
+
+    /// <summary>Response-token cross-entropy of one batch (the forward through the whole model: the teacher's tower trains).</summary>
+    private Tensor Loss(VisionLanguageModel model, IReadOnlyList<SampleRow> rows)
+    {
+        using var scope = NewDisposeScope();
+        using var batch = TrainingBatch.Collate(rows, _data.ImageFormat, _data.PadId, TokenScope.Response);
+        var logits = model.Forward(batch.Pixels, batch.InputIds);
+        return CausalLmLoss.CrossEntropy(CausalLmLoss.AtPositions(logits, batch), batch).MoveToOuterDisposeScope();
     }
 
     private void Save(VisionLanguageModel model)
     {
         Directory.CreateDirectory(_outputDir);
         File.Delete(Path.Combine(_outputDir, FingerprintFile));
-        Students.ModelFiles.Save(model, _data, _outputDir);
+        ModelFiles.Save(model, _data, _outputDir);
         File.WriteAllText(Path.Combine(_outputDir, FingerprintFile), _fingerprint + "\n"); // written last: marks it complete
     }
 

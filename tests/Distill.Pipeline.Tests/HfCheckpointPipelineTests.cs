@@ -1,3 +1,4 @@
+using Distill.Stages.Training;
 using Distill.Models.Checkpoints;
 using Distill.Models.Config;
 using Distill.Models.Language;

@@ -1,7 +1,7 @@
 using Distill.Models;
 using Distill.Stages.Training;
 
-namespace Distill.Stages.Students;
+namespace Distill.Stages.Training;
 
 /// <summary>What a <see cref="TrainingPhase"/> has done after some epochs: the epochs, the samples trained, the mean
 /// training loss of each epoch and the held-out curves (before training, then after each epoch).</summary>

@@ -5,7 +5,7 @@ using Distill.Stages.Flow;
 using Distill.Stages.Training;
 using static TorchSharp.torch;
 
-namespace Distill.Stages.Students;
+namespace Distill.Stages.Training;
 
 /// <summary>One phase of a student's training (projector warm-up, dense, MoE): <see cref="Epochs"/> passes over the
 /// rows in a seeded shuffle (<see cref="ShuffleSeed"/> + epoch), a fresh AdamW with the warm-up/cosine schedule over
@@ -184,7 +184,8 @@ public sealed class TrainingPhase<T> : IDisposable
         _epochLossSum = 0;
         _epochBatches = 0;
         _epoch++;
-        MeasureStart();             // a streamed epoch's caller measures the start before closing it
+        if (!_measuredStart && _heldOut is not null)
+            throw new InvalidOperationException($"{_spec.Stage} {_spec.Phase}: the held-out start was not measured (MeasureStart) before epoch {_epoch} ended");
         Measure(_epoch, _heldOut);
         _checkpoints?.Save(_spec.Phase, new PhaseProgress(_epoch, _samples, _epochLosses.ToList(),
             _curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal)),

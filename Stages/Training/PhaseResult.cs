@@ -1,4 +1,4 @@
-namespace Distill.Stages.Students;
+namespace Distill.Stages.Training;
 
 /// <summary>What one training phase did: epochs and optimiser steps, the mean training loss of every epoch, the
 /// held-out metrics measured before training (epoch 0) and after every epoch, and the model's size at the end.</summary>

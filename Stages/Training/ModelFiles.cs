@@ -4,7 +4,7 @@ using Distill.Models.Config;
 using Distill.Stages.Text;
 using Distill.Stages.Workspace;
 
-namespace Distill.Stages.Students;
+namespace Distill.Stages.Training;
 
 /// <summary>The one writer of a model directory a stage produces (teacher, every student, the export): the Hugging
 /// Face checkpoint (model.safetensors, config.json, generation_config.json with the data's bos, eos and pad ids and
