@@ -220,7 +220,7 @@ public sealed class StageCatalog
                 _data.PadId, placement: Placement),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
                 PreferenceDir, _data.ImageFormat, _data, source.Value.Figures, Placement,
-                TrainingStates.For(name, TeacherFingerprint, input.Value)));
+                TrainingStates.For(name, TeacherFingerprint, input.Value), Progress, Cancellation));
     }
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)

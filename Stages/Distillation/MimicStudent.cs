@@ -45,7 +45,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly TrainingStateStore? _states;
     private readonly ArrowCodecClock _codec = new();
     private readonly int _trainSamples;
-    private readonly Relay _progress;
+    private readonly RelayProgress _progress;
     private readonly CancellationToken _streamCancellation;
     private StudentCurriculum.Session<TeacherRow>? _session;
     private TeacherBatchMeta? _meta;
@@ -66,7 +66,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     {
         ArgumentOutOfRangeException.ThrowIfNegative(trainSamples);
         _trainSamples = trainSamples;
-        _progress = new Relay { Target = streamProgress ?? NullStageProgress.Instance };
+        _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
         _streamCancellation = streamCancellation;
         _init = init;
         options.Schedule.Validate();
@@ -170,14 +170,6 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
             responses += n;
         }
         return [("heldout_kl", positions == 0 ? double.NaN : kl / positions), ("heldout_ce", responses == 0 ? double.NaN : ce / responses)];
-    }
-
-    /// <summary>The curriculum's progress: the stream's while the shards arrive, then <see cref="Complete"/>'s.</summary>
-    private sealed class Relay : IStageProgress
-    {
-        public required IStageProgress Target { get; set; }
-
-        public void Report(StageProgress progress) => Target.Report(progress);
     }
 
     public void Dispose()

@@ -21,15 +21,14 @@ namespace Distill.Stages.Preference;
 /// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
 /// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
 /// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.
-/// The training state is saved after every epoch (the streamed first epoch when all batches are in); a stage started
-/// again on the same run directory restores the saved student and optimiser, only collects the pairs while they stream
-/// in, and replays the epochs after the saved one.</summary>
+/// Training runs the one loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>): batches of the batch
+/// size as the pairs arrive, then the seeded replays. The training state is saved after every epoch (the streamed
+/// first epoch when all batches are in); a stage started again on the same run directory restores the saved student
+/// and optimiser, only collects the pairs while they stream in, and replays the epochs after the saved one.</summary>
 public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 {
     /// <summary>The phase name of the saved training state.</summary>
     public const string Phase = "train";
-
-    private const string FirstLossValue = "first_loss", LastLossValue = "last_loss";
 
     private readonly string _stage;
     private readonly string _inputCheckpoint;
@@ -41,27 +40,29 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly IReadOnlyDictionary<string, double> _sourceFigures;
     private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
-    private readonly Optimization _optimization;
-    private readonly long _totalSteps;
     private readonly List<PreferenceRow> _train = new();
     private readonly List<PreferenceRow> _heldOut = new();
     private readonly Stopwatch _clock = new();
     private readonly TrainingStateStore? _states;
-    private readonly TrainingState? _resumed;
+    private readonly TrainingPhase<PreferenceRow> _phase = null!;
+    private readonly RelayProgress _progress;
+    private readonly CancellationToken _streamCancellation;
     private readonly ArrowCodecClock _codec = new();
     private readonly VisionFeatureCache _features = new();    // the input student's frozen tower, shared by every model here
     private PreferenceBatchMeta? _meta;
-    private long _pairsTrained;
-    private double _firstLoss = double.NaN, _lastLoss = double.NaN;
 
     /// <param name="inputCheckpoint">the student to continue (never the teacher).</param>
     /// <param name="trainPairs">training pairs the stage will deliver (sets the learning-rate schedule).</param>
     /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
+    /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
+    /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
         Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data,
-        IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null)
+        IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null,
+        IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
+        if (trainPairs <= 0) throw new InvalidOperationException($"{stage}: no training pair to learn from ({trainPairs})");
         _stage = stage;
         _inputCheckpoint = inputCheckpoint;
         _options = options;
@@ -71,21 +72,19 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _data = data;
         _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
         _placement = placement;
+        _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
+        _streamCancellation = streamCancellation;
         manual_seed(options.Train.Seed);
         _student = LoadStudent();
-        long stepsPerEpoch = (trainPairs + options.Train.BatchSize - 1) / options.Train.BatchSize;
-        _totalSteps = Math.Max(1, stepsPerEpoch * options.Train.Epochs);
-        _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps);
         _states = states;
         try
         {
-            _resumed = states?.Load(Check);
-            if (_resumed is not null)
-            {
-                states!.Restore(_student, _optimization);
-                _firstLoss = _resumed.Values[FirstLossValue];
-                _lastLoss = _resumed.Values[LastLossValue];
-            }
+            var plan = new[] { (Phase, options.Train.Epochs) };
+            var saved = states?.Load(state => StoredPhaseCheckpoints.Check(state, plan));
+            var checkpoints = states is null ? null : new StoredPhaseCheckpoints(states, plan, new Dictionary<string, double>(), saved, _progress);
+            _phase = new TrainingPhase<PreferenceRow>(_student, new PhaseSpec(stage, Phase, options.Train.Epochs, options.Train, options.Train.Seed),
+                trainPairs, Loss, heldOut: null, _progress, checkpoints);
+            _phase.MeasureStart();
         }
         catch
         {
@@ -93,14 +92,6 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             throw;
         }
     }
-
-    /// <summary>Why a saved state cannot continue this stage, or null.</summary>
-    private string? Check(TrainingState state) =>
-        state.Phase != Phase || state.Epoch > _options.Train.Epochs
-            ? $"epoch {state.Epoch} of phase '{state.Phase}' is not in this stage ({_options.Train.Epochs} epoch(s) of '{Phase}')"
-            : !state.Values.ContainsKey(FirstLossValue) || !state.Values.ContainsKey(LastLossValue)
-                ? $"the state lacks '{FirstLossValue}' or '{LastLossValue}'"
-                : null;
 
     public VisionLanguageModel Student => _student;
 
@@ -119,12 +110,17 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
-        if (_resumed is not null) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
+        if (_phase.Resumed) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
         var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
         CheckMeta(shardId, meta, imageBytes);
-        bool heldOut = _isHeldOut(shardId);
-        if (!heldOut) _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
-        return StreamedShard.Consume(shardId, rows, heldOut, _heldOut, _train, _options.Train.BatchSize, TrainStep);
+        if (_isHeldOut(shardId))
+        {
+            _heldOut.AddRange(rows);
+            return new StepReport(shardId, rows.Count, double.NaN);
+        }
+        _train.AddRange(rows);
+        _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
+        return new StepReport(shardId, rows.Count, _phase.Stream(rows, _streamCancellation));
     }
 
     /// <summary>A resumed stage only keeps the pairs of a shard (for the replayed epochs and the measurements).</summary>
@@ -147,9 +143,9 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _meta ??= meta;
     }
 
-    private double TrainStep(IReadOnlyList<PreferenceRow> rows)
+    /// <summary>The DPO-family loss of one batch, plus the chosen responses' NLL (sft-weight) and the MoE aux loss.</summary>
+    private Tensor Loss(IReadOnlyList<PreferenceRow> rows)
     {
-        _student.train();
         using var scope = NewDisposeScope();
         var (chosen, rejected, refChosen, refRejected, chosenTokens) = PolicyLogProbs.WithChosenLengths(_student, rows, _imageFormat, _data.PadId, _features);
         var loss = PreferenceLoss.Compute(_options.Loss, _options.Beta, chosen, rejected, refChosen, refRejected);
@@ -157,11 +153,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             loss = loss.add(PreferenceLoss.ChosenNll(chosen, chosenTokens).mul(Scalars.Of(_options.SftWeight)), Scalars.One);
         if (_student.Config.Text.Moe is { } moe)
             loss = loss.add(_student.MoeAuxLoss().mul(Scalars.Of(moe.AuxLossCoefficient)), Scalars.One);
-        _optimization.Step(loss);
-        _pairsTrained += rows.Count;
-        _lastLoss = loss.item<float>();
-        if (double.IsNaN(_firstLoss)) _firstLoss = _lastLoss;
-        return _lastLoss;
+        return loss.MoveToOuterDisposeScope();
     }
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
@@ -172,48 +164,34 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             figures[$"pairs_{group.Key.Replace('-', '_')}"] = group.Count();
         figures["train_pairs"] = _train.Count;
         figures["heldout_pairs"] = _heldOut.Count;
-        if (_resumed is null) SaveState(1, progress); // epoch 1 ran while the teacher batches streamed in
+        _progress.Target = progress;
+        if (!_phase.Resumed) _phase.EndStreamedEpoch(cancellation); // epoch 1 ran while the teacher batches streamed in
         else
         {
-            figures[TrainingState.ResumedFigure] = _resumed.StageEpoch;
-            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _resumed.StageEpoch, _options.Train.Epochs, 0, double.NaN));
+            figures[TrainingState.ResumedFigure] = _phase.EpochsDone;
+            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _phase.EpochsDone, _options.Train.Epochs, 0, double.NaN));
         }
 
         using (var initial = LoadStudent()) Measure(initial, "before", figures);
         progress.Report(new StageProgress(_stage, "before", 0, _options.Train.Epochs, 0, figures["train_loss_before"]));
-        for (int epoch = Math.Max(2, (_resumed?.Epoch ?? 0) + 1); epoch <= _options.Train.Epochs; epoch++)
-        {
-            _clock.Start(); // already running unless the stage was resumed
-            foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
-            {
-                cancellation.ThrowIfCancellationRequested();
-                TrainStep(chunk);
-                progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
-                    _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds), _lastLoss));
-            }
-            SaveState(epoch, progress);
-        }
+        _clock.Start(); // already running unless the stage was resumed
+        _phase.RunEpochs(_train, cancellation);
         _clock.Stop();
+        var result = _phase.Finish();
         Measure(_student, "after", figures);
         progress.Report(new StageProgress(_stage, "after", _options.Train.Epochs, _options.Train.Epochs, 0, figures["train_loss_after"]));
-        figures["loss_first"] = _firstLoss;
-        figures["loss_last"] = _lastLoss;
+        // The mean training loss of the first and of the last epoch.
+        figures["loss_first"] = result.EpochLosses.Count == 0 ? double.NaN : result.EpochLosses[0];
+        figures["loss_last"] = result.EpochLosses.Count == 0 ? double.NaN : result.EpochLosses[^1];
         figures["params"] = _student.ParameterCount();
         figures["vision_cache_images"] = _features.Count;
-        if (_pairsTrained > 0) figures["pairs_per_second"] = _pairsTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+        if (result.Samples > 0) figures["pairs_per_second"] = result.Samples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
         ModelFiles.Save(_student, _data, _outputDir);
         _states?.Delete();
         return new StageOutcome(_outputDir, figures);
     }
-
-    /// <summary>Saves the state after <paramref name="epoch"/> (when the stage has a store).</summary>
-    private void SaveState(int epoch, IStageProgress progress) =>
-        _states?.Save(TrainingState.At(Phase, epoch, epoch) with
-        {
-            Values = new Dictionary<string, double> { [FirstLossValue] = _firstLoss, [LastLossValue] = _lastLoss },
-        }, _student, _optimization, progress, _options.Train.Epochs);
 
     /// <summary>reward_margin_{when}, accuracy_{when}, train_loss_{when} (the preference loss alone) and
     /// chosen_nll_{when} on the training pairs, and the heldout_ ones when there are held-out pairs.</summary>
@@ -254,7 +232,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     public void Dispose()
     {
-        _optimization.Dispose();
+        _phase?.Dispose();
         _features.Dispose();
         _student.Dispose();
     }

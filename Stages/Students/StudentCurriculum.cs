@@ -82,7 +82,7 @@ public sealed class StudentCurriculum
         private readonly List<(string Name, int Epochs)> _plan;
         private readonly Dictionary<string, double> _figures;
         private readonly int _from;
-        private readonly StateCheckpoints? _checkpoints;
+        private readonly StoredPhaseCheckpoints? _checkpoints;
         private readonly VisionLanguageModel _model;
         private readonly VisionFeatureCache _features = new();
         private readonly Student _student;
@@ -104,7 +104,7 @@ public sealed class StudentCurriculum
             _afterPhase = afterPhase;
             _progress = progress;
             _plan = curriculum.Plan(phases);
-            var saved = curriculum._states?.Load(state => Check(state, _plan));
+            var saved = curriculum._states?.Load(state => StoredPhaseCheckpoints.Check(state, _plan));
             _figures = new Dictionary<string, double>(saved?.Figures ?? new Dictionary<string, double>(), StringComparer.Ordinal);
             _from = saved is null ? 0 : _plan.FindIndex(p => p.Name == saved.Phase);   // phases before it are done
             if (saved is not null)
@@ -112,7 +112,7 @@ public sealed class StudentCurriculum
                 _figures[TrainingState.ResumedFigure] = saved.StageEpoch;
                 progress.Report(new StageProgress(curriculum._stage, TrainingState.ResumedPhase, saved.StageEpoch, _plan.Sum(p => p.Epochs), 0, double.NaN));
             }
-            _checkpoints = curriculum._states is null ? null : new StateCheckpoints(curriculum._states, _plan, _figures, saved, progress);
+            _checkpoints = curriculum._states is null ? null : new StoredPhaseCheckpoints(curriculum._states, _plan, _figures, saved, progress);
             _model = StudentModels.Create(curriculum._config, curriculum._teacherCheckpoint, curriculum._train.Seed, curriculum._placement, curriculum._init);
             _student = new Student(_model, _features);
             _heldOut = objective.HeldOut is null ? null : () => objective.HeldOut(_student);
@@ -238,48 +238,6 @@ public sealed class StudentCurriculum
 
     private static int Index(List<(string Name, int Epochs)> plan, string phase) => plan.FindIndex(p => p.Name == phase);
 
-    /// <summary>Why a saved state cannot continue this schedule, or null.</summary>
-    private static string? Check(TrainingState state, List<(string Name, int Epochs)> plan)
-    {
-        int i = Index(plan, state.Phase);
-        if (i < 0 || state.Epoch > plan[i].Epochs)
-            return $"epoch {state.Epoch} of phase '{state.Phase}' is not in this schedule ({string.Join(", ", plan.Select(p => $"{p.Name} {p.Epochs}"))})";
-        if (!state.Values.ContainsKey(StateCheckpoints.SamplesValue)) return $"the state lacks '{StateCheckpoints.SamplesValue}'";
-        return null;
-    }
-
     private PhaseSpec Spec(string phase, int epochs, int seedOffset) =>
         new(_stage, phase, epochs, _train, _train.Seed * 7 + seedOffset);
-
-    /// <summary>Saves every epoch of every phase to the store with the curriculum's figures so far, and hands the
-    /// saved state to the phase it belongs to (once).</summary>
-    private sealed class StateCheckpoints(TrainingStateStore store, List<(string Name, int Epochs)> plan,
-        Dictionary<string, double> figures, TrainingState? saved, IStageProgress progress) : IPhaseCheckpoints
-    {
-        public const string SamplesValue = "samples", LossSeries = "epoch_loss", HeldOutPrefix = "heldout.";
-
-        private TrainingState? _saved = saved;
-
-        public PhaseProgress? Resume(string phase, VisionLanguageModel model, Optimization optimization)
-        {
-            if (_saved is not { } state || state.Phase != phase) return null;
-            _saved = null;
-            store.Restore(model, optimization);
-            return new PhaseProgress(state.Epoch, (long)state.Values[SamplesValue],
-                state.Series.TryGetValue(LossSeries, out var losses) ? losses : [],
-                state.Series.Where(kv => kv.Key.StartsWith(HeldOutPrefix, StringComparison.Ordinal))
-                    .ToDictionary(kv => kv.Key[HeldOutPrefix.Length..], kv => kv.Value, StringComparer.Ordinal));
-        }
-
-        public void Save(string phase, PhaseProgress progressSoFar, VisionLanguageModel model, Optimization optimization)
-        {
-            int before = plan.TakeWhile(p => p.Name != phase).Sum(p => p.Epochs);
-            var series = new Dictionary<string, IReadOnlyList<double>>(StringComparer.Ordinal) { [LossSeries] = progressSoFar.EpochLosses };
-            foreach (var (metric, values) in progressSoFar.HeldOut) series[HeldOutPrefix + metric] = values;
-            var state = new TrainingState(phase, progressSoFar.Epochs, before + progressSoFar.Epochs,
-                new Dictionary<string, double>(figures, StringComparer.Ordinal),
-                new Dictionary<string, double> { [SamplesValue] = progressSoFar.Samples }, series);
-            store.Save(state, model, optimization, progress, plan.Sum(p => p.Epochs));
-        }
-    }
 }

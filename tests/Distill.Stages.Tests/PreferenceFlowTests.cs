@@ -250,7 +250,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
 
         Assert.Equal(2, resumed.Figures[TrainingState.ResumedFigure]);
         Assert.Equal([3L], progress.Reports.Where(p => p.Phase == TrainingState.SavedPhase).Select(p => p.Step));
-        Assert.Equal(source.TrainPairs / 8 + (source.TrainPairs % 8 == 0 ? 0 : 1), progress.Reports.Count(p => p.Phase == "replay")); // epoch 3 only
+        Assert.Equal(source.TrainPairs / 8 + (source.TrainPairs % 8 == 0 ? 0 : 1), progress.Reports.Count(p => p.Phase == PreferenceStudent.Phase)); // epoch 3 only
         Assert.True(File.ReadAllBytes(_run.Dir.File($"pref-reference/student-pref/{Checkpoint.WeightsFile}"))
             .SequenceEqual(File.ReadAllBytes(_run.Dir.File($"pref-resume/student-pref/{Checkpoint.WeightsFile}"))));
         foreach (var (figure, value) in reference.Figures.Where(f => f.Key != "pairs_per_second"))
@@ -350,7 +350,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             expected = PreferenceLoss.Compute(PreferenceLossKind.Sigmoid, 0.1, w, l, rw, rl).item<float>() + 0.01 * aux;
         }
         Assert.True(aux > 0);
-        var options = new PreferenceOptions(new TrainOptions(1, BatchSize: 64, 1e-3, 0, 0, Seed: 3), PreferenceLossKind.Sigmoid, 0.1);
+        // One batch of every pair of the shard: Consume takes its optimiser step and returns its loss.
+        var options = new PreferenceOptions(new TrainOptions(1, BatchSize: rows.Count, 1e-3, 0, 0, Seed: 3), PreferenceLossKind.Sigmoid, 0.1);
         using var student = new PreferenceStudent("preference", moeDir, options, rows.Count, _ => false, _run.Dir.File("moe-out"),
             _run.Data.ImageFormat, _run.Data);
         Assert.Equal(expected, student.Consume(0, batch).Loss, 5);
