@@ -264,7 +264,7 @@ public sealed class StageCatalog
                 return new ModStudent(name, input, options, measure, _data, source.Value.TrainSamples,
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
                     Evaluator(),
-                    Placement, TrainingStates.For(name, TeacherFingerprint, input));
+                    Placement, TrainingStates.For(name, TeacherFingerprint, input), Progress, Cancellation);
             });
     }
 

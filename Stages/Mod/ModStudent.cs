@@ -20,8 +20,9 @@ namespace Distill.Stages.Mod;
 /// chosen, the plan written and those layers converted around one shared router. Then the training step (this class):
 /// masked routing learning on <c>teacher/v1</c> batches, per batch
 /// <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c> (plus the MoE aux loss when the input is an
-/// MoE student), the top (1 - skip ratio) of each row's image tokens processed in every MoD layer. The first epoch
-/// trains while the batches stream in, later epochs replay them; held-out shards only measure the KL. The frozen vision
+/// MoE student), the top (1 - skip ratio) of each row's image tokens processed in every MoD layer, in the one training
+/// loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>, the router at its own learning rate): the
+/// first epoch trains while the batches stream in, later epochs replay them; held-out shards only measure the KL. The frozen vision
 /// tower runs once per image (<see cref="VisionFeatureCache"/>, shared by the input, the converted and the trained
 /// student: the tower is the same), not once per step. On completion: the checkpoint, then what the conversion bought
 /// (<see cref="ModBenefit"/>) on the test prompts with the inference thresholds. The training state is saved after every
@@ -33,8 +34,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <summary>The phase name of the saved training state.</summary>
     public const string Phase = "train";
 
-    private const string LastLossValue = "last_loss", FirstRoutingValue = "first_routing", LastRoutingValue = "last_routing";
-
     private readonly string _stage;
     private readonly string _inputCheckpoint;
     private readonly ModOptions _options;
@@ -45,29 +44,30 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly VqaEvaluator? _evaluator;
     private readonly ModConverter _converter;
     private readonly VisionLanguageModel _student;
-    private readonly Optimization _optimization;
-    private readonly long _totalSteps;
-    private readonly long _stepsPerEpoch;
+    private readonly TrainingPhase<TeacherRow> _phase = null!;
+    private readonly Dictionary<string, double> _figures = new(StringComparer.Ordinal); // saved with every epoch
+    private readonly RelayProgress _progress;
+    private readonly CancellationToken _streamCancellation;
     private readonly List<TeacherRow> _train = new();
     private readonly List<TeacherRow> _heldOut = new();
     private readonly List<double> _epochRouting = new();
     private readonly Stopwatch _clock = new();
     private readonly TrainingStateStore? _states;
-    private readonly TrainingState? _resumed;
     private readonly ArrowCodecClock _codec = new();
     private readonly VisionFeatureCache _features = new();   // the input's frozen tower, shared by every model here
     private TeacherBatchMeta? _meta;
     private long _samplesTrained;
-    private double _lastLoss = double.NaN;
-    private double _firstRouting = double.NaN;
-    private double _lastRouting = double.NaN;
+    private double _lastHeldOutKl = double.NaN;
 
+    /// <param name="trainSamples">The training rows that will stream in (the schedule is laid out for them).</param>
     /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
+    /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
+    /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
         int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Placement? placement = null,
-        TrainingStateStore? states = null)
+        TrainingStateStore? states = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
         _stage = stage;
         _inputCheckpoint = inputCheckpoint;
@@ -77,6 +77,9 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
+        _states = states;
+        _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
+        _streamCancellation = streamCancellation;
         _converter = new ModConverter(inputCheckpoint, options, data, placement);
 
         _student = _converter.LoadInput();
@@ -84,36 +87,24 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         {
             Plan = _converter.Plan(_student, planPath);
             _converter.Convert(_student);
-            _stepsPerEpoch = (trainSamples + options.Train.BatchSize - 1) / options.Train.BatchSize;
-            _totalSteps = _stepsPerEpoch * options.Train.Epochs;
+            var plan = new[] { (Phase, options.Train.Epochs) };
+            var saved = states?.Load(state => StoredPhaseCheckpoints.Check(state, plan));
+            foreach (var (name, value) in saved?.Figures ?? new Dictionary<string, double>()) _figures[name] = value;
+            var checkpoints = states is null ? null : new StoredPhaseCheckpoints(states, plan, _figures, saved, _progress);
             var router = _student.ModRouter!;
-            _optimization = new Optimization(_student.parameters(), options.Train, _totalSteps,
-                [router.Weight], options.RouterLearningRate / options.Train.LearningRate);
-            _states = states;
-            _resumed = states?.Load(Check);
-            if (_resumed is not null)
-            {
-                states!.Restore(_student, _optimization);
-                _lastLoss = _resumed.Values[LastLossValue];
-                _firstRouting = _resumed.Values[FirstRoutingValue];
-                _lastRouting = _resumed.Values[LastRoutingValue];
-            }
+            _phase = new TrainingPhase<TeacherRow>(_student, new PhaseSpec(stage, Phase, options.Train.Epochs, options.Train, options.Train.Seed),
+                trainSamples, Loss, HeldOut, _progress, checkpoints,
+                optimizer: total => new Optimization(_student.parameters(), options.Train, total,
+                    [router.Weight], options.RouterLearningRate / options.Train.LearningRate),
+                afterEpoch: EndOfEpoch);
         }
         catch
         {
-            _optimization?.Dispose();
+            _phase?.Dispose();
             _student.Dispose();
             throw;
         }
     }
-
-    /// <summary>Why a saved state cannot continue this stage, or null.</summary>
-    private string? Check(TrainingState state) =>
-        state.Phase != Phase || state.Epoch > _options.Train.Epochs
-            ? $"epoch {state.Epoch} of phase '{state.Phase}' is not in this stage ({_options.Train.Epochs} epoch(s) of '{Phase}')"
-            : new[] { LastLossValue, FirstRoutingValue, LastRoutingValue }.FirstOrDefault(v => !state.Values.ContainsKey(v)) is { } missing
-                ? $"the state lacks '{missing}'"
-                : null;
 
     /// <summary>The converted student being trained.</summary>
     public VisionLanguageModel Student => _student;
@@ -126,22 +117,19 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     public StepReport Consume(int shardId, byte[] teacherV1)
     {
-        if (_resumed is not null) return Collect(shardId, teacherV1); // epoch 1 is in the saved state
         var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
+        if (_isHeldOut(shardId))
+        {
+            _heldOut.AddRange(rows);
+            return new StepReport(shardId, rows.Count, double.NaN);
+        }
+        _train.AddRange(rows);
+        if (_phase.Resumed) return new StepReport(shardId, rows.Count, double.NaN); // epoch 1 is in the saved state
         _clock.Start();
-        var report = StreamedShard.Consume(shardId, rows, _isHeldOut(shardId), _heldOut, _train, _options.Train.BatchSize, TrainStep);
+        var loss = _phase.Stream(rows, _streamCancellation);
         _clock.Stop();
-        return report;
-    }
-
-    /// <summary>A resumed stage only keeps the rows of a shard (for the replayed epochs and the held-out measurements).</summary>
-    private StepReport Collect(int shardId, byte[] teacherV1)
-    {
-        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
-        CheckMeta(shardId, meta);
-        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
-        return new StepReport(shardId, rows.Count, double.NaN);
+        return new StepReport(shardId, rows.Count, loss);
     }
 
     private void CheckMeta(int shardId, TeacherBatchMeta meta)
@@ -156,10 +144,9 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _meta ??= meta;
     }
 
-    /// <summary>One optimizer step of masked routing learning; returns the total loss.</summary>
-    private double TrainStep(IReadOnlyList<TeacherRow> rows)
+    /// <summary>The loss of one batch of masked routing learning: distillation + routing loss (+ MoE aux loss).</summary>
+    private Tensor Loss(IReadOnlyList<TeacherRow> rows)
     {
-        _student.train();
         using var scope = NewDisposeScope();
         var samples = rows.Select(r => r.Sample).ToList();
         using var batch = TrainingBatch.Collate(samples, _data.ImageFormat, _data.PadId, _options.Scope);
@@ -170,57 +157,62 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)), Scalars.One);
         if (_student.Config.Text.Moe is { } moe)
             total = total.add(_student.MoeAuxLoss().to(distill.device).mul(Scalars.Of(moe.AuxLossCoefficient)), Scalars.One);
-        _optimization.Step(total);
         _samplesTrained += rows.Count;
-        _lastLoss = total.item<float>();
-        _lastRouting = routing.item<float>();
-        if (double.IsNaN(_firstRouting)) _firstRouting = _lastRouting;
-        _epochRouting.Add(_lastRouting);
-        return _lastLoss;
+        double routingValue = routing.item<float>();
+        _figures.TryAdd("routing_loss_first", routingValue);
+        _figures["routing_loss_last"] = routingValue;
+        _figures["train_loss_final"] = total.item<float>();
+        _epochRouting.Add(routingValue);
+        return total.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The held-out KL of the student being trained (nothing without held-out shards).</summary>
+    private IReadOnlyList<(string, double)> HeldOut()
+    {
+        if (_heldOut.Count == 0) return [];
+        _lastHeldOutKl = HeldOutKl(_student);
+        return [("heldout_kl", _lastHeldOutKl)];
+    }
+
+    /// <summary>The epoch's figures, saved with it: the mean routing loss and the held-out KL after it.</summary>
+    private void EndOfEpoch(int epoch)
+    {
+        _figures[$"routing_loss_epoch{epoch}"] = _epochRouting.Count == 0 ? double.NaN : _epochRouting.Average();
+        _epochRouting.Clear();
+        if (_heldOut.Count > 0) _figures[$"heldout_kl_epoch{epoch}"] = _lastHeldOutKl;
     }
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
         if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
-        var figures = new Dictionary<string, double>(_resumed?.Figures ?? new Dictionary<string, double>());
+        _progress.Target = progress;
         int epochs = _options.Train.Epochs;
-        if (_resumed is not null)
+        if (_phase.Resumed)
         {
-            figures[TrainingState.ResumedFigure] = _resumed.StageEpoch;
-            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _resumed.StageEpoch, epochs, 0, double.NaN));
+            _figures[TrainingState.ResumedFigure] = _phase.EpochsDone;
+            progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _phase.EpochsDone, epochs, 0, double.NaN));
         }
-        else if (_heldOut.Count > 0)
+        else
         {
-            using (var input = _converter.LoadInput()) figures["heldout_kl_input"] = HeldOutKl(input);
-            using (var initial = _converter.NewConverted()) figures["heldout_kl_epoch0"] = HeldOutKl(initial);
-            progress.Report(new StageProgress(_stage, "heldout-kl", 0, epochs, 0, figures["heldout_kl_epoch0"]));
-        }
-        for (int epoch = (_resumed?.Epoch ?? 0) + 1; epoch <= epochs; epoch++)
-        {
-            if (epoch > 1) // epoch 1 ran while the teacher batches streamed in
-            {
-                _clock.Start();
-                foreach (var chunk in TeacherPretraining.Shuffled(_train, _options.Train.Seed + epoch).Chunk(_options.Train.BatchSize))
-                {
-                    cancellation.ThrowIfCancellationRequested();
-                    TrainStep(chunk);
-                    progress.Report(new StageProgress(_stage, "replay", _optimization.StepsTaken, _totalSteps,
-                        _samplesTrained / _clock.Elapsed.TotalSeconds, _lastLoss));
-                }
-                _clock.Stop();
-            }
-            figures[$"routing_loss_epoch{epoch}"] = _epochRouting.Count == 0 ? double.NaN : _epochRouting.Average();
-            _epochRouting.Clear();
             if (_heldOut.Count > 0)
+                using (var input = _converter.LoadInput()) _figures["heldout_kl_input"] = HeldOutKl(input);
+            // The start of the streamed epoch: the converted student before any step, rebuilt exactly.
+            _phase.MeasureStart(() =>
             {
-                double kl = HeldOutKl(_student);
-                figures[$"heldout_kl_epoch{epoch}"] = kl;
-                progress.Report(new StageProgress(_stage, "heldout-kl", epoch, epochs, 0, kl));
-            }
-            _states?.Save(new TrainingState(Phase, epoch, epoch, new Dictionary<string, double>(figures),
-                new Dictionary<string, double> { [LastLossValue] = _lastLoss, [FirstRoutingValue] = _firstRouting, [LastRoutingValue] = _lastRouting },
-                new Dictionary<string, IReadOnlyList<double>>()), _student, _optimization, progress, epochs);
+                if (_heldOut.Count == 0) return [];
+                using var initial = _converter.NewConverted();
+                _figures["heldout_kl_epoch0"] = HeldOutKl(initial);
+                return [("heldout_kl", _figures["heldout_kl_epoch0"])];
+            });
+            _clock.Start();
+            _phase.EndStreamedEpoch(cancellation); // epoch 1 ran while the teacher batches streamed in
+            _clock.Stop();
         }
+        _clock.Start();
+        _phase.RunEpochs(_train, cancellation);
+        _clock.Stop();
+        _phase.Finish();
+        var figures = new Dictionary<string, double>(_figures, StringComparer.Ordinal);
         if (_heldOut.Count > 0)
         {
             figures["heldout_kl_final"] = figures[$"heldout_kl_epoch{epochs}"];
@@ -228,9 +220,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             // what threshold inference changes.
             figures["heldout_kl_topk_final"] = HeldOutKl(_student, topK: true);
         }
-        figures["train_loss_final"] = _lastLoss;
-        figures["routing_loss_first"] = _firstRouting;
-        figures["routing_loss_last"] = _lastRouting;
         figures["params"] = _student.ParameterCount();
         figures["train_samples"] = _train.Count;
         figures["heldout_samples"] = _heldOut.Count;
@@ -293,7 +282,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     public void Dispose()
     {
-        _optimization.Dispose();
+        _phase?.Dispose();
         _features.Dispose();
         _student.Dispose();
     }

@@ -46,6 +46,7 @@ public sealed class TrainingPhase<T> : IDisposable
     private readonly Func<IReadOnlyList<(string Metric, double Value)>>? _heldOut;
     private readonly IStageProgress _progress;
     private readonly IPhaseCheckpoints? _checkpoints;
+    private readonly Action<int>? _afterEpoch;
     private readonly Optimization? _optimization;
     private readonly long _totalSteps;
     private readonly Dictionary<string, List<double>> _curves = new(StringComparer.Ordinal);
@@ -58,8 +59,13 @@ public sealed class TrainingPhase<T> : IDisposable
     private bool _measuredStart;
 
     /// <param name="rowCount">Training rows per epoch (the schedule's steps are laid out for them).</param>
+    /// <param name="optimizer">Makes the phase's optimiser for its total steps (default: AdamW over every parameter
+    /// with the spec's options); a phase with no epoch has none.</param>
+    /// <param name="afterEpoch">Called with the epoch at the end of every epoch, after its held-out measurement and
+    /// before it is saved (a stage's per-epoch figures).</param>
     public TrainingPhase(VisionLanguageModel model, PhaseSpec spec, int rowCount, Func<IReadOnlyList<T>, Tensor> loss,
-        Func<IReadOnlyList<(string Metric, double Value)>>? heldOut, IStageProgress progress, IPhaseCheckpoints? checkpoints = null)
+        Func<IReadOnlyList<(string Metric, double Value)>>? heldOut, IStageProgress progress, IPhaseCheckpoints? checkpoints = null,
+        Func<long, Optimization>? optimizer = null, Action<int>? afterEpoch = null)
     {
         if (spec.Epochs < 0) throw new ArgumentOutOfRangeException(nameof(spec), spec.Epochs, $"{spec.Stage} {spec.Phase}: epochs must not be negative");
         if (spec.Epochs > 0 && rowCount == 0) throw new InvalidOperationException($"{spec.Stage} {spec.Phase}: no training rows");
@@ -69,9 +75,11 @@ public sealed class TrainingPhase<T> : IDisposable
         _heldOut = heldOut;
         _progress = progress;
         _checkpoints = checkpoints;
+        _afterEpoch = afterEpoch;
         long stepsPerEpoch = (rowCount + spec.Train.BatchSize - 1) / spec.Train.BatchSize;
         _totalSteps = stepsPerEpoch * spec.Epochs;
-        _optimization = spec.Epochs > 0 ? new Optimization(model.parameters(), spec.Train with { Epochs = spec.Epochs }, _totalSteps) : null;
+        _optimization = spec.Epochs <= 0 ? null
+            : optimizer?.Invoke(_totalSteps) ?? new Optimization(model.parameters(), spec.Train with { Epochs = spec.Epochs }, _totalSteps);
         if (_optimization is not null && checkpoints?.Resume(spec.Phase, model, _optimization) is { } resumed)
         {
             _epoch = resumed.Epochs;
@@ -82,6 +90,9 @@ public sealed class TrainingPhase<T> : IDisposable
             Resumed = true;
         }
     }
+
+    /// <summary>The phase's optimiser (null for a phase without epochs).</summary>
+    public Optimization? Optimization => _optimization;
 
     /// <summary>Epochs finished (those of a resumed state included).</summary>
     public int EpochsDone => _epoch;
@@ -187,6 +198,7 @@ public sealed class TrainingPhase<T> : IDisposable
         if (!_measuredStart && _heldOut is not null)
             throw new InvalidOperationException($"{_spec.Stage} {_spec.Phase}: the held-out start was not measured (MeasureStart) before epoch {_epoch} ended");
         Measure(_epoch, _heldOut);
+        _afterEpoch?.Invoke(_epoch);
         _checkpoints?.Save(_spec.Phase, new PhaseProgress(_epoch, _samples, _epochLosses.ToList(),
             _curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal)),
             _model, _optimization!);
