@@ -27,14 +27,18 @@ public abstract class ActorTestBase : Akka.TestKit.Xunit2.TestKit
         Directory.CreateDirectory(_folder);
     }
 
+    private int _runs;
+
     protected string LedgerPath => Path.Combine(_folder, "ledger.jsonl");
 
     /// <summary>Runs <paramref name="stages"/> under a supervisor and returns its answer.</summary>
     protected object RunStages(IReadOnlyList<StageDefinition> stages, FlowSettings? settings = null,
         IStageProgress? progress = null, string? ledgerPath = null)
     {
+        // A name of its own each time: the guardian frees a stopped child's name after its watchers hear of the end,
+        // so a second run right after the first could find "sup" still reserved.
         var supervisor = Sys.ActorOf(PipelineSupervisor.Props(stages, settings ?? new FlowSettings(),
-            ledgerPath ?? LedgerPath, progress ?? NullStageProgress.Instance), "sup");
+            ledgerPath ?? LedgerPath, progress ?? NullStageProgress.Instance), $"sup-{++_runs}");
         supervisor.Tell(RunPipeline.Instance, TestActor);
         var answer = ExpectMsg<object>(m => m is PipelineCompleted or PipelineFailed, Long);
         Watch(supervisor);
