@@ -35,6 +35,7 @@ internal sealed class ShardBook
     private readonly SortedSet<int> _cacheQueue = new();
     private readonly Dictionary<int, ShardLease> _leases = new();
     private readonly HashSet<int> _delivered = new();
+    private readonly Dictionary<int, IActorRef> _lastWorker = new();
     private bool[] _consumed = [];
     private int[] _attempts = [];
     private int _lowestUnconsumed;
@@ -68,6 +69,13 @@ internal sealed class ShardBook
 
     /// <summary>Shards waiting for a teacher (not leased, not cached).</summary>
     public int WaitingForTeacher => _queue.Count;
+
+    /// <summary>The shard the next lease would take (lowest id waiting for a teacher), or null.</summary>
+    public int? NextToLease => _queue.Count > 0 ? _queue.Min : null;
+
+    /// <summary>The worker whose attempt at <paramref name="shard"/> last failed or expired, or null: a stalled or
+    /// broken worker should not get the same shard again while another can take it.</summary>
+    public IActorRef? LastWorker(int shard) => _lastWorker.GetValueOrDefault(shard);
 
     /// <summary>True when a shard waits for a teacher and the credit window has room.</summary>
     public bool CanLease => Initialized && _queue.Count > 0 && HasRoomFor(_queue.Min);
@@ -179,6 +187,7 @@ internal sealed class ShardBook
     private Requeued Requeue(ShardLease lease, string reason, ErrorDetail? detail = null)
     {
         _leases.Remove(lease.ShardId);
+        _lastWorker[lease.ShardId] = lease.Worker;
         var exhausted = _attempts[lease.ShardId] >= _maxAttempts;
         if (!exhausted) _queue.Add(lease.ShardId);
         return new Requeued(lease.ShardId, lease, exhausted, reason, detail);

@@ -326,7 +326,9 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
     {
         while (_book.CanLease && _loaders.Count > 0)
         {
-            var worker = PickWorker();
+            // Not the worker whose attempt at this shard expired or failed, while another one can take it.
+            var avoid = _workers.Count > 1 ? _book.LastWorker(_book.NextToLease!.Value) : null;
+            var worker = PickWorker(avoid);
             if (worker is null) return;
             var loader = PickLoader(worker)!;
             var lease = _book.Lease(worker, loader, Now + _settings.LeaseTimeout);
@@ -335,14 +337,14 @@ public sealed partial class StageCoordinator : ReceiveActor, IWithTimers
         }
     }
 
-    /// <summary>The asking worker holding the fewest leases.</summary>
-    private IActorRef? PickWorker()
+    /// <summary>The asking worker holding the fewest leases, other than <paramref name="avoid"/>.</summary>
+    private IActorRef? PickWorker(IActorRef? avoid)
     {
         IActorRef? best = null;
         var bestLeases = int.MaxValue;
         foreach (var (worker, demand) in _demand)
         {
-            if (demand <= 0 || PickLoader(worker, advance: false) is null) continue;
+            if (demand <= 0 || worker.Equals(avoid) || PickLoader(worker, advance: false) is null) continue;
             var leases = _book.Leases.Count(l => l.Worker.Equals(worker));
             if (leases < bestLeases) (best, bestLeases) = (worker, leases);
         }

@@ -56,6 +56,7 @@ public sealed class ShardBookTests(ITestOutputHelper output) : ActorTestBase(out
         book.Deliver(0, 1);                                                  // stale delivery: ignored
         Assert.NotNull(book.CurrentLease(0, 2));
 
+        Assert.Null(book.LastWorker(1));
         var last = book.Fail(0, 2, "teacher threw again");
         Assert.True(last!.Value.Exhausted);
         Assert.Equal(1, book.WaitingForTeacher);                             // shard 0 is not queued again
@@ -74,6 +75,8 @@ public sealed class ShardBookTests(ITestOutputHelper output) : ActorTestBase(out
 
         var expired = book.Expire(TimeSpan.FromSeconds(2), lease => $"shard {lease.ShardId} timed out");
         Assert.Equal([(0, "shard 0 timed out")], expired.Select(r => (r.ShardId, r.Reason)));
+        Assert.Equal(worker, book.LastWorker(0));                            // the stalled worker is not given it again
+        Assert.Equal(0, book.NextToLease);
         Assert.True(book.CurrentLease(1, 1)!.Started);
         Assert.Equal([1, 2], book.Expire(TimeSpan.FromSeconds(5), _ => "late").Select(r => r.ShardId).Order());
         Assert.Equal(3, book.WaitingForTeacher);

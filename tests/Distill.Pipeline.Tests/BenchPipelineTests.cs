@@ -64,7 +64,7 @@ public class BenchPipelineTests
             Assert.Equal(window, Value("scaling", subject, "credit_window"));
             Assert.Equal(5, Value("scaling", subject, "latency"));
             var cap = Value("scaling", subject, "trainer_cap");
-            Assert.Equal(Math.Min(workers * 1000.0 / 5, cap), Value("scaling", subject, "ideal"), 4);
+            Assert.Equal(Math.Min(workers * 1000.0 / 5, cap), Value("scaling", subject, "ideal"), tolerance: 1e-4);
             var efficiency = Value("scaling", subject, "efficiency");
             Assert.True(efficiency > 0 && efficiency <= 1.5, $"{subject}: efficiency {efficiency}");
             Assert.True(Value("scaling", subject, "throughput") > 0);
@@ -97,9 +97,10 @@ public class BenchPipelineTests
         foreach (var metric in new[] { "live", "replay", "limit" })
         {
             foreach (var stage in PipelineBench.StudentStages) Assert.True(Value("replay", stage, metric) > 0, $"{stage} {metric}");
-            Assert.Equal(PipelineBench.StudentStages.Sum(st => Value("replay", st, metric)), Value("replay", PipelineBench.Total, metric), 4);
+            // Each value is written with 6 decimals, so the sum of the written ones may differ in the 6th.
+            Assert.Equal(PipelineBench.StudentStages.Sum(st => Value("replay", st, metric)), Value("replay", PipelineBench.Total, metric), tolerance: 1e-5);
         }
-        Assert.Equal(Value("replay", "all", "replay") / Value("replay", "all", "live"), Value("replay", "all", "replay_vs_live"), 4);
+        Assert.Equal(Value("replay", "all", "replay") / Value("replay", "all", "live"), Value("replay", "all", "replay_vs_live"), tolerance: 1e-4);
 
         // (d) every cache of the live run (mimic's; mod's too where it keeps its own) holds every row: tokens counted
         // from the dataset, dense = 4 bytes x vocabulary.
@@ -124,10 +125,10 @@ public class BenchPipelineTests
         foreach (var stage in PipelineBench.StudentStages)
         {
             Assert.Equal(Value("replay", stage, "limit"), Value("overlap", stage, "student"), 4);
-            Assert.Equal(2 * Value("replay", stage, "limit_consume") / shards / 2 * 1000, Value("overlap", stage, "teacher_latency"), 2);
+            Assert.Equal(2 * Value("replay", stage, "limit_consume") / shards / 2 * 1000, Value("overlap", stage, "teacher_latency"), tolerance: 0.01);
             double teacher = Value("overlap", stage, "teacher"), wall = Value("overlap", stage, "wall");
             Assert.True(teacher > 0 && wall > 0, $"{stage}: teacher {teacher} s, wall {wall} s");
-            Assert.Equal(wall / Math.Max(teacher, Value("overlap", stage, "student")), Value("overlap", stage, "wall_over_max"), 3);
+            Assert.Equal(wall / Math.Max(teacher, Value("overlap", stage, "student")), Value("overlap", stage, "wall_over_max"), tolerance: 1e-3);
             Assert.InRange(Value("overlap", stage, "trainer_busy_fraction"), 0, 1);
         }
 
