@@ -56,7 +56,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly ArrowCodecClock _codec = new();
     private readonly VisionFeatureCache _features = new();   // the input's frozen tower, shared by every model here
     private TeacherBatchMeta? _meta;
-    private long _samplesTrained;
     private double _lastHeldOutKl = double.NaN;
 
     /// <param name="trainSamples">The training rows that will stream in (the schedule is laid out for them).</param>
@@ -157,11 +156,9 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         var total = distill.add(routing.to(distill.device).mul(Scalars.Of(_options.RoutingLossWeight)), Scalars.One);
         if (_student.Config.Text.Moe is { } moe)
             total = total.add(_student.MoeAuxLoss().to(distill.device).mul(Scalars.Of(moe.AuxLossCoefficient)), Scalars.One);
-        _samplesTrained += rows.Count;
         double routingValue = routing.item<float>();
         _figures.TryAdd("routing_loss_first", routingValue);
         _figures["routing_loss_last"] = routingValue;
-        _figures["train_loss_final"] = total.item<float>();
         _epochRouting.Add(routingValue);
         return total.MoveToOuterDisposeScope();
     }
@@ -174,9 +171,10 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         return [("heldout_kl", _lastHeldOutKl)];
     }
 
-    /// <summary>The epoch's figures, saved with it: the mean routing loss and the held-out KL after it.</summary>
+    /// <summary>The epoch's figures, saved with it: the mean routing loss, the last step's loss and the held-out KL after it.</summary>
     private void EndOfEpoch(int epoch)
     {
+        _figures["train_loss_final"] = _phase.LastLoss;
         _figures[$"routing_loss_epoch{epoch}"] = _epochRouting.Count == 0 ? double.NaN : _epochRouting.Average();
         _epochRouting.Clear();
         if (_heldOut.Count > 0) _figures[$"heldout_kl_epoch{epoch}"] = _lastHeldOutKl;
@@ -224,7 +222,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         figures["train_samples"] = _train.Count;
         figures["heldout_samples"] = _heldOut.Count;
         figures["vision_cache_images"] = _features.Count;
-        if (_samplesTrained > 0) figures["samples_per_second"] = _samplesTrained / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+        if (_phase.SessionSamples > 0) figures["samples_per_second"] = _phase.SessionSamples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
         ModelFiles.Save(_student, _data, _outputDir);

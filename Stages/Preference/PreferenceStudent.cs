@@ -20,7 +20,8 @@ namespace Distill.Stages.Preference;
 /// once per image (<see cref="VisionFeatureCache"/>), not once per step. As in
 /// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
 /// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
-/// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, first and last loss.
+/// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, the first and the last
+/// epoch's mean loss.
 /// Training runs the one loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>): batches of the batch
 /// size as the pairs arrive, then the seeded replays. The training state is saved after every epoch (the streamed
 /// first epoch when all batches are in); a stage started again on the same run directory restores the saved student
@@ -185,7 +186,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         figures["loss_last"] = result.EpochLosses.Count == 0 ? double.NaN : result.EpochLosses[^1];
         figures["params"] = _student.ParameterCount();
         figures["vision_cache_images"] = _features.Count;
-        if (result.Samples > 0) figures["pairs_per_second"] = result.Samples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+        if (_phase.SessionSamples > 0) figures["pairs_per_second"] = _phase.SessionSamples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
 
         Directory.CreateDirectory(_outputDir);
         ModelFiles.Save(_student, _data, _outputDir);

@@ -144,25 +144,27 @@ public sealed class StudentCurriculum
         /// ones too, in a fixed order) and returns the figures.</summary>
         public Dictionary<string, double> Finish(IReadOnlyList<T> rows, CancellationToken cancellation)
         {
-            if (_streamed is { } dense)
+            var dense = _streamed;
+            _streamed = null;
+            if (dense is not null)
             {
                 if (_startWeights is not null) dense.MeasureStart(() => WithWeights(_startWeights, _heldOut!));
                 dense.EndStreamedEpoch(cancellation);
-                dense.RunEpochs(rows, cancellation);
-                dense.Finish().AddFigures(_figures);
-                _afterPhase(_model, _phases.Dense);
             }
             else
             {
                 WarmUp(cancellation);
-                if (_from <= Index(_plan, _phases.Dense))
+                dense = _from <= Index(_plan, _phases.Dense) ? DensePhase(rows.Count) : null;
+                dense?.MeasureStart();
+            }
+            if (dense is not null)
+            {
+                using (dense)
                 {
-                    using var phase = DensePhase(rows.Count);
-                    phase.MeasureStart();
-                    phase.RunEpochs(rows, cancellation);
-                    phase.Finish().AddFigures(_figures);
-                    _afterPhase(_model, _phases.Dense);
+                    dense.RunEpochs(rows, cancellation);
+                    dense.Finish().AddFigures(_figures);
                 }
+                _afterPhase(_model, _phases.Dense);
             }
 
             if (_c._schedule.Moe is { } moe)

@@ -2,14 +2,13 @@ using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Accounting;
 using Distill.Stages.Flow;
-using Distill.Stages.Training;
 using static TorchSharp.torch;
 
 namespace Distill.Stages.Training;
 
-/// <summary>One phase of a student's training (projector warm-up, dense, MoE): <see cref="Epochs"/> passes over the
-/// rows in a seeded shuffle (<see cref="ShuffleSeed"/> + epoch), a fresh AdamW with the warm-up/cosine schedule over
-/// the phase's steps and the parameters trainable at its start.</summary>
+/// <summary>One training phase (the teacher's pretraining; a student's warm-up, dense, MoE, preference or MoD phase):
+/// <see cref="Epochs"/> passes over the rows in a seeded shuffle (<see cref="ShuffleSeed"/> + epoch), a fresh AdamW with
+/// the warm-up/cosine schedule over the phase's steps and the parameters trainable at its start.</summary>
 public sealed record PhaseSpec(string Stage, string Phase, int Epochs, TrainOptions Train, int ShuffleSeed);
 
 /// <summary>Runs a <see cref="PhaseSpec"/> from rows that are all at hand.</summary>
@@ -27,7 +26,7 @@ public static class TrainingPhase
     }
 }
 
-/// <summary>The one training loop of every student phase: the loss function builds one batch's scalar loss (forward
+/// <summary>The one training loop of the teacher and every student phase: the loss function builds one batch's scalar loss (forward
 /// included), the optimiser steps on it; the held-out function (if any) is measured before the first epoch and after
 /// every epoch, in eval mode. Progress: one report per step (phase name) and per held-out measurement
 /// (<c>phase-heldout</c>, loss = the first metric). With <see cref="IPhaseCheckpoints"/> the phase is saved at the end
@@ -91,8 +90,11 @@ public sealed class TrainingPhase<T> : IDisposable
         }
     }
 
-    /// <summary>The phase's optimiser (null for a phase without epochs).</summary>
-    public Optimization? Optimization => _optimization;
+    /// <summary>The loss of the last step taken (NaN before the first).</summary>
+    public double LastLoss { get; private set; } = double.NaN;
+
+    /// <summary>Samples trained in this process (a resumed phase's earlier epochs not counted).</summary>
+    public long SessionSamples => _sessionSamples;
 
     /// <summary>Epochs finished (those of a resumed state included).</summary>
     public int EpochsDone => _epoch;
@@ -159,8 +161,7 @@ public sealed class TrainingPhase<T> : IDisposable
     public PhaseResult Finish()
     {
         _model.eval();
-        return new PhaseResult(_spec.Phase, _spec.Epochs, _totalSteps, _samples, _epochLosses.ToList(),
-            _curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal),
+        return new PhaseResult(_spec.Phase, _spec.Epochs, _totalSteps, _samples, _epochLosses.ToList(), Curves(),
             _model.ParameterCount(), ParameterAccounting.Activated(_model.Config));
     }
 
@@ -184,6 +185,7 @@ public sealed class TrainingPhase<T> : IDisposable
         _epochBatches++;
         _samples += chunk.Count;
         _sessionSamples += chunk.Count;
+        LastLoss = value;
         _progress.Report(new StageProgress(_spec.Stage, _spec.Phase, optimization.StepsTaken, _totalSteps,
             _sessionSamples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds), value));
         return value;
@@ -199,10 +201,12 @@ public sealed class TrainingPhase<T> : IDisposable
             throw new InvalidOperationException($"{_spec.Stage} {_spec.Phase}: the held-out start was not measured (MeasureStart) before epoch {_epoch} ended");
         Measure(_epoch, _heldOut);
         _afterEpoch?.Invoke(_epoch);
-        _checkpoints?.Save(_spec.Phase, new PhaseProgress(_epoch, _samples, _epochLosses.ToList(),
-            _curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal)),
-            _model, _optimization!);
+        _checkpoints?.Save(_spec.Phase, new PhaseProgress(_epoch, _samples, _epochLosses.ToList(), Curves()), _model, _optimization!);
     }
+
+    /// <summary>A copy of the held-out curves so far.</summary>
+    private Dictionary<string, IReadOnlyList<double>> Curves() =>
+        _curves.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<double>)kv.Value.ToList(), StringComparer.Ordinal);
 
     private void Measure(int epoch, Func<IReadOnlyList<(string Metric, double Value)>>? heldOut)
     {
