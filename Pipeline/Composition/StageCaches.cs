@@ -76,7 +76,7 @@ public static class StageCaches
     {
         "mimic" or "mod" => [.. SampleKeys, "Teacher.TopK", "Mimic.Scope", "Mimic.TeacherGeneratedResponses", "Eval.MaxNewTokens"],
         "preference" => [.. SampleKeys, "Preference.Sources", "Preference.DatasetFile", "Preference.Prompts", "Preference.HeldOutPrompts",
-            "Preference.SamplesPerPrompt", "Preference.Temperature", "Preference.TopP", "Preference.MaxNewTokens", "Preference.BatchSize"],
+            "Preference.SamplesPerPrompt", "Preference.Temperature", "Preference.TopP", "Preference.MaxNewTokens", "Preference.Optimiser.BatchSize"],
         _ => [""],
     };
 
@@ -88,12 +88,12 @@ public static class StageCaches
     public static readonly IReadOnlyList<string> StudentSideKeys =
     [
         "RunDir", "Stages", "TorchThreads", "Device", "Data.Dir", "Model", "Teacher.Checkpoint", "Teacher.Store", "Teacher.Epochs",
-        "Teacher.BatchSize", "Teacher.LearningRate", "Teacher.WeightDecay", "Teacher.WarmupSteps", "Mimic.ProjectorWarmupEpochs",
-        "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.BatchSize", "Mimic.LearningRate", "Mimic.WeightDecay", "Mimic.WarmupSteps",
+        "Teacher.Optimiser", "Mimic.ProjectorWarmupEpochs", "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.Optimiser",
         "Mimic.KdWeight", "Mimic.CeWeight", "Mimic.Loss", "Mimic.JsdBeta", "Mimic.Temperature", "Mimic.AuxWeight", "Mod",
         "Eval.BatchSize", "Eval.MaxPerFamily", "Eval.SpeedPrompts", "Eval.SpeedRepeats", "Parallelism.Loaders",
         "Parallelism.TeacherWorkers", "Parallelism.CreditWindow", "Transport", "Preference.Loss", "Preference.Beta",
-        "Preference.SftWeight", "Preference.Epochs", "Preference.LearningRate", "Preference.WeightDecay", "Preference.WarmupSteps",
+        "Preference.SftWeight", "Preference.Epochs", "Preference.Optimiser.LearningRate", "Preference.Optimiser.WeightDecay",
+        "Preference.Optimiser.WarmupSteps",
         "Cluster", "Cache",
     ];
 

@@ -110,8 +110,7 @@ public sealed class StageCatalog
 
     public TeacherPretraining Pretraining => new(_data,
         ModelConfigs.Teacher(_s, _data.Tokenizer.VocabSize, _data.ImageTokenId),
-        new TrainOptions(_s.Teacher.Epochs, _s.Teacher.BatchSize, _s.Teacher.LearningRate, _s.Teacher.WeightDecay,
-            _s.Teacher.WarmupSteps, _s.Seed),
+        Train(_s.Teacher.Epochs, _s.Teacher.Optimiser),
         TeacherDir, _dataFingerprint, Placement, _s.Teacher.Store.Length > 0 ? new TeacherStore(_s.Teacher.Store) : null);
 
     /// <summary>Identifies the teacher in teacher/v1 metadata: the pretraining fingerprint, or for a given checkpoint
@@ -183,8 +182,11 @@ public sealed class StageCatalog
     /// <summary>The student's MoE after upcycling, or null when <c>distill.model.student.moe.enabled</c> is false.</summary>
     public MoeConfig? StudentMoe => ModelConfigs.StudentMoe(_s);
 
-    private TrainOptions StudentTrain => new(_s.Mimic.D2dEpochs + _s.Mimic.D2sEpochs, _s.Mimic.BatchSize, _s.Mimic.LearningRate,
-        _s.Mimic.WeightDecay, _s.Mimic.WarmupSteps, _s.Seed);
+    private TrainOptions StudentTrain => Train(_s.Mimic.D2dEpochs + _s.Mimic.D2sEpochs, _s.Mimic.Optimiser);
+
+    /// <summary>A stage's optimiser settings for <paramref name="epochs"/> epochs, seeded by <c>distill.seed</c>.</summary>
+    private TrainOptions Train(int epochs, OptimiserSettings o) =>
+        new(epochs, o.BatchSize, o.LearningRate, o.WeightDecay, o.WarmupSteps, _s.Seed);
 
     /// <summary>Output of the preference stage.</summary>
     public string PreferenceDir => Path.Combine(_paths.Checkpoints, "student-pref");
@@ -206,9 +208,9 @@ public sealed class StageCatalog
     {
         var p = _s.Preference;
         var options = new PreferenceOptions(
-            new TrainOptions(p.Epochs, p.BatchSize, p.LearningRate, p.WeightDecay, p.WarmupSteps, _s.Seed), p.Loss, p.Beta, p.SftWeight);
+            Train(p.Epochs, p.Optimiser), p.Loss, p.Beta, p.SftWeight);
         var mining = new MiningOptions(p.SamplesPerPrompt, p.Temperature, p.TopP, p.MaxNewTokens, p.Prompts, p.HeldOutPrompts,
-            BatchSize: p.BatchSize, StudentSampled: p.Uses(PreferenceSources.StudentSampled),
+            BatchSize: p.Optimiser.BatchSize, StudentSampled: p.Uses(PreferenceSources.StudentSampled),
             Hallucination: p.Uses(PreferenceSources.Hallucination), Seed: _s.Seed);
         string? datasetFile = p.Uses(PreferenceSources.Dataset) ? Path.GetFullPath(p.DatasetFile) : null;
         var input = new Lazy<string>(PreferenceInput);
@@ -250,7 +252,7 @@ public sealed class StageCatalog
         var m = _s.Mod;
         var scope = _s.Mimic.Scope;
         var options = new ModOptions(
-            new TrainOptions(m.Epochs, m.BatchSize, m.LearningRate, m.WeightDecay, m.WarmupSteps, _s.Seed),
+            Train(m.Epochs, m.Optimiser),
             m.SkipRatio, m.KeepFirst, m.KeepLast, m.TargetFraction, m.CalibrationSamples, m.RoutingLossWeight, m.RouterLearningRate,
             m.KdWeight, m.CeWeight, m.PrefillThreshold, m.DecodeThreshold, scope);
         var measure = new ModMeasureOptions(_s.Eval.BatchSize, m.LatencyRepeats, m.LatencyThreads);

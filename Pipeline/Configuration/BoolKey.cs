@@ -5,7 +5,7 @@ namespace Distill.Pipeline.Configuration;
 /// <summary>A HOCON boolean: <c>true</c>/<c>false</c> (also <c>yes</c>/<c>no</c>, <c>on</c>/<c>off</c>).</summary>
 public sealed record BoolKey(string Path, string Description = "") : SchemaKey(Path, Description)
 {
-    public override string Allowed => "true or false";
+    public override string Allowed => "true or false (also on / off, yes / no)";
 
     public override object? Convert(HoconValue value, out string? error)
     {

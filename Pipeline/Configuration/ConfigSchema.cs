@@ -4,7 +4,7 @@ using Distill.Stages.Losses;
 
 namespace Distill.Pipeline.Configuration;
 
-/// <summary>Every key under <c>distill</c> with its type and constraints. <c>hocon/pipeline.conf</c> must list
+/// <summary>Every key under <c>distill</c> with its type and constraints (declared on the settings records). <c>hocon/pipeline.conf</c> must list
 /// exactly these keys (a test checks both directions), so the schema cannot drift from the defaults.</summary>
 public static class ConfigSchema
 {
@@ -17,135 +17,11 @@ public static class ConfigSchema
     public static readonly IReadOnlyList<string> PreferenceSourceNames =
         [PreferenceSources.Dataset, PreferenceSources.StudentSampled, PreferenceSources.Hallucination];
 
-    private const long Big = 100_000_000;
+    public static readonly IReadOnlyList<string> ChatTemplateNames = ["auto", .. Distill.Stages.Text.ConversationTemplates.Names];
 
-    /// <summary>All keys, in the order of <c>pipeline.conf</c> (the resolved config is written in this order).</summary>
-    public static IReadOnlyList<SchemaKey> Keys { get; } =
-    [
-        new StringKey("distill.run-dir", Description: "run directory; empty = runs/<yyyyMMdd-HHmmss>-<preset>"),
-        new IntKey("distill.seed", 0, int.MaxValue),
-        new EnumListKey("distill.stages", StageNames),
-        new IntKey("distill.torch-threads", 0, 1024, "0 = number of cores"),
-        new EnumKey("distill.device", DeviceSelector.Names, "auto = cuda when available, else cpu"),
-        new EnumKey(ComputeDType.Key, ComputeDType.Names, "bfloat16 = half the memory; float32 master weights and float32 losses"),
-
-        new StringKey("distill.data.dir", Description: "empty = <run-dir>/data"),
-        new IntKey("distill.data.image-size", 8, 1024),
-        new IntKey("distill.data.train-scenes", 1, Big),
-        new IntKey("distill.data.val-scenes", 1, Big),
-        new IntKey("distill.data.test-scenes", 1, Big),
-        new IntKey("distill.data.questions-per-scene", 1, 64),
-        new IntKey("distill.data.min-objects", 1, 6),
-        new IntKey("distill.data.max-objects", 1, 6),
-        new EnumListKey("distill.data.families", FamilyNames),
-        new IntKey("distill.data.existence-weight", 1, 16, "existence probes per question of each other family"),
-        new IntKey("distill.data.labelled-images", 0, Big, "training images the students see labelled; 0 = all"),
-        new StringKey("distill.data.train", Description: "a LLaVA conversation file or mixture manifest; empty = the Shapes benchmark"),
-        new StringKey("distill.data.image-folder", Description: "empty = the data file's folder"),
-        new StringKey("distill.data.held-out", Description: "a file of held-out conversations; empty = held-out-ratio of train"),
-        new DoubleKey("distill.data.held-out-ratio", 0, 1, MinExclusive: true, MaxExclusive: true),
-        new StringKey("distill.data.test", Description: "conversations the eval answers; empty = the held-out ones"),
-        new StringKey("distill.data.pope", Description: "a POPE file; empty = none"),
-        new StringKey("distill.data.chair", Description: "a CHAIR caption file; empty = none"),
-        new StringKey("distill.data.chair-vocabulary", Description: "the CHAIR object vocabulary (needed with chair)"),
-        new StringKey("distill.data.caption-prompt", AllowEmpty: false),
-        new EnumKey("distill.data.chat-template", ["auto", .. Distill.Stages.Text.ConversationTemplates.Names]),
-        new EnumKey("distill.data.image-aspect", ["pad", "keep"]),
-        new IntKey("distill.data.max-length", 8, 1_000_000, "tokens, image tokens included"),
-        new EnumKey("distill.data.long-samples", ["truncate", "skip"]),
-        new DoubleKey("distill.data.max-bad-fraction", 0, 1, MinExclusive: false),
-        new BoolKey("distill.data.strict", "true = the first bad sample stops the run"),
-
-        new IntKey("distill.model.vision.patch-size", 1, 256),
-        new IntKey("distill.model.vision.hidden-size", 1, 65536),
-        new IntKey("distill.model.vision.intermediate-size", 1, 262144),
-        new IntKey("distill.model.vision.layers", 1, 256),
-        new IntKey("distill.model.vision.heads", 1, 1024),
-        new IntKey("distill.model.vision.select-layer", -256, 255, "negative counts from the last layer (-1 = last)"),
-        .. Decoder("teacher"),
-        .. Decoder("student"),
-        .. StudentMoe(),
-        new DoubleKey("distill.model.rope-theta", 0, double.PositiveInfinity, MinExclusive: true),
-        new IntKey("distill.model.max-positions", 8, 1 << 20),
-
-        new StringKey("distill.teacher.checkpoint", Description: "empty = pretrain"),
-        new StringKey("distill.teacher.store", Description: "pretrained teachers kept across runs; empty = none"),
-        new IntKey("distill.teacher.epochs", 1, 100_000),
-        .. Optimiser("teacher"),
-        new IntKey("distill.teacher.top-k", 1, 4096),
-
-        new IntKey("distill.mimic.projector-warmup-epochs", 0, 100_000, "0 = no projector warm-up"),
-        new IntKey("distill.mimic.d2d-epochs", 0, 100_000),
-        new IntKey("distill.mimic.d2s-epochs", 0, 100_000, "0 when distill.model.student.moe.enabled = false"),
-        .. Optimiser("mimic"),
-        new DoubleKey("distill.mimic.kd-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new DoubleKey("distill.mimic.ce-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new EnumKey("distill.mimic.scope", ScopeNames),
-        new EnumKey("distill.mimic.loss", LossNames),
-        new DoubleKey("distill.mimic.jsd-beta", 0, 1, MinExclusive: true, MaxExclusive: true),
-        new DoubleKey("distill.mimic.temperature", 0, 100, MinExclusive: true),
-        new DoubleKey("distill.mimic.aux-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new BoolKey("distill.mimic.teacher-generated-responses"),
-
-        new EnumKey("distill.preference.loss", PreferenceLossKinds.Names),
-        new DoubleKey("distill.preference.beta", 0, 100, MinExclusive: true),
-        new DoubleKey("distill.preference.sft-weight", 0, 100, MinExclusive: false),
-        new IntKey("distill.preference.epochs", 1, 100_000),
-        .. Optimiser("preference"),
-        new EnumListKey("distill.preference.sources", PreferenceSourceNames),
-        new StringKey("distill.preference.dataset-file", Description: "RLAIF-V style JSON / JSON lines; empty = none"),
-        new IntKey("distill.preference.prompts", 0, Big),
-        new IntKey("distill.preference.heldout-prompts", 0, Big),
-        new IntKey("distill.preference.samples-per-prompt", 2, 64),
-        new DoubleKey("distill.preference.temperature", 0, 10, MinExclusive: true),
-        new DoubleKey("distill.preference.top-p", 0, 1, MinExclusive: true),
-        new IntKey("distill.preference.max-new-tokens", 1, 4096),
-
-        new DoubleKey("distill.mod.skip-ratio", 0, 1, MinExclusive: false, "share of a row's image tokens that skip each MoD layer in training"),
-        new IntKey("distill.mod.keep-first", 0, 256, "the first layers are never converted"),
-        new IntKey("distill.mod.keep-last", 0, 256, "the last layers are never converted"),
-        new DoubleKey("distill.mod.target-fraction", 0, 1, MinExclusive: true, "at most this share of the decoder layers is converted"),
-        new IntKey("distill.mod.calibration-samples", 1, Big),
-        new DoubleKey("distill.mod.routing-loss-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new DoubleKey("distill.mod.router-learning-rate", 0, 10, MinExclusive: true, "peak learning rate of the shared router"),
-        new IntKey("distill.mod.epochs", 1, 100_000),
-        .. Optimiser("mod"),
-        new DoubleKey("distill.mod.kd-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new DoubleKey("distill.mod.ce-weight", 0, double.PositiveInfinity, MinExclusive: false),
-        new DoubleKey("distill.mod.prefill-threshold", 0, 1, MinExclusive: false),
-        new DoubleKey("distill.mod.decode-threshold", 0, 1, MinExclusive: false),
-        new IntKey("distill.mod.latency-repeats", 0, 10_000, "0 = no latency measurement"),
-        new IntKey("distill.mod.latency-threads", 0, 1024, "torch threads while measuring latency; 0 = distill.torch-threads"),
-
-        new IntKey("distill.eval.batch-size", 1, 65536),
-        new IntKey("distill.eval.max-new-tokens", 1, 4096),
-        new IntKey("distill.eval.max-per-family", 0, Big, "0 = all"),
-        new IntKey("distill.eval.speed-prompts", 0, 4096, "0 = no speed measurement"),
-        new IntKey("distill.eval.speed-repeats", 1, 1000),
-
-        new IntKey("distill.parallelism.loaders", 1, 256),
-        new IntKey("distill.parallelism.teacher-workers", 1, 256),
-        new IntKey("distill.parallelism.credit-window", 1, 4096),
-        new IntKey("distill.parallelism.shard-size", 1, 65536),
-
-        new IntKey("distill.transport.max-batch-bytes", 64 * 1024, 1L << 30),
-
-        new StringKey("distill.cluster.host", AllowEmpty: false, Description: "address this node binds to and other nodes reach it at"),
-        new StringKey("distill.cluster.seed", Description: "coordinator address teacher nodes join (akka.tcp://distill@host:port); empty = give --seed"),
-        new IntKey("distill.cluster.coordinator.port", 0, 65535, "0 = any free port"),
-        new IntKey("distill.cluster.coordinator.credit-window", 1, 4096),
-        new IntKey("distill.cluster.teacher.base-port", 0, 65535, "teacher node i listens on base-port + i; 0 = any free port"),
-        new IntKey("distill.cluster.teacher.loaders", 1, 256),
-        new IntKey("distill.cluster.teacher.workers", 1, 256),
-        new IntKey("distill.cluster.teacher-wait", 1, 86400, "seconds"),
-        new IntKey("distill.cluster.join-timeout", 1, 86400, "seconds"),
-        new IntKey("distill.cluster.heartbeat-pause", 1, 600, "seconds"),
-        new IntKey("distill.cluster.down-after", 1, 600, "seconds"),
-        new StringKey("distill.cache.dir", Description: "teacher-output cache directory; empty = <run-dir>/cache"),
-        new EnumKey("distill.cache.mode", Distill.Stages.Cache.CacheModes.Names,
-            "off = no cache; reuse = use complete parts, teacher for the rest; write = recompute all; replay = cache only, no teacher"),
-        new EnumKey("distill.cache.strict-order", ["on", "off"], "on = the trainer consumes shards in id order (live = replay, bit for bit)"),
-    ];
+    /// <summary>All keys, in the order of <c>pipeline.conf</c> (the resolved config is written in this order), as the
+    /// settings records declare them (<see cref="Declaration.SettingsTree"/>).</summary>
+    public static IReadOnlyList<SchemaKey> Keys => Declaration.SettingsTree.Keys;
 
     /// <summary>The cluster's host must be reachable by other nodes; a seed must be a Distill node's address.</summary>
     private static IEnumerable<string> ClusterChecks(Func<string, long?> number, Func<string, string?> text)
@@ -160,43 +36,14 @@ public static class ConfigSchema
             yield return $"distill.cluster.teacher.base-port ({basePort}) must differ from distill.cluster.coordinator.port ({coordinatorPort})";
     }
 
-    private static IEnumerable<SchemaKey> Decoder(string which) =>
-    [
-        new IntKey($"distill.model.{which}.hidden-size", 1, 65536),
-        new IntKey($"distill.model.{which}.intermediate-size", 1, 262144),
-        new IntKey($"distill.model.{which}.layers", 1, 256),
-        new IntKey($"distill.model.{which}.heads", 1, 1024),
-        new IntKey($"distill.model.{which}.kv-heads", 1, 1024),
-    ];
-
-    private static IEnumerable<SchemaKey> StudentMoe() =>
-    [
-        new BoolKey("distill.model.student.moe.enabled", "upcycle the student to MoE after D2D"),
-        new IntKey("distill.model.student.moe.experts", 1, 64),
-        new IntKey("distill.model.student.moe.top-k", 1, 64),
-        new LayerPlacementKey("distill.model.student.moe.placement"),
-        new DoubleKey("distill.model.student.moe.train-capacity-factor", 0, 64, MinExclusive: true),
-        new DoubleKey("distill.model.student.moe.eval-capacity-factor", 0, 64, MinExclusive: false),
-        new StringKey("distill.model.student.init", Description: "HF causal LM or LLaVA directory the student's LM starts from; empty = fresh"),
-        new StringKey("distill.model.student.vision-init", Description: "LLaVA directory of the student's vision tower; empty = the teacher's"),
-    ];
-
-    private static IEnumerable<SchemaKey> Optimiser(string stage) =>
-    [
-        new IntKey($"distill.{stage}.batch-size", 1, 65536),
-        new DoubleKey($"distill.{stage}.learning-rate", 0, 10, MinExclusive: true),
-        new DoubleKey($"distill.{stage}.weight-decay", 0, 10, MinExclusive: false),
-        new IntKey($"distill.{stage}.warmup-steps", 0, Big),
-    ];
-
-    private static readonly Dictionary<string, SchemaKey> ByPath = Keys.ToDictionary(k => k.Path, StringComparer.Ordinal);
+    // Lazy: the declarations read the word lists above, so the schema is derived only after this class is initialised.
+    private static readonly Lazy<Dictionary<string, SchemaKey>> ByPath = new(() => Keys.ToDictionary(k => k.Path, StringComparer.Ordinal));
+    private static readonly Lazy<HashSet<string>> SectionSet = new(() => Keys.SelectMany(k => Prefixes(k.Path)).ToHashSet(StringComparer.Ordinal));
 
     /// <summary>Sections (objects): <c>distill</c>, <c>distill.data</c>, <c>distill.model.vision</c>, ...</summary>
-    public static IReadOnlySet<string> Sections { get; } = Keys
-        .SelectMany(k => Prefixes(k.Path))
-        .ToHashSet(StringComparer.Ordinal);
+    public static IReadOnlySet<string> Sections => SectionSet.Value;
 
-    public static SchemaKey? Find(string path) => ByPath.GetValueOrDefault(path);
+    public static SchemaKey? Find(string path) => ByPath.Value.GetValueOrDefault(path);
 
     public static bool IsSection(string path) => Sections.Contains(path);
 

@@ -15,7 +15,7 @@ public sealed class LoadedConfiguration
         _sources = sources;
         Preset = preset;
         Layers = layers;
-        Settings = new SettingsBinder(values).Bind();
+        Settings = Declaration.SettingsTree.Bind(values);
     }
 
     public DistillSettings Settings { get; }

@@ -11,6 +11,8 @@ public enum TokenScope
 
 public static class TokenScopes
 {
+    public static readonly IReadOnlyList<string> Names = ["response", "all"];
+
     public static TokenScope Parse(string value) => value switch
     {
         "response" => TokenScope.Response,

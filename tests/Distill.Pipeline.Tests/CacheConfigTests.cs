@@ -28,7 +28,7 @@ public class CacheConfigTests
         Assert.Contains("off, reuse, write, replay", mode);
         var order = Cfg.Single(Cfg.Errors("tiny", null, "distill.cache.strict-order=maybe"));
         Assert.Contains("distill.cache.strict-order", order);
-        Assert.Contains("on, off", order);
+        Assert.Contains("true or false", order);
         Assert.Contains("did you mean distill.cache.mode?", Cfg.Single(Cfg.Errors("tiny", null, "distill.cache.mod=off")));
     }
 
@@ -85,7 +85,7 @@ public class CacheConfigTests
     public void Every_setting_is_either_teacher_side_for_a_cached_stage_or_student_side_and_not_both()
     {
         var s = Cfg.Load("tiny").Settings;
-        var llava = s with { Data = s.Data with { Llava = new LlavaDataSettings("t.json", null, null, 0.1, null, null, null, null, "c", "auto", "pad", 8, false, 0.01, false) } };
+        var llava = s with { Data = s.Data with { Llava = new LlavaDataSettings("t.json", null, null, 0.1, null, null, null, null, "c", "auto", "pad", 8, "truncate", 0.01, false) } };
         bool Under(string path, IEnumerable<string> keys) => keys.Any(k => path == k || path.StartsWith(k + ".", StringComparison.Ordinal));
         var teacherSide = new[] { "mimic", "mod", "preference" }.SelectMany(StageCaches.TeacherSideKeys).ToList();
         foreach (var path in SettingsLines.Paths(s).Concat(SettingsLines.Paths(llava)).Distinct())

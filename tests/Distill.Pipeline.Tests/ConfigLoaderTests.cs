@@ -17,7 +17,7 @@ public class ConfigLoaderTests
         Assert.Equal(2, s.Data.ExistenceWeight);
         Assert.Equal(160, s.Model.Teacher.HiddenSize);
         Assert.Equal(-1, s.Model.Vision.SelectLayer);
-        Assert.Equal(5e-4, s.Teacher.LearningRate);
+        Assert.Equal(5e-4, s.Teacher.Optimiser.LearningRate);
         Assert.Equal(TokenScope.Response, s.Mimic.Scope);
         Assert.Equal(8388608L, s.Transport.MaxBatchBytes);
         Assert.Equal("", s.RunDir);

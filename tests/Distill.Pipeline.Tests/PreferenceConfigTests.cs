@@ -22,7 +22,7 @@ public class PreferenceConfigTests
         Assert.Equal(1536, p.Prompts);
         Assert.Equal("", p.DatasetFile);
         Assert.Equal(4, p.SamplesPerPrompt);
-        Assert.Equal(1e-4, p.LearningRate);
+        Assert.Equal(1e-4, p.Optimiser.LearningRate);
         Assert.True(p.Uses("hallucination"));
         Assert.False(p.Uses("student-sampled"));
         Assert.False(p.Uses("dataset"));

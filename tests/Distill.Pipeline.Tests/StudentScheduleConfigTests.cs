@@ -69,7 +69,7 @@ public class StudentScheduleConfigTests
     [InlineData("distill.model.student.moe.placement=[0, 0]", "layer 0 appears twice")]
     [InlineData("distill.model.student.moe.placement=[-1]", "item '-1' is not a layer index")]
     [InlineData("distill.model.student.moe.placement=every-third", "distill.model.student.moe.placement: expected every-other or a non-empty list")]
-    [InlineData("distill.model.student.moe.enabled=maybe", "distill.model.student.moe.enabled: expected true or false, got 'maybe'")]
+    [InlineData("distill.model.student.moe.enabled=maybe", "distill.model.student.moe.enabled: expected true or false (also on / off, yes / no), got 'maybe'")]
     [InlineData("distill.model.student.moe.train-capacity-factor=0", "distill.model.student.moe.train-capacity-factor: 0 is out of range")]
     [InlineData("distill.model.student.moe.enabled=false", "distill.mimic.d2s-epochs (3) needs distill.model.student.moe.enabled = true")]
     [InlineData("distill.mimic.loss=kl", "distill.mimic.loss: 'kl' is not allowed; allowed: forward-kl, reverse-kl, jsd")]
@@ -78,7 +78,7 @@ public class StudentScheduleConfigTests
     [InlineData("distill.mimic.temperature=0", "distill.mimic.temperature: 0 is out of range")]
     [InlineData("distill.mimic.aux-weight=-0.1", "distill.mimic.aux-weight: -0.1 is out of range")]
     [InlineData("distill.mimic.d2d-epochs=-1", "distill.mimic.d2d-epochs: -1 is out of range")]
-    [InlineData("distill.mimic.teacher-generated-responses=1", "distill.mimic.teacher-generated-responses: expected true or false, got '1'")]
+    [InlineData("distill.mimic.teacher-generated-responses=1", "distill.mimic.teacher-generated-responses: expected true or false (also on / off, yes / no), got '1'")]
     public void A_bad_value_is_one_error_naming_the_key(string define, string expected)
     {
         var error = Cfg.Single(Cfg.Errors("demo", null, define));
