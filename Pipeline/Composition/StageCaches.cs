@@ -91,7 +91,7 @@ public static class StageCaches
         "Teacher.Optimiser", "Mimic.ProjectorWarmupEpochs", "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.Optimiser",
         "Mimic.KdWeight", "Mimic.CeWeight", "Mimic.Loss", "Mimic.JsdBeta", "Mimic.Temperature", "Mimic.AuxWeight", "Mod",
         "Eval.BatchSize", "Eval.MaxPerFamily", "Eval.SpeedPrompts", "Eval.SpeedRepeats", "Parallelism.Loaders",
-        "Parallelism.TeacherWorkers", "Parallelism.CreditWindow", "Transport", "Preference.Loss", "Preference.Beta",
+        "Parallelism.TeacherWorkers", "Parallelism.CreditWindow", "Parallelism.ReplayWindow", "Transport", "Preference.Loss", "Preference.Beta",
         "Preference.SftWeight", "Preference.Epochs", "Preference.Optimiser.LearningRate", "Preference.Optimiser.WeightDecay",
         "Preference.Optimiser.WarmupSteps",
         "Cluster", "Cache",

@@ -155,8 +155,8 @@ public sealed class StageCatalog
             CreateTeacher: DistillTeacher,
             CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
-                _data.ImageFormat, _data, Placement, TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit,
-                Progress, Cancellation));
+                _data.ImageFormat, _data, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow, Placement,
+                TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit, Progress, Cancellation));
     }
 
     /// <summary>The shards of mimic and mod: the training samples of <see cref="PreparedData.DistillSplit"/> (the

@@ -202,7 +202,9 @@ public sealed record ParallelismSettings(
     [Int(1, 256)] int Loaders,
     [Int(1, 256)] int TeacherWorkers,
     [Int(1, 4096)] int CreditWindow,
-    [Int(1, 65536)] int ShardSize);
+    [Int(1, 65536)] int ShardSize,
+    [Int(1, 1_000_000, Description = "shards a later epoch reads back from disk and shuffles together; memory grows with it, not with the data")]
+    int ReplayWindow);
 
 /// <summary><c>distill.transport</c>.</summary>
 public sealed record TransportSettings([Int(64 * 1024, 1L << 30)] long MaxBatchBytes);

@@ -23,6 +23,9 @@ public sealed record RunPaths(
     /// <summary>The run's outcome as flat figures (<see cref="Reporting.RunFigures"/>), written with the report.</summary>
     public string Figures => Path.Combine(Root, Reporting.RunFigures.File);
 
+    /// <summary>Where a distillation stage keeps the batches its later epochs replay (removed when the stage is done).</summary>
+    public string KeptShardsOf(string stage) => Path.Combine(Root, "kept", stage);
+
     /// <summary>The paths of a run rooted at <paramref name="root"/> (nothing is created).</summary>
     public static RunPaths For(string root, string? dataDir = null)
     {

@@ -17,9 +17,10 @@ namespace Distill.Stages.Distillation;
 /// dense student distilled; written to the dense checkpoint), sparse upcycling to MoE and D2S (distilled again with
 /// the MoE aux loss; written to the MoE checkpoint). The student is created (and warmed up) at the first training
 /// shard, and D2D's first epoch trains while the teacher workers stream the <c>teacher/v1</c> batches in, in arrival
-/// order (<c>distill.cache.strict-order = on</c> makes that the shard order); every batch is decoded and kept in
-/// memory, so the teacher runs once and every later epoch of D2D and D2S replays the kept batches in a seeded
-/// shuffle. Held-out shards are never trained on: the forward KL (T = 1, whatever the training divergence) and the
+/// order (<c>distill.cache.strict-order = on</c> makes that the shard order); every training batch is kept on disk as
+/// it came (<see cref="KeptShards"/>), so the teacher runs once and every later epoch of D2D and D2S reads the kept
+/// batches back a window of shards at a time (<see cref="ShardWindowRows{T}"/>, a seeded block shuffle): the
+/// stage's memory is bounded by the window, not by the data. Held-out batches stay in memory (the validation split). Held-out shards are never trained on: the forward KL (T = 1, whatever the training divergence) and the
 /// response cross-entropy on them are measured before each phase (for the streamed epoch, on a copy of the student as
 /// it was before it) and after every epoch. The training state is saved after every epoch; a stage started again on
 /// the same run directory only collects the batches and continues after the last saved epoch (see
@@ -40,7 +41,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly ImageFormat _imageFormat;
     private readonly PreparedData _data;
     private readonly Placement? _placement;
-    private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _train = new();
+    private readonly KeptShards _kept;
+    private readonly int _replayWindow;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
     private readonly TrainingStateStore? _states;
     private readonly ArrowCodecClock _codec = new();
@@ -59,11 +61,16 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     /// <param name="streamProgress">Where the steps of the streamed epoch (and the warm-up before it) report.</param>
     /// <param name="streamCancellation">Stops the streamed epoch (and the warm-up before it).</param>
+    /// <param name="kept">Where the training batches are kept for the later epochs (on disk).</param>
+    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch
+    /// (<see cref="ShardWindowRows{T}"/>).</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         int trainSamples, Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
-        PreparedData data, Placement? placement = null, TrainingStateStore? states = null, StudentInit? init = null,
-        IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
+        PreparedData data, KeptShards kept, int replayWindow, Placement? placement = null, TrainingStateStore? states = null,
+        StudentInit? init = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
+        _kept = kept;
+        _replayWindow = replayWindow;
         ArgumentOutOfRangeException.ThrowIfNegative(trainSamples);
         _trainSamples = trainSamples;
         _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
@@ -91,10 +98,12 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     {
         var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
         CheckMeta(shardId, meta);
-        bool heldOut = _isHeldOut(shardId);
-        var kept = heldOut ? _heldOut : _train;
-        if (!kept.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");
-        if (heldOut) return new StepReport(shardId, rows.Count, double.NaN);
+        if (_isHeldOut(shardId))
+        {
+            if (!_heldOut.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");
+            return new StepReport(shardId, rows.Count, double.NaN);
+        }
+        _kept.Put(shardId, teacherV1, rows.Count);
         _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,
             _progress, _trainSamples, _streamCancellation);
         return new StepReport(shardId, rows.Count, _session.Stream(rows, _streamCancellation));
@@ -113,8 +122,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
-        // Shard order (= the order of the training split), so the run does not depend on arrival order.
-        var train = _train.Values.SelectMany(r => r).ToList();
+        // The kept shards in id order (= the order of the training split), so the run does not depend on arrival order.
+        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV1.Read(_kept.Read(shard)).Rows, _replayWindow);
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         _progress.Target = progress;
         _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,
@@ -124,6 +133,8 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         _session = null;
         figures["train_samples"] = train.Count;
         figures["heldout_samples"] = HeldOutRows().Count;
+        figures["kept_bytes"] = _kept.Bytes;
+        _kept.Delete();
         return new StageOutcome(_options.Schedule.UpcyclesToMoe ? _moeDir : _denseDir, figures);
     }
 

@@ -142,7 +142,11 @@ public sealed class StudentCurriculum
 
         /// <summary>Trains what remains of every phase on <paramref name="rows"/> (all the training rows, the streamed
         /// ones too, in a fixed order) and returns the figures.</summary>
-        public Dictionary<string, double> Finish(IReadOnlyList<T> rows, CancellationToken cancellation)
+        public Dictionary<string, double> Finish(IReadOnlyList<T> rows, CancellationToken cancellation) =>
+            Finish(EpochRows.InMemory(rows), cancellation);
+
+        /// <summary>The same with the rows from memory or from disk (<see cref="IEpochRows{T}"/>).</summary>
+        public Dictionary<string, double> Finish(IEpochRows<T> rows, CancellationToken cancellation)
         {
             var dense = _streamed;
             _streamed = null;

@@ -17,6 +17,12 @@ public static class TrainingPhase
     /// <summary>Every epoch of the phase over <paramref name="rows"/> (see <see cref="TrainingPhase{T}"/>).</summary>
     public static PhaseResult Run<T>(VisionLanguageModel model, PhaseSpec spec, IReadOnlyList<T> rows,
         Func<IReadOnlyList<T>, Tensor> loss, Func<IReadOnlyList<(string Metric, double Value)>>? heldOut,
+        IStageProgress progress, CancellationToken cancellation, IPhaseCheckpoints? checkpoints = null) =>
+        Run(model, spec, EpochRows.InMemory(rows), loss, heldOut, progress, cancellation, checkpoints);
+
+    /// <summary>Every epoch of the phase over <paramref name="rows"/>, from memory or from disk.</summary>
+    public static PhaseResult Run<T>(VisionLanguageModel model, PhaseSpec spec, IEpochRows<T> rows,
+        Func<IReadOnlyList<T>, Tensor> loss, Func<IReadOnlyList<(string Metric, double Value)>>? heldOut,
         IStageProgress progress, CancellationToken cancellation, IPhaseCheckpoints? checkpoints = null)
     {
         using var phase = new TrainingPhase<T>(model, spec, rows.Count, loss, heldOut, progress, checkpoints);
@@ -145,13 +151,16 @@ public sealed class TrainingPhase<T> : IDisposable
     }
 
     /// <summary>The remaining epochs over <paramref name="rows"/>, each in its seeded shuffle.</summary>
-    public void RunEpochs(IReadOnlyList<T> rows, CancellationToken cancellation)
+    public void RunEpochs(IReadOnlyList<T> rows, CancellationToken cancellation) => RunEpochs(EpochRows.InMemory(rows), cancellation);
+
+    /// <summary>The remaining epochs over <paramref name="rows"/>, each in the order of its seed.</summary>
+    public void RunEpochs(IEpochRows<T> rows, CancellationToken cancellation)
     {
         if (_optimization is null) return;
         if (_pending.Count > 0 || _epochBatches > 0) throw new InvalidOperationException($"{_spec.Stage} {_spec.Phase}: a streamed epoch is still open");
         while (_epoch < _spec.Epochs)
         {
-            foreach (var chunk in TeacherPretraining.Shuffled(rows, _spec.ShuffleSeed + _epoch + 1).Chunk(_spec.Train.BatchSize))
+            foreach (var chunk in rows.InOrder(_spec.ShuffleSeed + _epoch + 1).Chunk(_spec.Train.BatchSize))
                 Step(chunk, cancellation);
             EndEpoch();
         }

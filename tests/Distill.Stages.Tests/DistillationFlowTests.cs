@@ -84,7 +84,8 @@ public sealed class DistillationFlowTests
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
             var streamed = new RecordingProgress();
             using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.TrainSamples, source.IsHeldOut,
-                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, streamProgress: streamed);
+                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, new KeptShards(Dir.File("kept")), replayWindow: 2,
+                streamProgress: streamed);
             for (int shard = 0; shard < source.ShardCount; shard++)
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
             var codec = (teacher.ArrowTime, student.ArrowTime, source.ShardCount);
