@@ -71,7 +71,7 @@ public static class PipelineHost
                 MaxBatchBytes = settings.Transport.MaxBatchBytes,
                 StrictOrder = settings.Cache.StrictOrder,
             }.Validate();
-            stages = instrument(StageCaches.Attach(catalog.Build(), settings, paths, () => catalog.TeacherFingerprint,
+            stages = instrument(StageCaches.Attach(StageMemory.Attach(catalog.Build()), settings, paths, () => catalog.TeacherFingerprint,
                 prepared.Data.Tokenizer.Hash, prepared.Fingerprint));
         }
         catch (Exception e) when (StartupStep.Tag(e, "building the stages"))

@@ -1,3 +1,4 @@
+using Distill.Pipeline.Runs;
 using System.Diagnostics;
 using Distill.Models;
 using Distill.Models.Accounting;

@@ -1,3 +1,4 @@
+using Distill.Pipeline.Runs;
 using System.Diagnostics;
 using Distill.Stages.Data.Llava;
 using Distill.Stages.Images;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace Distill.Pipeline.Bench;
+namespace Distill.Pipeline.Runs;
 
 /// <summary>This process's resident memory from <c>/proc/self/status</c> (Linux): the current RSS and its peak
 /// (VmHWM), and resetting that peak to the current RSS (<c>/proc/self/clear_refs</c> = 5), so the peak of one piece of
