@@ -55,32 +55,40 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
         }
     }
 
+    /// <summary>The message <paramref name="bytes"/> hold. A frame that is not a message of
+    /// <paramref name="manifest"/> (cut short, a length larger than what is left, bytes left over, broken UTF-8, an
+    /// unknown manifest) throws <see cref="SerializationException"/> and nothing else: Akka.Remote logs that and
+    /// drops the message, keeping the association.</summary>
     public override object FromBinary(byte[] bytes, string manifest)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
         var r = new WireReader(bytes, manifest, system);
         object message = manifest switch
         {
-            nameof(SourceReady) => new SourceReady(r.Int()),
-            nameof(RequestWork) => new RequestWork(r.Int()),
-            nameof(LoadShard) => new LoadShard(r.Int(), r.Int(), r.Ref()),
-            nameof(ShardLoaded) => new ShardLoaded(r.Int(), r.Int(), r.Rest()),
-            nameof(ShardLoadFailed) => new ShardLoadFailed(r.Int(), r.Int(), r.Text(), Detail(ref r)),
-            nameof(ShardStarted) => new ShardStarted(r.Int(), r.Int()),
-            nameof(TeacherBatch) => new TeacherBatch(r.Int(), r.Int(), r.Rest()),
-            nameof(TeacherBatchPart) => new TeacherBatchPart(r.Int(), r.Int(), r.Int(), r.Int(), r.Rest()),
-            nameof(ShardInferred) => new ShardInferred(r.Int(), r.Int()),
-            nameof(ShardFailed) => new ShardFailed(r.Int(), r.Int(), r.Text(), Detail(ref r)),
-            nameof(ShardConsumed) => new ShardConsumed(r.Int(), r.Int(), r.Double()),
+            nameof(SourceReady) => new SourceReady(r.Int(nameof(SourceReady.ShardCount))),
+            nameof(RequestWork) => new RequestWork(r.Int(nameof(RequestWork.Count))),
+            nameof(LoadShard) => new LoadShard(ShardId(ref r), Attempt(ref r), r.Ref(nameof(LoadShard.Worker))),
+            nameof(ShardLoaded) => new ShardLoaded(ShardId(ref r), Attempt(ref r), r.Rest()),
+            nameof(ShardLoadFailed) => new ShardLoadFailed(ShardId(ref r), Attempt(ref r), Error(ref r), Detail(ref r)),
+            nameof(ShardStarted) => new ShardStarted(ShardId(ref r), Attempt(ref r)),
+            nameof(TeacherBatch) => new TeacherBatch(ShardId(ref r), Attempt(ref r), r.Rest()),
+            nameof(TeacherBatchPart) => new TeacherBatchPart(ShardId(ref r), Attempt(ref r),
+                r.Int(nameof(TeacherBatchPart.Part)), r.Int(nameof(TeacherBatchPart.Parts)), r.Rest()),
+            nameof(ShardInferred) => new ShardInferred(ShardId(ref r), Attempt(ref r)),
+            nameof(ShardFailed) => new ShardFailed(ShardId(ref r), Attempt(ref r), Error(ref r), Detail(ref r)),
+            nameof(ShardConsumed) => new ShardConsumed(ShardId(ref r), r.Int(nameof(ShardConsumed.Samples)),
+                r.Double(nameof(ShardConsumed.Loss))),
             nameof(CompleteTraining) => CompleteTraining.Instance,
             nameof(TrainingCompleted) => new TrainingCompleted(Outcome(ref r)),
-            nameof(ComponentFailed) => new ComponentFailed(r.Text(), r.Text(), Detail(ref r)),
+            nameof(ComponentFailed) => new ComponentFailed(r.Text(nameof(ComponentFailed.Component)), Error(ref r), Detail(ref r)),
             nameof(CheckLeases) => CheckLeases.Instance,
-            nameof(RegisterTeacherNode) => new RegisterTeacherNode(r.Ref()),
-            nameof(TeacherNodeRegistered) => new TeacherNodeRegistered(r.Text()),
-            nameof(SubscribeTeacherNodes) => new SubscribeTeacherNodes(r.Ref()),
-            nameof(TeacherNodeAvailable) => new TeacherNodeAvailable(r.Ref()),
-            nameof(OpenStage) => new OpenStage(r.Text(), r.Ref(), r.Ref()),
-            nameof(StageMembers) => new StageMembers(r.Refs(), r.Refs()),
+            nameof(RegisterTeacherNode) => new RegisterTeacherNode(r.Ref(nameof(RegisterTeacherNode.Node))),
+            nameof(TeacherNodeRegistered) => new TeacherNodeRegistered(r.Text(nameof(TeacherNodeRegistered.RunDir))),
+            nameof(SubscribeTeacherNodes) => new SubscribeTeacherNodes(r.Ref(nameof(SubscribeTeacherNodes.Subscriber))),
+            nameof(TeacherNodeAvailable) => new TeacherNodeAvailable(r.Ref(nameof(TeacherNodeAvailable.Node))),
+            nameof(OpenStage) => new OpenStage(r.Text(nameof(OpenStage.Stage)), r.Ref(nameof(OpenStage.Coordinator)),
+                r.Ref(nameof(OpenStage.Trainer))),
+            nameof(StageMembers) => new StageMembers(r.Refs(nameof(StageMembers.Workers)), r.Refs(nameof(StageMembers.Loaders))),
             _ => throw new SerializationException(
                 $"{nameof(WireSerializer)} does not know the manifest '{manifest}' ({bytes.Length} bytes); " +
                 "the nodes may run different versions of distill"),
@@ -88,6 +96,12 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
         r.End();
         return message;
     }
+
+    private static int ShardId(ref WireReader r) => r.Int(nameof(ShardStarted.ShardId));
+
+    private static int Attempt(ref WireReader r) => r.Int(nameof(ShardStarted.Attempt));
+
+    private static string Error(ref WireReader r) => r.Text(nameof(ShardFailed.Error));
 
     /// <summary>Checkpoint (or null), then the figures as (name, value) pairs.</summary>
     private static WireWriter Outcome(WireWriter w, StageOutcome outcome)
@@ -99,11 +113,15 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
 
     private static StageOutcome Outcome(ref WireReader r)
     {
-        var checkpoint = r.String();
-        var count = r.Int();
-        if (count < 0) throw new SerializationException($"Cannot read a stage outcome with {count} figures");
+        var checkpoint = r.String(nameof(StageOutcome.Checkpoint));
+        var count = r.Count(nameof(StageOutcome.Figures), bytesEach: 4 + 8); // a name's length and a value at least
         var figures = new Dictionary<string, double>(count);
-        for (var i = 0; i < count; i++) figures[r.Text()] = r.Double();
+        for (var i = 0; i < count; i++)
+        {
+            var name = r.Text($"{nameof(StageOutcome.Figures)}[{i}] name");
+            var value = r.Double($"{nameof(StageOutcome.Figures)}[{i}] value");
+            if (!figures.TryAdd(name, value)) throw r.Malformed($"{nameof(StageOutcome.Figures)}[{i}]: the figure '{name}' comes twice");
+        }
         return new StageOutcome(checkpoint, figures);
     }
 
@@ -113,8 +131,8 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
 
     private static ErrorDetail? Detail(ref WireReader r)
     {
-        var type = r.String();
-        return type is null ? null : new ErrorDetail(type, r.Text());
+        var type = r.String($"{nameof(ShardFailed.Detail)}.{nameof(ErrorDetail.Type)}");
+        return type is null ? null : new ErrorDetail(type, r.Text($"{nameof(ShardFailed.Detail)}.{nameof(ErrorDetail.Text)}"));
     }
 
     private static ArgumentException Unknown(Type type) =>

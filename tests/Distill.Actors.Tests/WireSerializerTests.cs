@@ -80,7 +80,53 @@ public sealed class WireSerializerTests(ITestOutputHelper output) : ActorTestBas
         Assert.Contains("1 bytes left over", leftover.Message);
 
         var badString = Assert.Throws<SerializationException>(() => Wire.FromBinary([1, 0, 0, 0, 1, 0, 0, 0, 100, 0, 0, 0], nameof(ShardFailed)));
-        Assert.Contains("needs 100 more bytes", badString.Message);
+        Assert.Contains("Error: needs 100 bytes at offset 12, 0 left", badString.Message);
+    }
+
+    [Fact]
+    public void Absurd_lengths_and_counts_are_refused_before_anything_is_allocated_for_them()
+    {
+        var cases = new (string Manifest, byte[] Frame, string Error)[]
+        {
+            (nameof(TeacherNodeRegistered), new WireWriter().Int(int.MaxValue).ToArray([1, 2, 3]),
+                "RunDir: needs 2147483647 bytes at offset 4, 3 left"),
+            (nameof(ShardFailed), new WireWriter().Int(1).Int(1).Int(-7).ToArray(), "Error: string length -7 at offset 8"),
+            (nameof(TrainingCompleted), new WireWriter().String(null).Int(int.MaxValue).ToArray(),
+                "Figures: count 2147483647 at offset 4, but the 0 bytes left hold at most 0"),
+            // 30 bytes could hold two figures (a name's length and a value each), not a billion.
+            (nameof(TrainingCompleted), new WireWriter().String(null).Int(1 << 30).ToArray(new byte[30]),
+                "Figures: count 1073741824 at offset 4, but the 30 bytes left hold at most 2"),
+            (nameof(StageMembers), new WireWriter().Int(-1).ToArray(), "Workers: count -1 at offset 0"),
+            (nameof(StageMembers), new WireWriter().Int(0).Int(int.MaxValue).ToArray(new byte[8]),
+                "Loaders: count 2147483647 at offset 4, but the 8 bytes left hold at most 2"),
+        };
+        foreach (var (manifest, frame, error) in cases)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var e = Assert.Throws<SerializationException>(() => Wire.FromBinary(frame, manifest));
+            var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.Contains($"'{manifest}' message of {frame.Length} bytes", e.Message);
+            Assert.Contains(error, e.Message);
+            Assert.True(allocated < 256 * 1024, $"{manifest}: {allocated} bytes allocated to refuse a {frame.Length}-byte frame");
+        }
+    }
+
+    [Fact]
+    public void Broken_utf8_unreadable_actor_paths_and_repeated_figures_are_refused()
+    {
+        var notUtf8 = Assert.Throws<SerializationException>(() =>
+            Wire.FromBinary(new WireWriter().Int(2).ToArray([0xC3, 0x28]), nameof(TeacherNodeRegistered)));
+        Assert.Contains("RunDir: the 2 bytes of its string at offset 4 are not UTF-8", notUtf8.Message);
+
+        // Akka's own path parser throws a FormatException for a uid that is not a number.
+        var badUid = Assert.Throws<SerializationException>(() =>
+            Wire.FromBinary(new WireWriter().String("akka://test/user/x#12ab").ToArray(), nameof(RegisterTeacherNode)));
+        Assert.Contains("Node: the actor path at offset 0 cannot be resolved", badUid.Message);
+        Assert.Contains("'akka://test/user/x#12ab'", badUid.Message);
+
+        var twice = new WireWriter().String("/ckpt").Int(2).String("acc").Double(0.5).String("acc").Double(0.7).ToArray();
+        var repeated = Assert.Throws<SerializationException>(() => Wire.FromBinary(twice, nameof(TrainingCompleted)));
+        Assert.Contains("Figures[1]: the figure 'acc' comes twice", repeated.Message);
     }
 
     [Fact]
