@@ -84,6 +84,10 @@ public sealed class Trainer : ReceiveActor
             return Directive.Stop;
         });
 
+    /// <summary>Most parts one batch can be cut into: every part holds at least one row, and a shard at most 65,536
+    /// rows (<c>distill.parallelism.shard-size</c>).</summary>
+    public const int MaxParts = 65536;
+
     /// <summary>A teacher-made batch: taken (and passed to the cache keeper) unless the shard was taken before.</summary>
     private void TakeTeacherBatch(TeacherBatch batch)
     {
@@ -98,7 +102,14 @@ public sealed class Trainer : ReceiveActor
     {
         if (_finished || _taken.Contains(part.ShardId)) return;
         var key = (part.ShardId, part.Attempt);
-        if (!_parts.TryGetValue(key, out var slots)) _parts[key] = slots = new byte[]?[Math.Max(part.Parts, 1)];
+        if (part.Parts is < 1 or > MaxParts)    // before allocating the slots: the count comes off the wire
+        {
+            _parts.Remove(key);
+            _coordinator.Tell(new ShardFailed(part.ShardId, part.Attempt,
+                $"teacher batch part {part.Part + 1} of {part.Parts}: a batch has 1..{MaxParts} parts (at least one row each)"));
+            return;
+        }
+        if (!_parts.TryGetValue(key, out var slots)) _parts[key] = slots = new byte[]?[part.Parts];
         if (part.Parts != slots.Length || part.Part < 0 || part.Part >= part.Parts || slots[part.Part] is not null)
         {
             _parts.Remove(key);

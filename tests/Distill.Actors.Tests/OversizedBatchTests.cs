@@ -77,6 +77,23 @@ public sealed class OversizedBatchTests(ITestOutputHelper output) : ActorTestBas
         Assert.Equal(new ShardConsumed(0, 30, 0.5), ExpectMsg<ShardConsumed>());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(Trainer.MaxParts + 1)]
+    [InlineData(int.MaxValue)]
+    public void An_absurd_part_count_fails_only_that_attempt(int parts)
+    {
+        var scenario = new ArrowFlowScenario(1, rowsPerShard: 30, idsPerRow: 300);
+        var trainer = Sys.ActorOf(Trainer.Props(scenario.Stage().CreateStudent, TestActor, NullStageProgress.Instance, default));
+        trainer.Tell(new TeacherBatchPart(0, 1, 0, parts, [1, 2, 3]));
+        var failed = ExpectMsg<ShardFailed>();
+        Assert.Equal((0, 1), (failed.ShardId, failed.Attempt));
+        Assert.Contains($"a batch has 1..{Trainer.MaxParts} parts", failed.Error);
+
+        trainer.Tell(new TeacherBatch(0, 2, scenario.ShardBytes(0)));   // the trainer goes on
+        Assert.Equal(new ShardConsumed(0, 30, 0.5), ExpectMsg<ShardConsumed>());
+    }
+
     [Fact]
     public void A_stage_with_oversized_batches_consumes_every_row_of_every_shard_once()
     {
