@@ -140,6 +140,27 @@ public sealed class DistillFlowTests(ITestOutputHelper output) : ActorTestBase(o
     }
 
     [Fact]
+    public void A_teacher_ten_times_slower_than_the_others_loses_its_leases_and_nothing_is_consumed_twice()
+    {
+        // Fault drill (issue 15, item 6): teacher 1 is alive but takes 10x as long per shard as the other two, longer
+        // than the lease timeout, so every lease it takes expires and moves to a fast teacher; its late answers are dropped.
+        var scenario = new FlowScenario(24)
+        {
+            TeacherDelay = TimeSpan.FromMilliseconds(40),
+            TeacherDelayOf = teacher => teacher == 1 ? TimeSpan.FromMilliseconds(360) : TimeSpan.Zero,
+        };
+        var result = RunDistill(scenario, new FlowSettings
+        {
+            Loaders = 2, TeacherWorkers = 3, CreditWindow = 6, LeaseTimeout = TimeSpan.FromMilliseconds(200),
+        });
+
+        AssertEachShardConsumedOnce(scenario);
+        Assert.True(scenario.StudentCompleted);
+        Assert.True(result.Shards.Reissued > 0, $"re-issued {result.Shards.Reissued}");
+        Assert.True(Enumerable.Range(0, 24).Sum(scenario.InferCalls) > 24, "the slow teacher's shards were computed again elsewhere");
+    }
+
+    [Fact]
     public void A_shard_whose_teacher_always_throws_fails_the_stage_after_max_attempts()
     {
         var scenario = new FlowScenario(8) { TeacherFailure = (shard, _) => shard == 5 ? "CUDA error: device-side assert" : null };

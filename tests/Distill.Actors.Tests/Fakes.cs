@@ -20,6 +20,8 @@ public sealed class FlowScenario
     public int ShardCount { get; }
     public TimeSpan StudentDelay { get; init; }
     public TimeSpan TeacherDelay { get; init; }
+    /// <summary>Teacher number (1 = the first created) -> its delay per call, added to <see cref="TeacherDelay"/>.</summary>
+    public Func<int, TimeSpan> TeacherDelayOf { get; init; } = _ => TimeSpan.Zero;
     /// <summary>(shard, call number starting at 1) -> throw this message, or null to succeed.</summary>
     public Func<int, int, string?> TeacherFailure { get; init; } = (_, _) => null;
     /// <summary>(shard, call number starting at 1) -> block for this long before answering.</summary>
@@ -64,8 +66,7 @@ public sealed class FlowScenario
     public ITeacherStep CreateTeacher()
     {
         if (CreateTeacherFailure is { } error) throw new InvalidOperationException(error);
-        Interlocked.Increment(ref _teachersCreated);
-        return new FakeTeacher(this);
+        return new FakeTeacher(this, Interlocked.Increment(ref _teachersCreated));
     }
 
     public IStudentStep CreateStudent() =>
@@ -88,7 +89,7 @@ public sealed class FlowScenario
         }
     }
 
-    private sealed class FakeTeacher(FlowScenario s) : ITeacherStep
+    private sealed class FakeTeacher(FlowScenario s, int number) : ITeacherStep
     {
         public byte[] Infer(byte[] samplesV1)
         {
@@ -101,7 +102,7 @@ public sealed class FlowScenario
                 s.Stalled.Set();
                 s.Release.Wait(stall);
             }
-            if (s.TeacherDelay > TimeSpan.Zero) Thread.Sleep(s.TeacherDelay);
+            if (s.TeacherDelay + s.TeacherDelayOf(number) is var delay && delay > TimeSpan.Zero) Thread.Sleep(delay);
             if (s.TeacherFailure(shard, call) is { } error) throw new InvalidOperationException(error);
             return s.ArrowBatches ? TestBatches.Teacher(shard) : [.. samplesV1, 0xAB];
         }
