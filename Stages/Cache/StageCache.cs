@@ -178,10 +178,20 @@ public sealed class StageCache
         if (CachePartCheck.Mismatch(contents, _manifest) is { } mismatch)
             throw new InvalidDataException($"shard {shard}: the teacher batch does not belong in cache {Directory}: {mismatch}");
         var file = CacheManifest.PartFile(shard);
-        AtomicFile.WriteAllBytes(Path.Combine(Directory, file), batch);
-        _manifest = _manifest.WithPart(new CachePart(shard, file, contents.Rows, batch.LongLength, CachePartCheck.Sha256(batch),
+        var listed = _manifest.WithPart(new CachePart(shard, file, contents.Rows, batch.LongLength, CachePartCheck.Sha256(batch),
             contents.Schema, inputSha256));
-        _manifest.Write(Directory);
+        try
+        {
+            AtomicFile.WriteAllBytes(Path.Combine(Directory, file), batch);
+            listed.Write(Directory);
+        }
+        catch (IOException e)
+        {
+            // The part or the manifest is whole or absent (AtomicFile); a part the manifest does not list is never
+            // used and is deleted when the cache is opened again.
+            throw new IOException($"shard {shard}: writing its cache part {Path.Combine(Directory, file)} failed: {e.Message}", e);
+        }
+        _manifest = listed;
         PartsWritten++;
     }
 

@@ -32,6 +32,33 @@ public sealed class StageCacheTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
+    [TinyFilesystemFact]
+    public void A_disk_that_fills_up_while_a_part_is_written_leaves_no_torn_part_and_names_the_shard()
+    {
+        // Fault drill (issue 15, item 6): the cache lives on a 96 KB filesystem; parts of ~6 KB fill it.
+        using var disk = TinyFilesystem.TryMount(96, out var why) ?? throw new InvalidOperationException(why);
+        var cache = StageCache.Open(disk.Path, "mimic", Key, 64, CacheMode.Reuse);
+        IOException? full = null;
+        int shard = 0;
+        for (; shard < 64 && full is null; shard++)
+        {
+            try { cache.Write(shard, Batch(shard, rows: 60)); }
+            catch (IOException e) { full = e; }
+        }
+        Assert.NotNull(full);
+        var failed = shard - 1;
+        Assert.Contains($"shard {failed}", full!.Message);
+        Assert.Contains("No space left on device", full.Message);
+        var dir = Key.DirectoryUnder(disk.Path, "mimic");
+        Assert.DoesNotContain(Directory.GetFiles(dir), f => Models.IO.AtomicFile.IsTempName(Path.GetFileName(f)));   // no torn temp file
+
+        // Opened again, every listed part verifies and nothing from the failed write is used.
+        var reopened = StageCache.Open(disk.Path, "mimic", Key, 64, CacheMode.Reuse);
+        Assert.True(reopened.Available.Count >= 1);
+        Assert.DoesNotContain(failed, reopened.Available);
+        foreach (var s in reopened.Available) Assert.Equal(Batch(s, rows: 60), reopened.Read(s));
+    }
+
     [Fact]
     public void Layout_manifest_and_parts_round_trip()
     {
