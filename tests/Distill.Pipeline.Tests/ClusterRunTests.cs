@@ -147,6 +147,47 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_coordinator_killed_mid_stage_leaves_no_node_behind_and_the_same_command_resumes_the_run()
+    {
+        // Fault drill (issue 15, item 6): SIGKILL the coordinator while mimic's batches stream in, then start the same
+        // command on the same run directory: the teacher stage is not run again and mimic reuses the cached parts.
+        using var dir = new TempDir();
+        var runDir = Path.Combine(dir.Path, "run");
+        string[] settings = ["-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
+            "-D", "distill.parallelism.shard-size=4", "-D", "distill.cluster.coordinator.credit-window=64",
+            "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2"];
+        static int Parts(string root) => Directory.Exists(Path.Combine(root, "cache"))
+            ? Directory.GetFiles(Path.Combine(root, "cache"), "part-*.arrow", SearchOption.AllDirectories).Count(f => f.Contains($"{Path.DirectorySeparatorChar}mimic{Path.DirectorySeparatorChar}"))
+            : 0;
+
+        int partsAtKill;
+        using (var first = new ClusterRun(runDir, teachers: 2, settings))
+        {
+            first.WaitFor("mimic cache parts written", () => Parts(runDir) >= 3);
+            var coordinator = int.Parse(File.ReadAllText(first.PidFile("coordinator-0")).Trim());
+            using (var node = Process.GetProcessById(coordinator)) node.Kill(); // SIGKILL
+            partsAtKill = Parts(runDir);
+            var exit = first.WaitForExit();
+            output.WriteLine(first.Output);
+            Assert.True(exit != 0, $"run.sh exited 0 after its coordinator was killed:\n{first.Output}");
+            Assert.DoesNotContain(first.NodePids(), Running);
+        }
+
+        using var again = new ClusterRun(runDir, teachers: 2, settings);
+        var resumed = again.WaitForExit();
+        output.WriteLine(again.Output);
+        Assert.True(resumed == 0, $"the resumed run.sh exited {resumed}:\n{again.Output}");
+        var ledger = new RunLedger(Path.Combine(runDir, "ledger.jsonl")).ReadAll();
+        Assert.Single(ledger, e => e.Stage == "teacher" && e.Status == RunLedgerStatus.Completed);   // not trained again
+        var mimic = ledger.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
+        output.WriteLine($"coordinator killed with {partsAtKill} mimic parts cached; the resumed mimic took {mimic.Figures!["shards_from_cache"]} " +
+            $"shards from the cache and {mimic.Figures["shards_from_teacher"]} from the teachers");
+        Assert.True(mimic.Figures["shards_from_cache"] >= partsAtKill, $"{mimic.Figures["shards_from_cache"]} shards from the cache, {partsAtKill} were cached");
+        Assert.Equal(28, mimic.Figures["shards_from_cache"] + mimic.Figures["shards_from_teacher"]);
+        Assert.DoesNotContain(again.NodePids(), Running);
+    }
+
+    [Fact]
     public void Ctrl_c_stops_the_coordinator_and_every_teacher_node()
     {
         using var dir = new TempDir();
