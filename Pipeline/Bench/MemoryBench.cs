@@ -42,9 +42,9 @@ public static class MemoryBench
             var args = new List<string> { "run", "--preset", preset, "--run", dir };
             if (!string.IsNullOrEmpty(sources.ConfigFile)) args.AddRange(["--config", Path.GetFullPath(sources.ConfigFile)]);
             foreach (var define in sources.Overrides) args.AddRange(["-D", define]);
-            args.AddRange(Define("distill.stages", "[mimic]"), Define("distill.teacher.checkpoint", Quote(teacherDir)),
-                Define("distill.data.train-scenes", (scenes * factor).ToString(CultureInfo.InvariantCulture)),
-                Define("distill.parallelism.replay-window", w.ToString(CultureInfo.InvariantCulture)), Define("distill.cache.mode", "off"));
+            args.AddRange([.. Define("distill.stages", "[mimic]"), .. Define("distill.teacher.checkpoint", Quote(teacherDir)),
+                .. Define("distill.data.train-scenes", (scenes * factor).ToString(CultureInfo.InvariantCulture)),
+                .. Define("distill.parallelism.replay-window", w.ToString(CultureInfo.InvariantCulture)), .. Define("distill.cache.mode", "off")]);
             log?.Invoke($"  (f) memory: {subject}, {scenes * factor} training scenes, replay window {w}");
             var (exitCode, seconds) = await Soak.RunChildAsync(command, args, dir, null, TimeProvider.System, ct);
             if (exitCode != 0)
