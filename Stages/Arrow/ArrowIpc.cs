@@ -1,16 +1,22 @@
 using Apache.Arrow;
+using Apache.Arrow.Compression;
 using Apache.Arrow.Ipc;
 
 namespace Distill.Stages.Arrow;
 
-/// <summary>Arrow IPC stream bytes in and out.</summary>
+/// <summary>Arrow IPC stream bytes in and out. Streams are written uncompressed unless told otherwise; every read
+/// accepts zstd and LZ4 bodies (<see cref="IpcCompression"/>).</summary>
 internal static class ArrowIpc
 {
-    public static byte[] Write(Schema schema, IReadOnlyList<IArrowArray> columns, int length)
+    /// <summary>The codecs of Apache.Arrow.Compression (zstd, LZ4 frame), for writers and readers.</summary>
+    public static readonly ICompressionCodecFactory Codecs = new CompressionCodecFactory();
+
+    public static byte[] Write(Schema schema, IReadOnlyList<IArrowArray> columns, int length,
+        IpcCompression compression = IpcCompression.None)
     {
         using var batch = new RecordBatch(schema, columns, length);
         using var ms = new MemoryStream();
-        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true))
+        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true, compression.Options()))
         {
             writer.WriteRecordBatch(batch);
             writer.WriteEnd();
@@ -36,7 +42,7 @@ internal static class ArrowIpc
         ArgumentNullException.ThrowIfNull(ipc);
         try
         {
-            using var reader = new ArrowStreamReader(new ReadOnlyMemory<byte>(ipc));
+            using var reader = new ArrowStreamReader(new ReadOnlyMemory<byte>(ipc), Codecs);
             var batches = new List<RecordBatch>();
             while (reader.ReadNextRecordBatch() is { } b) batches.Add(b);
             return (reader.Schema, batches);
