@@ -26,10 +26,13 @@ Verbs:
                     build if needed, then measure the dataflow itself: teacher-worker scaling against
                     the ideal (a teacher stand-in of fixed latency), trainer utilisation and the Arrow
                     and messaging shares with live teachers, mimic and mod live vs replayed from the
-                    cache vs fed from memory, bytes per cached token vs dense float32 logits; writes
-                    bench/pipeline.csv and bench/pipeline.md to runs/<stamp>-bench-<preset>:
+                    cache vs fed from memory, bytes per cached token vs dense float32 logits, and the
+                    compact top-K cache at a real vocabulary (bytes/token, sparse-vs-dense KL gradient
+                    cosine); writes bench/pipeline.csv and bench/pipeline.md to runs/<stamp>-bench-<preset>:
                       --preset bench|tiny|demo (default bench: demo models, small data)  --config FILE
                       -D key=value ...  --run DIR  --latency-ms MS  --workers 1,2,4,8  --repeats N
+                      --sections scaling,stages,codec (default all; codec alone needs no dataset)
+                      --codec-vocab N (default 151646)  --codec-tokens N (default 512)
   bench soak [options]
                     build if needed, then run the pipeline N times in a row (default 20, preset tiny:
                     every stage), each run a child process with seed BASE+i (default 1001, 1002, ...) in

@@ -31,7 +31,7 @@ public sealed record CacheCodecBenchOptions
 
     public double HeadStd { get; init; } = 0.02;
 
-    public double LogitScale { get; init; } = 7.0;
+    public double LogitScale { get; init; } = 10.0;
 
     public double ZipfExponent { get; init; } = 1.0;
 

@@ -30,15 +30,31 @@ public sealed record PipelineBenchOptions
 
     /// <summary>Runs of each scaling setting, and rounds of live / replay / limit runs of the student stages.</summary>
     public int Repeats { get; init; } = DefaultRepeats;
+
+    /// <summary>The parts measured, a subset of <see cref="PipelineBench.Parts"/> (all by default).</summary>
+    public IReadOnlyList<string> Sections { get; init; } = PipelineBench.Parts;
+
+    /// <summary>The cache codec measurement (<see cref="PipelineBench.Codec"/>); its seed is the configuration's.</summary>
+    public CacheCodecBenchOptions Codec { get; init; } = new();
+
+    public bool Measures(string part) => Sections.Contains(part);
 }
 
 /// <summary><c>distill bench pipeline</c> (issue 5, item 7; DESIGN 9): (a) how the teacher side scales with teacher
 /// workers against the ideal (<see cref="ScalingBench"/>), (b) how busy the trainer is with live teachers and what Arrow
 /// encode/decode and messaging cost per shard, (c) the student stages live, replayed from the cache and fed from memory
 /// without actors (<see cref="StudentStageBench"/>), (d) the cache's bytes per distilled token against dense float32
-/// logits (<see cref="CacheBytes"/>). Works in <c>&lt;run&gt;/bench/pipeline/</c> (replaced on every run).</summary>
+/// logits (<see cref="CacheBytes"/>), (e) the student stages with a teacher faster than they are, (f) the compact top-K
+/// cache at a real vocabulary: bytes per token and the sparse-KL gradient's cosine to the dense one
+/// (<see cref="CacheCodecBench"/>). Works in <c>&lt;run&gt;/bench/pipeline/</c> (replaced on every run).</summary>
 public static class PipelineBench
 {
+    /// <summary>The parts <c>--sections</c> chooses from: (a) <see cref="Scaling"/>; (b) to (e) <see cref="Stages"/>,
+    /// which share the live runs; (f) <see cref="Codec"/>, whose rows go to the CSV's cache section.</summary>
+    public const string Scaling = "scaling", Stages = "stages", Codec = "codec";
+
+    public static readonly IReadOnlyList<string> Parts = [Scaling, Stages, Codec];
+
     /// <summary>Subject of the rows that add up every student stage.</summary>
     public const string Total = "all";
 
@@ -53,39 +69,66 @@ public static class PipelineBench
         ArgumentNullException.ThrowIfNull(options);
         var work = WorkDir(root.Root);
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true); // inside the bench's run directory (claimed at start-up)
-        var bench = new StudentStageBench(options.Sources with { Preset = preset }, work, now, log, ct);
-
-        // (a) on the dataset every run shares (written here, once).
-        var (config, paths) = bench.Create("scaling", "distill.cache.mode=off");
-        var s = config.Settings;
-        var prepared = StudentStageBench.Prepare(s, paths);
-        var machine = MachineInfo.Now(TorchSharp.torch.get_num_threads());
-        log?.Invoke($"  (a) scaling: teacher stand-in of {options.Latency.TotalMilliseconds:0.#} ms per batch, workers {string.Join(", ", options.Workers)}");
-        var scaling = await ScalingBench.RunAsync(s, prepared.Data, options.Latency, options.Workers, options.Repeats, paths.Root, log, ct);
-
-        // (b), (c): round-robin, so that load from other processes spreads over the three modes.
-        log?.Invoke($"  (b, c) student stages {string.Join(", ", StudentStages)}: live, replay, limit; {options.Repeats} round(s)");
+        var sources = options.Sources with { Preset = preset };
+        var bench = new StudentStageBench(sources, work, now, log, ct);
+        IReadOnlyList<ScalingRow> scaling = [];
         var live = new List<LiveRun>();
         var replay = new List<StageRun>();
         var limit = new List<StageRun>();
         var overlap = new List<StageRun>();
-        for (int round = 1; round <= options.Repeats; round++)
+        IReadOnlyList<CacheBytesRow> cache = [];
+        DistillSettings s;
+        string sizes = "";
+        MachineInfo machine;
+        if (options.Measures(Scaling) || options.Measures(Stages))
         {
-            live.Add(await bench.LiveAsync(round));
-            replay.AddRange(await bench.ReplayAsync(round, live[^1]));
-            var alone = bench.Limit(round, live[^1]);
-            limit.AddRange(alone);
-            // (e) after the limit of the same round, whose student time sets the stand-in teachers' latency.
-            overlap.AddRange(await bench.OverlapAsync(round, live[^1], alone));
+            // (a) on the dataset every run shares (written here, once).
+            var (config, paths) = bench.Create("scaling", "distill.cache.mode=off");
+            s = config.Settings;
+            var prepared = StudentStageBench.Prepare(s, paths);
+            machine = MachineInfo.Now(TorchSharp.torch.get_num_threads());
+            if (options.Measures(Scaling))
+            {
+                log?.Invoke($"  (a) scaling: teacher stand-in of {options.Latency.TotalMilliseconds:0.#} ms per batch, workers {string.Join(", ", options.Workers)}");
+                scaling = await ScalingBench.RunAsync(s, prepared.Data, options.Latency, options.Workers, options.Repeats, paths.Root, log, ct);
+            }
+            if (options.Measures(Stages))
+            {
+                // (b), (c): round-robin, so that load from other processes spreads over the three modes.
+                log?.Invoke($"  (b, c) student stages {string.Join(", ", StudentStages)}: live, replay, limit; {options.Repeats} round(s)");
+                for (int round = 1; round <= options.Repeats; round++)
+                {
+                    live.Add(await bench.LiveAsync(round));
+                    replay.AddRange(await bench.ReplayAsync(round, live[^1]));
+                    var alone = bench.Limit(round, live[^1]);
+                    limit.AddRange(alone);
+                    // (e) after the limit of the same round, whose student time sets the stand-in teachers' latency.
+                    overlap.AddRange(await bench.OverlapAsync(round, live[^1], alone));
+                }
+                // (d) from the first live run's cache.
+                cache = CacheBytes.Measure(live[0].CacheRoot);
+            }
+            sizes = Sizes(s, prepared, new SplitShardSource(prepared.Data, "train", "val", s.Parallelism.ShardSize));
+        }
+        else
+        {
+            s = ConfigLoader.Load(sources).Settings;
+            TorchSharp.torch.set_num_threads(s.TorchThreads > 0 ? s.TorchThreads : Environment.ProcessorCount);
+            machine = MachineInfo.Now(TorchSharp.torch.get_num_threads());
         }
 
-        // (d) from the first live run's cache.
-        var cache = CacheBytes.Measure(live[0].CacheRoot);
+        // (f) needs no dataset: a synthetic teacher at the vocabulary of options.Codec.
+        CacheCodecResult? codec = null;
+        if (options.Measures(Codec))
+        {
+            log?.Invoke("  (f) cache codec: compact top-K at a real vocabulary");
+            codec = await Task.Run(() => CacheCodecBench.Run(options.Codec with { Seed = s.Seed }, log, ct), ct);
+        }
 
         machine = machine with { LoadAtEnd = MachineInfo.LoadAverage() };
-        var source = new SplitShardSource(prepared.Data, "train", "val", s.Parallelism.ShardSize);
-        return new PipelineBenchResult(preset, machine, Sizes(s, prepared, source), options.Latency.TotalMilliseconds, options.Repeats,
-            scaling, Utilisation(live), Replay(live, replay, limit), cache, Overlap(overlap), Notes(s, options, scaling));
+        return new PipelineBenchResult(preset, machine, sizes, options.Latency.TotalMilliseconds, options.Repeats,
+            scaling, live.Count == 0 ? [] : Utilisation(live), live.Count == 0 ? [] : Replay(live, replay, limit), cache,
+            live.Count == 0 ? [] : Overlap(overlap), codec, Notes(s, options, scaling, codec));
     }
 
     /// <summary>The student stages measured: the distillation stages of <see cref="StudentStageBench.Stages"/>.</summary>
@@ -155,14 +198,29 @@ public static class PipelineBench
             $"top-K {s.Teacher.TopK}, vocabulary {prepared.Data.Tokenizer.VocabSize}; {s.Parallelism.TeacherWorkers} teacher worker(s), " +
             $"credit window {s.Parallelism.CreditWindow}, strict order {(s.Cache.StrictOrder ? "on" : "off")}");
 
-    private static IReadOnlyList<string> Notes(DistillSettings s, PipelineBenchOptions options, IReadOnlyList<ScalingRow> scaling) =>
-    [
+    private static IReadOnlyList<string> Notes(DistillSettings s, PipelineBenchOptions options, IReadOnlyList<ScalingRow> scaling,
+        CacheCodecResult? codec)
+    {
+        var notes = new List<string>();
+        if (scaling.Count > 0) notes.Add(ScalingNote(s, options, scaling));
+        if (options.Measures(Stages)) notes.AddRange(StageNotes);
+        if (codec is not null) notes.AddRange(CacheCodecReport.Notes(codec));
+        notes.Add("Timings are wall-clock on a machine that may be shared: the load average at start and end is in the machine line. Torch threads come " +
+                  "from distill.torch-threads as in a run." +
+                  (options.Sections.Count == Parts.Count ? "" : $" Measured: {string.Join(", ", options.Sections)} (--sections)."));
+        return notes;
+    }
+
+    private static string ScalingNote(DistillSettings s, PipelineBenchOptions options, IReadOnlyList<ScalingRow> scaling) =>
         string.Create(CultureInfo.InvariantCulture,
             $"(a) The real actor flow (supervisor, stage coordinator, {s.Parallelism.Loaders} loaders, teacher workers, trainer, student host) runs " +
             $"{scaling[0].Shards} shards per setting. Each teacher is a stand-in that sleeps {options.Latency.TotalMilliseconds:0.#} ms per batch " +
             $"(no CPU, like a teacher on another machine) and returns the same real teacher/v1 batch of the configured size; the student only " +
             $"decodes it. Throughput = shards / (first teacher call -> last shard consumed); ideal = workers / latency, capped by the student's " +
-            $"decode rate; the credit window is raised to twice the workers so that it never idles one. Median of the repeats."),
+            $"decode rate; the credit window is raised to twice the workers so that it never idles one. Median of the repeats.");
+
+    private static readonly IReadOnlyList<string> StageNotes =
+    [
         "(b) The first live run trains the teacher with the configuration's teacher settings (or checks the external one); every later run " +
         "copies it. Busy fraction = time inside the student's Consume / wall time from the student being ready until the last batch was " +
         "consumed (the trainer's trainer_busy_fraction figure). The mimic student (its first D2D epoch) and the mod student train their first " +
@@ -182,7 +240,5 @@ public static class PipelineBench
             $"so the teacher side is faster than the student. Teacher = the stand-ins' first call to last answer; student = the same round's " +
             $"limit (the student step alone, fed from memory); wall / max = the stage's wall time over the longer of the two (1 = the student " +
             $"never waits for the teacher and the teacher adds nothing); cache mode off. Medians over the rounds."),
-        "Timings are wall-clock on a machine that may be shared: the load average at start and end is in the machine line. Torch threads come " +
-        "from distill.torch-threads as in a run.",
     ];
 }

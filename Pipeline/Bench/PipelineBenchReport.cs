@@ -4,7 +4,8 @@ using System.Text;
 namespace Distill.Pipeline.Bench;
 
 /// <summary>Writes a <see cref="PipelineBenchResult"/> as <c>pipeline.csv</c> (long format: one figure per line,
-/// <c>section,subject,metric,value,unit</c>) and <c>pipeline.md</c> (the machine, one table per section, notes).</summary>
+/// <c>section,subject,metric,value,unit</c>) and <c>pipeline.md</c> (the machine, one table per section, notes). A part
+/// left out by <c>--sections</c> has no rows and a "not measured" line instead of its table.</summary>
 public static class PipelineBenchReport
 {
     public const string CsvFile = "pipeline.csv";
@@ -95,6 +96,7 @@ public static class PipelineBenchReport
             Line("cache", c.Stage, "logit_ratio", c.LogitRatio);
             Line("cache", c.Stage, "part_ratio", c.PartRatio);
         }
+        if (result.Codec is { } codec) CacheCodecReport.Csv(codec, (subject, metric, value, unit) => Line("cache", subject, metric, value, unit));
         foreach (var o in result.Overlap)
         {
             Line("overlap", o.Stage, "teacher_latency", o.LatencyMs, "ms/batch");
@@ -185,33 +187,42 @@ public static class PipelineBenchReport
         s.AppendLine();
         s.AppendLine(Machine(result));
         s.AppendLine();
-        s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Preset {result.Preset}: {result.Sizes}. {result.Repeats} repeat(s)."));
+        if (result.Sizes.Length > 0)
+            s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Preset {result.Preset}: {result.Sizes}. {result.Repeats} repeat(s)."));
+        else
+            s.AppendLine($"Preset {result.Preset}: no student stage run.");
         s.AppendLine();
         s.AppendLine(string.Create(CultureInfo.InvariantCulture, $"## (a) Teacher workers: scaling against the ideal ({result.LatencyMs:0.#} ms teacher stand-in)"));
         s.AppendLine();
-        s.Append(ScalingTable(result));
+        s.Append(result.Scaling.Count > 0 ? ScalingTable(result) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## (b) Trainer utilisation, Arrow and messaging (live teachers)");
         s.AppendLine();
-        s.Append(UtilisationTable(result));
+        s.Append(result.Utilisation.Count > 0 ? UtilisationTable(result) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## (c) Replay vs live vs the trainer fed from memory");
         s.AppendLine();
-        s.Append(ReplayTable(result));
+        s.Append(result.Replay.Count > 0 ? ReplayTable(result) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## (d) Bytes per cached token");
         s.AppendLine();
-        s.Append(CacheTable(result));
+        s.Append(result.Cache.Count > 0 ? CacheTable(result) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## (e) Overlap: a teacher faster than the student (stand-ins on another machine)");
         s.AppendLine();
-        s.Append(OverlapTable(result));
+        s.Append(result.Overlap.Count > 0 ? OverlapTable(result) : NotMeasured + "\n");
+        s.AppendLine();
+        s.AppendLine("## (f) The cache at a real vocabulary: compact top-K");
+        s.AppendLine();
+        s.Append(result.Codec is { } codec ? CacheCodecReport.Summary(codec) + "\n\n" + CacheCodecReport.Table(codec) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## Notes");
         s.AppendLine();
         foreach (var note in result.Notes) s.AppendLine("- " + note);
         return s.ToString();
     }
+
+    private const string NotMeasured = "Not measured (see --sections).";
 
     private static string Pct(double share) => double.IsFinite(share) ? (share * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%" : "n/a";
 

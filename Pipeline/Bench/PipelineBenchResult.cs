@@ -71,7 +71,9 @@ public sealed record OverlapRow(string Stage, double LatencyMs, double TeacherSe
 }
 
 /// <summary>Everything <c>distill bench pipeline</c> measured, with the notes on how.</summary>
-/// <param name="Sizes">what the student stages ran on (samples, shards, models), for the tables' heading.</param>
+/// <param name="Sizes">what the student stages ran on (samples, shards, models), for the tables' heading; empty when
+/// neither scaling nor the stages were measured.</param>
+/// <param name="Codec">the compact cache at a real vocabulary (f), or null when not measured.</param>
 public sealed record PipelineBenchResult(
     string Preset,
     MachineInfo Machine,
@@ -83,4 +85,5 @@ public sealed record PipelineBenchResult(
     IReadOnlyList<ReplayRow> Replay,
     IReadOnlyList<CacheBytesRow> Cache,
     IReadOnlyList<OverlapRow> Overlap,
+    CacheCodecResult? Codec,
     IReadOnlyList<string> Notes);

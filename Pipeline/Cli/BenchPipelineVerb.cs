@@ -9,7 +9,7 @@ namespace Distill.Pipeline.Cli;
 
 /// <summary><c>distill bench pipeline</c>: the dataflow's own costs (<see cref="PipelineBench"/>): teacher-worker
 /// scaling against the ideal, trainer utilisation with Arrow and messaging shares, replay vs live vs the trainer fed
-/// from memory, bytes per cached token. Writes <c>&lt;run&gt;/bench/pipeline.csv</c> and <c>pipeline.md</c>.</summary>
+/// from memory, bytes per cached token, the compact top-K cache at a real vocabulary (<c>--sections</c> picks parts). Writes <c>&lt;run&gt;/bench/pipeline.csv</c> and <c>pipeline.md</c>.</summary>
 public static class BenchPipelineVerb
 {
     public static Command Create(CliEnvironment env)
@@ -36,6 +36,39 @@ public static class BenchPipelineVerb
             HelpName = "N",
             DefaultValueFactory = _ => PipelineBenchOptions.DefaultRepeats,
         };
+        var sections = new Option<string>("--sections")
+        {
+            Description = $"parts to measure, comma-separated: {PipelineBench.Scaling} (a), {PipelineBench.Stages} (b-e: utilisation, replay, " +
+                          $"cache bytes, overlap; they share the live runs), {PipelineBench.Codec} (f: the compact top-K cache at a real vocabulary, " +
+                          "rows in the CSV's cache section)",
+            HelpName = "PART,PART,...",
+            DefaultValueFactory = _ => string.Join(",", PipelineBench.Parts),
+        };
+        var codecVocab = new Option<int>("--codec-vocab")
+        {
+            Description = "vocabulary of the codec measurement (f); default Qwen2's",
+            HelpName = "N",
+            DefaultValueFactory = _ => CacheCodecBenchOptions.Qwen2Vocab,
+        };
+        var codecTokens = new Option<int>("--codec-tokens")
+        {
+            Description = "tokens of the codec measurement (f)",
+            HelpName = "N",
+            DefaultValueFactory = _ => new CacheCodecBenchOptions().Tokens,
+        };
+        sections.Validators.Add(r =>
+        {
+            if (ParseSections(r.GetValueOrDefault<string>(), out var error) is null) r.AddError(error!);
+        });
+        int largestK = new CacheCodecBenchOptions().TopKs.Max();
+        codecVocab.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is var n && n < largestK) r.AddError($"--codec-vocab must be at least the largest K, {largestK}; got {n}.");
+        });
+        codecTokens.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is var n and < 1) r.AddError($"--codec-tokens must be at least 1, got {n}.");
+        });
         latency.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int>() is var ms and < 1) r.AddError($"--latency-ms must be at least 1, got {ms}.");
@@ -57,12 +90,17 @@ public static class BenchPipelineVerb
         command.Add(latency);
         command.Add(workers);
         command.Add(repeats);
+        command.Add(sections);
+        command.Add(codecVocab);
+        command.Add(codecTokens);
         command.SetAction((parse, ct) => ExecuteAsync(new PipelineBenchOptions
         {
             Sources = options.SourcesOf(parse),
             Latency = TimeSpan.FromMilliseconds(parse.GetValue(latency)),
             Workers = ParseWorkers(parse.GetValue(workers), out _)!,
             Repeats = parse.GetValue(repeats),
+            Sections = ParseSections(parse.GetValue(sections), out _)!,
+            Codec = new CacheCodecBenchOptions { VocabSize = parse.GetValue(codecVocab), Tokens = parse.GetValue(codecTokens) },
         }, env, ct));
         return command;
     }
@@ -91,6 +129,28 @@ public static class BenchPipelineVerb
         return counts;
     }
 
+    /// <summary>"scaling,codec" -> the parts in <see cref="PipelineBench.Parts"/> order; null with an error naming the
+    /// option for an empty list, an unknown part or one named twice.</summary>
+    public static IReadOnlyList<string>? ParseSections(string? text, out string? error)
+    {
+        error = null;
+        var items = (text ?? "").Split(',', StringSplitOptions.TrimEntries);
+        foreach (var item in items)
+        {
+            if (!PipelineBench.Parts.Contains(item))
+            {
+                error = $"--sections takes {string.Join(", ", PipelineBench.Parts)}, comma-separated; got '{text}'.";
+                return null;
+            }
+            if (items.Count(i => i == item) > 1)
+            {
+                error = $"--sections names {item} twice in '{text}'.";
+                return null;
+            }
+        }
+        return PipelineBench.Parts.Where(items.Contains).ToList();
+    }
+
     public static async Task<int> ExecuteAsync(PipelineBenchOptions options, CliEnvironment env, CancellationToken ct)
     {
         var (prepared, exitCode) = await BenchOutput.PrepareAsync(options.Sources, env);
@@ -104,12 +164,16 @@ public static class BenchPipelineVerb
             await env.Out.WriteLineAsync($"distill: bench pipeline {paths.Root}");
             await env.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"  preset {config.Preset}; teacher stand-in {options.Latency.TotalMilliseconds:0.#} ms; workers {string.Join(",", options.Workers)}; " +
-                $"{options.Repeats} repeat(s); {Environment.ProcessorCount} cores"));
+                $"{options.Repeats} repeat(s); {Environment.ProcessorCount} cores; sections {string.Join(",", options.Sections)}"));
             var result = await PipelineBench.RunAsync(options with { Sources = sources }, config.Preset, paths, env.Time.GetUtcNow(),
                 line => env.Out.WriteLine(line), ct);
             var (csv, md) = PipelineBenchReport.Write(PipelineBench.OutputDir(paths.Root), result);
-            return (csv, md, [PipelineBenchReport.Machine(result), PipelineBenchReport.ScalingTable(result),
-                PipelineBenchReport.UtilisationTable(result), PipelineBenchReport.ReplayTable(result), PipelineBenchReport.CacheTable(result)]);
+            var tables = new List<string> { PipelineBenchReport.Machine(result) };
+            if (result.Scaling.Count > 0) tables.Add(PipelineBenchReport.ScalingTable(result));
+            if (result.Utilisation.Count > 0)
+                tables.AddRange([PipelineBenchReport.UtilisationTable(result), PipelineBenchReport.ReplayTable(result), PipelineBenchReport.CacheTable(result)]);
+            if (result.Codec is { } codec) tables.AddRange([CacheCodecReport.Summary(codec), CacheCodecReport.Table(codec)]);
+            return (csv, md, tables);
         });
     }
 }

@@ -12,6 +12,6 @@ public sealed record TopKCodecOptions(int VocabSize, int TopK, int ExactCount = 
     int DeltaBits = TopKCodecOptions.DefaultDeltaBits, double BaseStep = TopKCodecOptions.DefaultBaseStep)
 {
     public const int DefaultExactCount = 4;
-    public const int DefaultDeltaBits = 4;
+    public const int DefaultDeltaBits = 3;
     public const double DefaultBaseStep = 1.0 / 64;
 }

@@ -38,7 +38,8 @@ public class BenchPipelineTests
     public async Task Bench_pipeline_on_tiny_writes_every_section_with_sane_values()
     {
         using var h = new CliHarness(Now);
-        var code = await h.Run(["bench", "pipeline", "--preset", "tiny", "--repeats", "1", "--latency-ms", "5", "--workers", "1,2", .. Small]);
+        var code = await h.Run(["bench", "pipeline", "--preset", "tiny", "--repeats", "1", "--latency-ms", "5", "--workers", "1,2",
+            "--codec-vocab", "512", "--codec-tokens", "8", .. Small]);
         Assert.True(code == 0, h.Err.ToString() + h.Out);
         Assert.False(h.PipelineCalled); // the bench runs its own pipelines, not the CLI's runner
 
@@ -104,7 +105,7 @@ public class BenchPipelineTests
 
         // (d) every cache of the live run (mimic's; mod's too where it keeps its own) holds every row: tokens counted
         // from the dataset, dense = 4 bytes x vocabulary.
-        var cached = rows.Where(r => r.Section == "cache").Select(r => r.Subject).Distinct().ToList();
+        var cached = rows.Where(r => r.Section == "cache" && !r.Subject.StartsWith("vocab")).Select(r => r.Subject).Distinct().ToList();
         Assert.Contains("mimic", cached);
         foreach (var stage in cached)
         {
@@ -133,7 +134,12 @@ public class BenchPipelineTests
         }
 
         var md = File.ReadAllText(mdPath);
-        foreach (var heading in new[] { "## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "## Notes" }) Assert.Contains(heading, md);
+        // (f) the codec rows of the small vocabulary asked for, in the cache section.
+        Assert.Equal(8, Value("cache", "vocab512", "tokens"));
+        Assert.InRange(Value("cache", "vocab512-k64", "grad_cosine"), 0, 1);
+        Assert.True(Value("cache", "vocab512-k64", "bytes_per_token") < Value("cache", "vocab512-k64-float16", "bytes_per_token"));
+
+        foreach (var heading in new[] { "## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "## (f)", "## Notes" }) Assert.Contains(heading, md);
         Assert.Contains($"{Environment.ProcessorCount} cores", md);
         Assert.Contains("torch thread", md);
         Assert.Contains("| 2 | 4 | 32 |", md); // the scaling row of 2 workers with its window and shards
@@ -147,6 +153,11 @@ public class BenchPipelineTests
     [InlineData("--workers", "")]
     [InlineData("--latency-ms", "0")]
     [InlineData("--repeats", "0")]
+    [InlineData("--sections", "cache")]
+    [InlineData("--sections", "codec,codec")]
+    [InlineData("--sections", "")]
+    [InlineData("--codec-vocab", "100")]
+    [InlineData("--codec-tokens", "0")]
     public async Task A_bad_option_exits_2_naming_it_and_creates_nothing(string option, string value)
     {
         using var h = new CliHarness(Now);
@@ -173,6 +184,94 @@ public class BenchPipelineTests
         Assert.Contains("--workers", error);
         Assert.Equal("bench", new PipelineBenchOptions().Sources.Preset);
         Cfg.Load("bench"); // the preset validates
+    }
+
+    [Fact]
+    public async Task Bench_pipeline_sections_codec_measures_the_codec_alone_without_a_dataset()
+    {
+        using var h = new CliHarness(Now);
+        var code = await h.Run("bench", "pipeline", "--preset", "tiny", "--sections", "codec", "--codec-vocab", "1000", "--codec-tokens", "16");
+        Assert.True(code == 0, h.Err.ToString() + h.Out);
+        var root = Path.Combine(h.Dir.Path, "runs", RunDirectory.DefaultName(Now, "tiny", BenchVerb.RunLabel));
+        var rows = ReadCsv(Path.Combine(root, "bench", PipelineBenchReport.CsvFile));
+        Assert.Equal(["machine", "cache"], rows.Select(r => r.Section).Distinct());
+        Assert.False(Directory.Exists(Path.Combine(PipelineBench.WorkDir(root), "data"))); // no dataset, no run
+        foreach (int k in new CacheCodecBenchOptions().TopKs)
+            foreach (var setting in CacheCodecSettings.All)
+            {
+                var subject = CacheCodecRow.SubjectOf(1000, k, setting);
+                Assert.Single(rows, r => r.Subject == subject && r.Metric == "bytes_per_token" && r.Unit == "bytes/token");
+                Assert.Single(rows, r => r.Subject == subject && r.Metric == "grad_cosine");
+            }
+        Assert.Contains(rows, r => r.Subject == "vocab1000-k64" && r.Metric == "grad_cosine");
+        var md = File.ReadAllText(Path.Combine(root, "bench", PipelineBenchReport.MarkdownFile));
+        Assert.Contains("## (f)", md);
+        Assert.Contains("Not measured (see --sections).", md);
+        Assert.Contains("| 64 | compact-zstd |", md);
+        Assert.Contains("| 64 | compact-zstd |", h.Out.ToString()); // the table on stdout too
+    }
+
+    [Fact]
+    public void Sections_parse_in_the_benchs_order()
+    {
+        Assert.Equal([PipelineBench.Scaling, PipelineBench.Codec], BenchPipelineVerb.ParseSections("codec, scaling", out var error));
+        Assert.Null(error);
+        Assert.Null(BenchPipelineVerb.ParseSections("codec,cache", out error));
+        Assert.Contains("--sections", error);
+        Assert.Equal(PipelineBench.Parts, new PipelineBenchOptions().Sections);
+    }
+
+    /// <summary>The codec measurement on a small vocabulary (V = 2000, 48 tokens): a K that holds the whole vocabulary
+    /// makes the sparse KL the dense one; more K, more of the gradient; the compact records are smaller than float16
+    /// lists and keep the gradient (their log-prob errors are at most half a step of 1/64 nats or more).</summary>
+    [Fact]
+    public void Cache_codec_gradients_approach_the_dense_one_with_K_and_the_compact_part_is_smaller()
+    {
+        TorchSharp.torch.set_num_threads(1);
+        const int vocab = 2000;
+        var options = new CacheCodecBenchOptions { VocabSize = vocab, Hidden = 64, Tokens = 48, Chunk = 16, TopKs = [4, 16, 64, vocab], Seed = 3 };
+        var result = CacheCodecBench.Run(options);
+        Assert.Equal(4 * CacheCodecSettings.All.Count, result.Rows.Count);
+        Assert.InRange(result.TeacherEntropy, 0.1, Math.Log(vocab));
+        Assert.True(result.StudentKl > 0.01, $"student KL {result.StudentKl}");
+
+        foreach (var setting in CacheCodecSettings.All)
+        {
+            var cosines = options.TopKs.Select(k => result.Row(k, setting).GradCosine).ToList();
+            for (int i = 1; i < cosines.Count; i++)
+                Assert.True(cosines[i] > cosines[i - 1], $"{setting.Name()}: cosine {cosines[i]} at K = {options.TopKs[i]} not above {cosines[i - 1]}");
+            var tails = options.TopKs.Select(k => result.Row(k, setting).TailMass).ToList();
+            for (int i = 1; i < tails.Count; i++) Assert.True(tails[i] < tails[i - 1], $"{setting.Name()}: tail mass not falling with K");
+            Assert.True(cosines[0] < 0.999, $"{setting.Name()}: K = 4 already gives {cosines[0]}"); // the measurement can tell K apart
+        }
+        // K = V: no tail (its mass is the floor e^-80), so the sparse KL is the dense KL up to the stored log-probs' rounding.
+        var whole = result.Row(vocab, CacheCodecSetting.Float16);
+        Assert.True(whole.TailMass < 1e-30, $"tail mass {whole.TailMass}");
+        Assert.True(whole.GradCosine > 1 - 1e-5 && whole.TokenMinCosine > 1 - 1e-4, $"float16 at K = V: {whole.GradCosine}, min {whole.TokenMinCosine}");
+        // Compact at K = V quantises 1996 log-probs in 3-bit steps, which one large gap widens for the whole token.
+        var compactWhole = result.Row(vocab, CacheCodecSetting.CompactZstd);
+        Assert.True(compactWhole.GradCosine > 0.999, $"compact at K = V: {compactWhole.GradCosine}");
+
+        foreach (int k in options.TopKs)
+        {
+            var f16 = result.Row(k, CacheCodecSetting.Float16);
+            var f16z = result.Row(k, CacheCodecSetting.Float16Zstd);
+            var compact = result.Row(k, CacheCodecSetting.Compact);
+            var compactZ = result.Row(k, CacheCodecSetting.CompactZstd);
+            // The same decoded values with and without zstd.
+            Assert.Equal(f16.GradCosine, f16z.GradCosine);
+            Assert.Equal(compact.GradCosine, compactZ.GradCosine);
+            // Quantising all but 4 log-probs costs little of the gradient.
+            Assert.True(Math.Abs(compact.GradCosine - f16.GradCosine) < 1e-3, $"K = {k}: compact {compact.GradCosine} vs float16 {f16.GradCosine}");
+            Assert.Equal(6 * k + 4, f16.RecordBytes);
+            Assert.Equal(new Distill.Stages.Arrow.TopKCodec(options.Codec(k)).BytesPerToken, compact.RecordBytes);
+            Assert.True(f16.BytesPerToken >= f16.RecordBytes && compact.BytesPerToken >= compact.RecordBytes);
+            Assert.True(compact.BytesPerToken < f16.BytesPerToken, $"K = {k}: compact {compact.BytesPerToken} B vs float16 {f16.BytesPerToken} B");
+            Assert.True(compactZ.BytesPerToken < f16z.BytesPerToken, $"K = {k}: compact-zstd {compactZ.BytesPerToken} B vs float16-zstd {f16z.BytesPerToken} B");
+            Assert.True(f16z.BytesPerToken < f16.BytesPerToken, $"K = {k}: zstd does not shrink int32 ids of 11 bits");
+        }
+        // V = 2000 takes 11 bits: K = 16 -> 22 id bytes; 4 float16 + float16 tail + exponent + 12 3-bit steps (5 bytes) = 16.
+        Assert.Equal(38, result.Row(16).RecordBytes);
     }
 
     [Fact]
