@@ -38,7 +38,7 @@ public static class CacheCodecReport
         return string.Create(CultureInfo.InvariantCulture,
             $"Vocabulary {o.VocabSize}, {o.Tokens} tokens; teacher mean entropy {result.TeacherEntropy:0.00} nats, mean top-1 probability " +
             $"{result.TeacherTop1:0.00}; student KL(p_T || q_S) {result.StudentKl:0.00} nats; ids in the top {o.TopKs.Max()}: " +
-            $"{result.TopKIdBits:0.0} bits of entropy each. Codec: {o.ExactCount} float16 log-probs, then {o.DeltaBits}-bit steps of at least " +
+            $"{result.TopKIdBits:0.0} bits of plug-in entropy each. Codec: {o.ExactCount} float16 log-probs, then {o.DeltaBits}-bit steps of at least " +
             $"{o.BaseStep:0.######} nats; ids at ceil(log2 {o.VocabSize}) = {new Distill.Stages.Arrow.TopKCodec(o.Codec(o.TopKs.Max())).IdBits} bits.");
     }
 

@@ -60,8 +60,8 @@ public sealed record CacheCodecRow(int VocabSize, int TopK, CacheCodecSetting Se
 /// <param name="TeacherEntropy">mean entropy of the teacher distributions, nats.</param>
 /// <param name="TeacherTop1">mean probability of the teacher's most likely token.</param>
 /// <param name="StudentKl">mean KL(p_teacher || q_student) over the full vocabulary, nats.</param>
-/// <param name="TopKIdBits">empirical entropy (bits) of the ids found in the top K, pooled over tokens and the
-/// largest K: 18 bits would be no skew at all at 151,646.</param>
+/// <param name="TopKIdBits">plug-in entropy (bits) of the ids found in the top K, pooled over tokens and the largest K:
+/// log2(151,646) = 17.2 would be no skew at all. Biased low when tokens x K is not much larger than the vocabulary.</param>
 public sealed record CacheCodecResult(CacheCodecBenchOptions Options, double TeacherEntropy, double TeacherTop1, double StudentKl,
     double TopKIdBits, IReadOnlyList<CacheCodecRow> Rows)
 {
