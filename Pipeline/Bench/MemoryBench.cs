@@ -13,7 +13,7 @@ namespace Distill.Pipeline.Bench;
 /// <param name="KeptBytes">the training batches the stage kept on disk.</param>
 public sealed record MemoryRow(string Subject, int Scale, int Window, int TrainSamples, double PeakBytes, double KeptBytes, double WallSeconds);
 
-/// <summary>Section (f) of <c>bench pipeline</c> (issue 15, item 1): the peak resident memory of the mimic stage at the
+/// <summary>Section (g) of <c>bench pipeline</c> (issue 15, item 1): the peak resident memory of the mimic stage at the
 /// preset's data and at <see cref="Scale"/> times as many training scenes, each a child process (a fresh heap) that
 /// runs only mimic against the bench's teacher, cache off; and the larger data once more with a window that holds
 /// every shard (all batches decoded at once, as mimic kept them in memory before it read them back from disk).</summary>
@@ -39,13 +39,11 @@ public static class MemoryBench
         foreach (var (subject, factor, w) in runs)
         {
             var dir = Path.Combine(workDir, "memory-" + subject);
-            var args = new List<string> { "run", "--preset", preset, "--run", dir };
-            if (!string.IsNullOrEmpty(sources.ConfigFile)) args.AddRange(["--config", Path.GetFullPath(sources.ConfigFile)]);
-            foreach (var define in sources.Overrides) args.AddRange(["-D", define]);
+            var args = Arguments(sources, preset, dir);
             args.AddRange([.. Define("distill.stages", "[mimic]"), .. Define("distill.teacher.checkpoint", Quote(teacherDir)),
                 .. Define("distill.data.train-scenes", (scenes * factor).ToString(CultureInfo.InvariantCulture)),
                 .. Define("distill.parallelism.replay-window", w.ToString(CultureInfo.InvariantCulture)), .. Define("distill.cache.mode", "off")]);
-            log?.Invoke($"  (f) memory: {subject}, {scenes * factor} training scenes, replay window {w}");
+            log?.Invoke($"  (g) memory: {subject}, {scenes * factor} training scenes, replay window {w}");
             var (exitCode, seconds) = await Soak.RunChildAsync(command, args, dir, null, TimeProvider.System, ct);
             if (exitCode != 0)
                 throw new InvalidOperationException($"bench memory run {subject} exited with {exitCode}: {SoakFailure.Describe(exitCode, dir).Message} (see {dir})");
@@ -56,6 +54,28 @@ public static class MemoryBench
                 $"      {rows[^1].TrainSamples} training samples: peak RSS {rows[^1].PeakBytes / (1 << 20):0} MiB, kept {rows[^1].KeptBytes / (1 << 20):0.0} MiB, {seconds:0} s"));
         }
         return rows;
+    }
+
+    /// <summary>Trains the preset's teacher in a child run of its own (<c>distill.stages = [teacher]</c>) and returns
+    /// its checkpoint.</summary>
+    public static async Task<string> TrainTeacherAsync(ConfigSources sources, string preset, string workDir, DistillCommand command,
+        Action<string>? log, CancellationToken ct)
+    {
+        var dir = Path.Combine(workDir, "memory-teacher");
+        log?.Invoke("  (g) memory: training the teacher the mimic runs distil");
+        var (exitCode, _) = await Soak.RunChildAsync(command, [.. Arguments(sources, preset, dir), .. Define("distill.stages", "[teacher]")],
+            dir, null, TimeProvider.System, ct);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"bench memory: the teacher run exited with {exitCode}: {SoakFailure.Describe(exitCode, dir).Message} (see {dir})");
+        return Path.Combine(dir, "checkpoints", "teacher");
+    }
+
+    private static List<string> Arguments(ConfigSources sources, string preset, string dir)
+    {
+        var args = new List<string> { "run", "--preset", preset, "--run", dir };
+        if (!string.IsNullOrEmpty(sources.ConfigFile)) args.AddRange(["--config", Path.GetFullPath(sources.ConfigFile)]);
+        foreach (var define in sources.Overrides) args.AddRange(["-D", define]);
+        return args;
     }
 
     private static string[] Define(string key, string value) => ["-D", $"{key}={value}"];

@@ -37,6 +37,12 @@ public sealed record PipelineBenchOptions
     /// <summary>The cache codec measurement (<see cref="PipelineBench.Codec"/>); its seed is the configuration's.</summary>
     public CacheCodecBenchOptions Codec { get; init; } = new();
 
+    /// <summary>How many times the preset's training scenes the larger memory run (g) has.</summary>
+    public int MemoryScale { get; init; } = MemoryBench.Scale;
+
+    /// <summary>The binary the memory runs (g) start as child processes.</summary>
+    public DistillCommand Command { get; init; } = DistillCommand.ThisBinary();
+
     public bool Measures(string part) => Sections.Contains(part);
 }
 
@@ -46,14 +52,16 @@ public sealed record PipelineBenchOptions
 /// without actors (<see cref="StudentStageBench"/>), (d) the cache's bytes per distilled token against dense float32
 /// logits (<see cref="CacheBytes"/>), (e) the student stages with a teacher faster than they are, (f) the compact top-K
 /// cache at a real vocabulary: bytes per token and the sparse-KL gradient's cosine to the dense one
-/// (<see cref="CacheCodecBench"/>). Works in <c>&lt;run&gt;/bench/pipeline/</c> (replaced on every run).</summary>
+/// (<see cref="CacheCodecBench"/>), (g) the mimic stage's peak memory at the preset's data and at ten times as much
+/// (<see cref="MemoryBench"/>). Works in <c>&lt;run&gt;/bench/pipeline/</c> (replaced on every run).</summary>
 public static class PipelineBench
 {
     /// <summary>The parts <c>--sections</c> chooses from: (a) <see cref="Scaling"/>; (b) to (e) <see cref="Stages"/>,
     /// which share the live runs; (f) <see cref="Codec"/>, whose rows go to the CSV's cache section.</summary>
-    public const string Scaling = "scaling", Stages = "stages", Codec = "codec";
+    public const string Scaling = "scaling", Stages = "stages", Codec = "codec", Memory = "memory";
 
-    public static readonly IReadOnlyList<string> Parts = [Scaling, Stages, Codec];
+    /// <summary>Every part, in the order they run; (g) <see cref="Memory"/> runs child processes.</summary>
+    public static readonly IReadOnlyList<string> Parts = [Scaling, Stages, Codec, Memory];
 
     /// <summary>Subject of the rows that add up every student stage.</summary>
     public const string Total = "all";
@@ -125,10 +133,19 @@ public static class PipelineBench
             codec = await Task.Run(() => CacheCodecBench.Run(options.Codec with { Seed = s.Seed }, log, ct), ct);
         }
 
+        // (g) child processes against one teacher: the live runs' or, without them, one trained for it.
+        IReadOnlyList<MemoryRow> memory = [];
+        if (options.Measures(Memory))
+        {
+            var teacher = live.Count > 0 ? Path.Combine(live[0].Root, "checkpoints", "teacher")
+                : await MemoryBench.TrainTeacherAsync(sources, preset, work, options.Command, log, ct);
+            memory = await MemoryBench.RunAsync(sources, preset, s, teacher, work, options.Command, options.MemoryScale, log, ct);
+        }
+
         machine = machine with { LoadAtEnd = MachineInfo.LoadAverage() };
         return new PipelineBenchResult(preset, machine, sizes, options.Latency.TotalMilliseconds, options.Repeats,
             scaling, live.Count == 0 ? [] : Utilisation(live), live.Count == 0 ? [] : Replay(live, replay, limit), cache,
-            live.Count == 0 ? [] : Overlap(overlap), codec, Notes(s, options, scaling, codec));
+            live.Count == 0 ? [] : Overlap(overlap), codec, Notes(s, options, scaling, codec)) { Memory = memory };
     }
 
     /// <summary>The student stages measured: the distillation stages of <see cref="StudentStageBench.Stages"/>.</summary>
@@ -205,6 +222,13 @@ public static class PipelineBench
         if (scaling.Count > 0) notes.Add(ScalingNote(s, options, scaling));
         if (options.Measures(Stages)) notes.AddRange(StageNotes);
         if (codec is not null) notes.AddRange(CacheCodecReport.Notes(codec));
+        if (options.Measures(Memory))
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"(g) Each run is a child process (a fresh heap) that runs only mimic against one teacher, cache off, on the preset's training " +
+                $"scenes and on {options.MemoryScale} times as many; peak RSS = the stage's rss_peak_bytes (VmHWM from the stage's start, after a " +
+                $"full GC and malloc_trim). The last run decodes every kept batch at once (a window larger than the shard count), as mimic kept " +
+                $"its batches in memory before they were read back from disk. The frozen vision tower's feature cache grows with the images " +
+                $"(up to 1 GiB) and is part of every figure."));
         notes.Add("Timings are wall-clock on a machine that may be shared: the load average at start and end is in the machine line. Torch threads come " +
                   "from distill.torch-threads as in a run." +
                   (options.Sections.Count == Parts.Count ? "" : $" Measured: {string.Join(", ", options.Sections)} (--sections)."));

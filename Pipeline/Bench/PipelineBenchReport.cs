@@ -13,7 +13,7 @@ public static class PipelineBenchReport
     public const string Header = "section,subject,metric,value,unit";
 
     /// <summary>The CSV sections, in order.</summary>
-    public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache", "overlap"];
+    public static readonly IReadOnlyList<string> Sections = ["machine", "scaling", "utilisation", "replay", "cache", "overlap", "memory"];
 
     /// <summary>Writes both files into <paramref name="directory"/> (created); returns their paths.</summary>
     public static (string Csv, string Markdown) Write(string directory, PipelineBenchResult result) =>
@@ -107,7 +107,31 @@ public static class PipelineBenchReport
             Line("overlap", o.Stage, "stream", o.StreamSeconds, "s");
             Line("overlap", o.Stage, "trainer_busy_fraction", o.BusyFraction);
         }
+        var baseline = result.Memory.FirstOrDefault(x => x.Scale == 1);
+        foreach (var r in result.Memory)
+        {
+            Line("memory", r.Subject, "scale", r.Scale);
+            Line("memory", r.Subject, "replay_window", r.Window, "shards");
+            Line("memory", r.Subject, "train_samples", r.TrainSamples);
+            Line("memory", r.Subject, "rss_peak", r.PeakBytes / (1 << 20), "MiB");
+            Line("memory", r.Subject, "kept", r.KeptBytes / (1 << 20), "MiB");
+            Line("memory", r.Subject, "wall", r.WallSeconds, "s");
+            if (baseline is not null && r != baseline) Line("memory", r.Subject, "rss_peak_over_1x", r.PeakBytes / baseline.PeakBytes);
+        }
         return s.ToString();
+    }
+
+    private static string MemoryTable(PipelineBenchResult result)
+    {
+        var baseline = result.Memory.FirstOrDefault(m => m.Scale == 1);
+        var t = new System.Text.StringBuilder();
+        t.AppendLine("| run | data | training samples | replay window (shards) | peak RSS (MiB) | / 1x | kept on disk (MiB) | wall (s) |");
+        t.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var m in result.Memory)
+            t.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {m.Subject} | {m.Scale}x | {m.TrainSamples} | {(m.Window >= MemoryBench.AllInMemory ? "all" : m.Window.ToString(CultureInfo.InvariantCulture))} | " +
+                $"{m.PeakBytes / (1 << 20):0} | {(baseline is null ? double.NaN : m.PeakBytes / baseline.PeakBytes):0.00} | {m.KeptBytes / (1 << 20):0.0} | {m.WallSeconds:0} |"));
+        return t.ToString();
     }
 
     public static string Machine(PipelineBenchResult result)
@@ -215,6 +239,10 @@ public static class PipelineBenchReport
         s.AppendLine("## (f) The cache at a real vocabulary: compact top-K");
         s.AppendLine();
         s.Append(result.Codec is { } codec ? CacheCodecReport.Summary(codec) + "\n\n" + CacheCodecReport.Table(codec) : NotMeasured + "\n");
+        s.AppendLine();
+        s.AppendLine("## (g) Memory: mimic at the preset's data and at more");
+        s.AppendLine();
+        s.Append(result.Memory.Count > 0 ? MemoryTable(result) : NotMeasured + "\n");
         s.AppendLine();
         s.AppendLine("## Notes");
         s.AppendLine();

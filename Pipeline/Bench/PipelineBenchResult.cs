@@ -86,4 +86,8 @@ public sealed record PipelineBenchResult(
     IReadOnlyList<CacheBytesRow> Cache,
     IReadOnlyList<OverlapRow> Overlap,
     CacheCodecResult? Codec,
-    IReadOnlyList<string> Notes);
+    IReadOnlyList<string> Notes)
+{
+    /// <summary>The mimic stage's peak memory at the preset's data and more (g); empty when not measured.</summary>
+    public IReadOnlyList<MemoryRow> Memory { get; init; } = [];
+}

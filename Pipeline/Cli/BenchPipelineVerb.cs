@@ -40,10 +40,21 @@ public static class BenchPipelineVerb
         {
             Description = $"parts to measure, comma-separated: {PipelineBench.Scaling} (a), {PipelineBench.Stages} (b-e: utilisation, replay, " +
                           $"cache bytes, overlap; they share the live runs), {PipelineBench.Codec} (f: the compact top-K cache at a real vocabulary, " +
-                          "rows in the CSV's cache section)",
+                          "rows in the CSV's cache section), {PipelineBench.Memory} (g: mimic's peak memory at the preset's data and --memory-scale times as much, " +
+                          "child runs)",
             HelpName = "PART,PART,...",
             DefaultValueFactory = _ => string.Join(",", PipelineBench.Parts),
         };
+        var memoryScale = new Option<int>("--memory-scale")
+        {
+            Description = "the larger memory run (g) has this many times the preset's training scenes",
+            HelpName = "N",
+            DefaultValueFactory = _ => MemoryBench.Scale,
+        };
+        memoryScale.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is var n and (< 2 or > 1000)) r.AddError($"--memory-scale must be in 2..1000, got {n}.");
+        });
         var codecVocab = new Option<int>("--codec-vocab")
         {
             Description = "vocabulary of the codec measurement (f); default Qwen2's",
@@ -93,6 +104,7 @@ public static class BenchPipelineVerb
         command.Add(sections);
         command.Add(codecVocab);
         command.Add(codecTokens);
+        command.Add(memoryScale);
         command.SetAction((parse, ct) => ExecuteAsync(new PipelineBenchOptions
         {
             Sources = options.SourcesOf(parse),
@@ -101,6 +113,8 @@ public static class BenchPipelineVerb
             Repeats = parse.GetValue(repeats),
             Sections = ParseSections(parse.GetValue(sections), out _)!,
             Codec = new CacheCodecBenchOptions { VocabSize = parse.GetValue(codecVocab), Tokens = parse.GetValue(codecTokens) },
+            MemoryScale = parse.GetValue(memoryScale),
+            Command = env.DistillCommand,
         }, env, ct));
         return command;
     }

@@ -39,7 +39,7 @@ public class BenchPipelineTests
     {
         using var h = new CliHarness(Now);
         var code = await h.Run(["bench", "pipeline", "--preset", "tiny", "--repeats", "1", "--latency-ms", "5", "--workers", "1,2",
-            "--codec-vocab", "512", "--codec-tokens", "8", .. Small]);
+            "--codec-vocab", "512", "--codec-tokens", "8", "--sections", "scaling,stages,codec", .. Small]);
         Assert.True(code == 0, h.Err.ToString() + h.Out);
         Assert.False(h.PipelineCalled); // the bench runs its own pipelines, not the CLI's runner
 
@@ -51,7 +51,7 @@ public class BenchPipelineTests
         var rows = ReadCsv(csvPath);
         double Value(string section, string subject, string metric) =>
             rows.Single(r => r.Section == section && r.Subject == subject && r.Metric == metric).Value;
-        Assert.Equal(PipelineBenchReport.Sections, rows.Select(r => r.Section).Distinct());
+        Assert.Equal(PipelineBenchReport.Sections.Where(x => x != "memory"), rows.Select(r => r.Section).Distinct()); // (g) has its own test
 
         Assert.Equal(Environment.ProcessorCount, Value("machine", "machine", "cores"));
         Assert.True(Value("machine", "machine", "torch_threads") >= 1);
@@ -209,6 +209,29 @@ public class BenchPipelineTests
         Assert.Contains("Not measured (see --sections).", md);
         Assert.Contains("| 64 | compact-zstd |", md);
         Assert.Contains("| 64 | compact-zstd |", h.Out.ToString()); // the table on stdout too
+    }
+
+    [Fact]
+    public async Task Bench_pipeline_memory_runs_mimic_at_more_data_in_child_processes_and_reports_each_peak()
+    {
+        using var h = new CliHarness(Now);
+        var code = await h.Run(["bench", "pipeline", "--preset", "tiny", "--sections", "memory", "--memory-scale", "2", .. Small]);
+        Assert.True(code == 0, h.Err.ToString() + h.Out);
+        var root = Path.Combine(h.Dir.Path, "runs", RunDirectory.DefaultName(Now, "tiny", BenchVerb.RunLabel));
+        var rows = ReadCsv(Path.Combine(root, "bench", PipelineBenchReport.CsvFile));
+        double Value(string subject, string metric) => rows.Single(r => r.Section == "memory" && r.Subject == subject && r.Metric == metric).Value;
+        Assert.Equal(["mimic-1x", "mimic-2x", "mimic-2x-all-in-memory"], rows.Where(r => r.Section == "memory").Select(r => r.Subject).Distinct());
+        // tiny: 24 scenes x 2 questions, of which the labelled share and pool are all distilled; twice the scenes, twice the samples.
+        Assert.Equal(2 * Value("mimic-1x", "train_samples"), Value("mimic-2x", "train_samples"));
+        Assert.Equal(Value("mimic-2x", "train_samples"), Value("mimic-2x-all-in-memory", "train_samples"));
+        foreach (var subject in new[] { "mimic-1x", "mimic-2x", "mimic-2x-all-in-memory" })
+        {
+            Assert.InRange(Value(subject, "rss_peak"), 50, 64 * 1024);      // MiB: a real peak of a process with libtorch
+            Assert.True(Value(subject, "kept") > 0);
+        }
+        Assert.True(Value("mimic-2x", "kept") > 1.5 * Value("mimic-1x", "kept"));   // the kept batches grow with the data
+        Assert.Equal(1e6, Value("mimic-2x-all-in-memory", "replay_window"));
+        Assert.Contains("## (g) Memory", File.ReadAllText(Path.Combine(root, "bench", PipelineBenchReport.MarkdownFile)));
     }
 
     [Fact]
