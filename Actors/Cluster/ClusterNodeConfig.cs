@@ -1,4 +1,6 @@
 using System.Globalization;
+using Akka.Actor;
+using Akka.Actor.Setup;
 using Akka.Configuration;
 
 namespace Distill.Actors.Cluster;
@@ -25,11 +27,16 @@ public sealed record ClusterNodeOptions
     /// <summary>An unreachable member is downed (removed) by the split-brain resolver after this long without
     /// further membership changes; then its actors count as terminated and their leases are re-issued.</summary>
     public TimeSpan DownAfter { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The node's TLS; null = plain TCP (<c>distill.cluster.insecure</c>, or tests of the flow itself). Nodes
+    /// of one cluster must agree: a TLS node refuses plain connections, and their addresses differ in protocol.</summary>
+    public ClusterNodeTls? Tls { get; init; }
 }
 
 /// <summary>The Akka HOCON of a cluster node: Akka.Cluster over Akka.Remote's DotNetty TCP transport, roles, the
 /// frame and socket buffer sizes (all derived from the batch limit, in this one place), failure detection and the
-/// split-brain resolver. Merge application settings over it; it falls back to <see cref="DistillActorsConfig.Config"/>.</summary>
+/// split-brain resolver. Merge application settings over it; it falls back to <see cref="DistillActorsConfig.Config"/>.
+/// Start the node with <see cref="Setup"/>: with TLS the transport's certificate and validator are not HOCON.</summary>
 public static class ClusterNodeConfig
 {
     /// <summary>Every node's ActorSystem has this name (nodes of one cluster must agree on it).</summary>
@@ -69,6 +76,9 @@ public static class ClusterNodeConfig
               remote {
                 log-remote-lifecycle-events = off
                 dot-netty.tcp {
+                  # On: the certificate and the validator come from ClusterNodeTls.Setup (without it the transport
+                  # would look for ssl.certificate.path, which is empty, and fail to start).
+                  enable-ssl = {{(options.Tls is null ? "off" : "on")}}
                   hostname = "{{options.Host}}"
                   port = {{options.Port}}
                   maximum-frame-size = {{frame}}b
@@ -95,5 +105,19 @@ public static class ClusterNodeConfig
             }
             """;
         return ConfigurationFactory.ParseString(hocon).WithFallback(DistillActorsConfig.Config);
+    }
+
+    /// <summary>What <c>ActorSystem.Create(SystemName, ...)</c> starts a node from: <paramref name="config"/> (built by
+    /// <see cref="Build"/> from <paramref name="options"/>, application settings merged over it) and, with TLS, the
+    /// transport's <see cref="ClusterNodeTls.Setup"/>.</summary>
+    public static ActorSystemSetup Setup(Config config, ClusterNodeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(options);
+        var ssl = config.GetBoolean("akka.remote.dot-netty.tcp.enable-ssl");
+        if (ssl != options.Tls is not null)
+            throw new ArgumentException($"the config has enable-ssl = {(ssl ? "on" : "off")} but the options {(options.Tls is null ? "have no" : "have")} TLS: build it from the same options", nameof(config));
+        var bootstrap = BootstrapSetup.Create().WithConfig(config);
+        return options.Tls is { } tls ? bootstrap.And(tls.Setup()) : ActorSystemSetup.Create(bootstrap);
     }
 }
