@@ -41,7 +41,7 @@ public static class NodeVerb
         role.AcceptOnlyFromAmong([.. Roles]);
         var seed = new Option<string?>("--seed")
         {
-            Description = $"teacher: the coordinator's address, {ClusterAddress.Of("HOST", 4053)} (default distill.cluster.seed)",
+            Description = $"teacher: the coordinator's address, {ClusterAddress.Of("HOST", 4053)} (akka.tcp://... with distill.cluster.insecure = true; default distill.cluster.seed)",
             HelpName = "ADDRESS",
         };
         var index = new Option<int>("--index")

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Akka.Configuration;
 using Distill.Actors.Cluster;
 using Distill.Actors.Messages;
@@ -10,7 +11,9 @@ namespace Distill.Pipeline.Cluster;
 /// <summary>A teacher node process (<c>distill node --role teacher</c>): an ActorSystem with the teacher and loader
 /// roles that joins the coordinator at the seed address and serves every distillation stage the coordinator opens
 /// on it (<see cref="TeacherNode"/>, stages from <see cref="NodeStageCatalog"/>). It ends with 0 when the coordinator
-/// leaves the cluster (the run is over), 1 when it cannot join or was downed, 130 on Ctrl-C / SIGTERM.</summary>
+/// leaves the cluster (the run is over), 1 when it cannot join or was downed, 130 on Ctrl-C / SIGTERM; 2 when its
+/// configuration or its TLS certificates cannot be used (<see cref="ClusterSecurity"/>: on a loopback host without
+/// certificates, the run's throwaway CA made by the coordinator, in the run directory of <c>--run</c>).</summary>
 public static class TeacherNodeHost
 {
     /// <summary>Teacher nodes log at INFO (what joined, which shards were inferred) into their own log.</summary>
@@ -23,6 +26,9 @@ public static class TeacherNodeHost
           actor.ask-timeout = infinite
         }
         """);
+
+    /// <summary>Teacher node <paramref name="index"/>'s name in its log, pid and certificate files.</summary>
+    public static string NodeName(int index) => $"teacher-{index}";
 
     public static async Task<int> RunAsync(NodeOptions options, CliEnvironment env, CancellationToken ct)
     {
@@ -40,8 +46,8 @@ public static class TeacherNodeHost
         var c = s.Cluster;
         var seed = options.Seed ?? c.Seed;
         string? problem = seed.Length == 0
-            ? $"a teacher node needs the coordinator's address: --seed {ClusterAddress.Of("HOST", 4053)} (or distill.cluster.seed)"
-            : ClusterAddress.Check(seed) is { } bad ? $"--seed: {bad}" : null;
+            ? $"a teacher node needs the coordinator's address: --seed {ClusterAddress.Of("HOST", 4053, tls: !c.Insecure)} (or distill.cluster.seed)"
+            : ClusterAddress.Check(seed, tls: !c.Insecure) is { } bad ? $"--seed: {bad}" : null;
         var port = c.TeacherBasePort == 0 ? 0 : c.TeacherBasePort + options.Index;
         if (problem is null && port > 65535)
             problem = $"teacher node {options.Index} would listen on port {port} (distill.cluster.teacher.base-port {c.TeacherBasePort} + index): above 65535";
@@ -51,7 +57,20 @@ public static class TeacherNodeHost
             return ExitCodes.ConfigurationError;
         }
 
-        var nodeConfig = Logging.WithFallback(ClusterNodeConfig.Build(new ClusterNodeOptions
+        var runDir = options.Sources.RunDir is { } run ? Path.GetFullPath(run) : null;
+        ClusterNodeTls? tls;
+        try
+        {
+            tls = ClusterSecurity.Resolve(c, runDir, NodeName(options.Index), makeAuthority: false);
+        }
+        catch (ClusterTlsException e)
+        {
+            await env.Error.WriteLineAsync($"distill: teacher node {options.Index}: {e.Message}\nNothing was run.");
+            return ExitCodes.ConfigurationError;
+        }
+        if (tls is null) await env.Error.WriteLineAsync(ClusterSecurity.InsecureWarning(c));
+
+        var nodeOptions = new ClusterNodeOptions
         {
             Host = c.Host,
             Port = port,
@@ -59,11 +78,13 @@ public static class TeacherNodeHost
             MaxBatchBytes = s.Transport.MaxBatchBytes,
             HeartbeatPause = c.HeartbeatPause,
             DownAfter = c.DownAfter,
-        }));
+            Tls = tls,
+        };
+        var nodeConfig = Logging.WithFallback(ClusterNodeConfig.Build(nodeOptions));
         ActorSystem system;
         try
         {
-            system = ActorSystem.Create(ClusterNodeConfig.SystemName, nodeConfig);
+            system = ActorSystem.Create(ClusterNodeConfig.SystemName, ClusterNodeConfig.Setup(nodeConfig, nodeOptions));
         }
         catch (Exception e)
         {
@@ -71,10 +92,11 @@ public static class TeacherNodeHost
             return ExitCodes.RunFailed;
         }
 
+        if (tls is null) system.Log.Warning("{0}", ClusterSecurity.InsecureWarning(c));
         var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
         await env.Out.WriteLineAsync($"distill: teacher node {options.Index} at {self} (pid {Environment.ProcessId}) joining {seed}; " +
                                      $"{c.TeacherLoaders} loader(s), {c.TeacherWorkers} teacher worker(s) per stage");
-        Akka.Cluster.Cluster.Get(system).JoinSeedNodes([ClusterAddress.Parse(seed)]);
+        Akka.Cluster.Cluster.Get(system).JoinSeedNodes([ClusterAddress.Parse(seed, tls: tls is not null)]);
 
         var catalog = new NodeStageCatalog(options.Sources with { ConfigFile = null });
         var agent = system.ActorOf(TeacherNode.Props(new TeacherNodeOptions
@@ -83,7 +105,7 @@ public static class TeacherNodeHost
             TeacherWorkers = c.TeacherWorkers,
             MaxBatchBytes = s.Transport.MaxBatchBytes,
             RegisterTimeout = c.JoinTimeout,
-            RunDir = options.Sources.RunDir is { } run ? Path.GetFullPath(run) : null,
+            RunDir = runDir,
         }, catalog.Resolve), TeacherNode.Name);
 
         var ended = agent.Ask<TeacherNodeEnded>(AwaitNodeEnd.Instance, Timeout.InfiniteTimeSpan);

@@ -23,17 +23,48 @@ public static class ConfigSchema
     /// settings records declare them (<see cref="Declaration.SettingsTree"/>).</summary>
     public static IReadOnlyList<SchemaKey> Keys => Declaration.SettingsTree.Keys;
 
-    /// <summary>The cluster's host must be reachable by other nodes; a seed must be a Distill node's address.</summary>
-    private static IEnumerable<string> ClusterChecks(Func<string, long?> number, Func<string, string?> text)
+    /// <summary>The cluster's host must be reachable by other nodes; a seed must be a Distill node's address, of a TLS
+    /// cluster unless <c>insecure</c>. TLS: a non-loopback host needs the CA and this node's certificate unless
+    /// <c>insecure = true</c>; the CA and the certificate go together, a key only with a certificate, and certificates
+    /// not with <c>insecure</c>. Whether the files can be used is checked by the node that uses them when it starts
+    /// (<see cref="Cluster.ClusterSecurity"/>): a teacher node reads the coordinator's configuration, whose paths
+    /// need not exist on its machine.</summary>
+    private static IEnumerable<string> ClusterChecks(Func<string, object?> get)
     {
-        if (text("distill.cluster.host") is { } host && host.Trim() is "0.0.0.0" or "::" or "*")
+        long? number(string p) => get(p) as long?;
+        string? text(string p) => get(p) as string;
+        var host = text("distill.cluster.host");
+        if (host is not null && host.Trim() is "0.0.0.0" or "::" or "*")
             yield return $"distill.cluster.host: '{host}' binds every interface but is no address other nodes can reach; give this machine's address (127.0.0.1 for one machine)";
-        if (text("distill.cluster.seed") is { Length: > 0 } seed && Cluster.ClusterAddress.Check(seed) is { } problem)
+        var insecure = get("distill.cluster.insecure") as bool?;
+        if (text("distill.cluster.seed") is { Length: > 0 } seed && Cluster.ClusterAddress.Check(seed, insecure is null ? null : !insecure) is { } problem)
             yield return $"distill.cluster.seed: {problem}";
         var basePort = number("distill.cluster.teacher.base-port");
         var coordinatorPort = number("distill.cluster.coordinator.port");
         if (basePort is > 0 && coordinatorPort is > 0 && basePort == coordinatorPort)
             yield return $"distill.cluster.teacher.base-port ({basePort}) must differ from distill.cluster.coordinator.port ({coordinatorPort})";
+
+        var ca = text("distill.cluster.tls.ca");
+        var certificate = text("distill.cluster.tls.certificate");
+        var key = text("distill.cluster.tls.key");
+        if (ca is null || certificate is null || key is null || insecure is null) yield break;
+        if (insecure == true)
+        {
+            foreach (var (name, value) in new[] { ("ca", ca), ("certificate", certificate), ("key", key) })
+                if (value.Length > 0)
+                    yield return $"distill.cluster.insecure = true turns TLS off, but distill.cluster.tls.{name} is set ('{value}'): unset one of them";
+            yield break;
+        }
+        if (certificate.Length > 0 && ca.Length == 0)
+            yield return "distill.cluster.tls.certificate needs distill.cluster.tls.ca: the CA that signed every node's certificate, which a peer's must chain to";
+        if (ca.Length > 0 && certificate.Length == 0)
+            yield return "distill.cluster.tls.ca needs distill.cluster.tls.certificate: this node's own certificate, signed by that CA (PKCS#12, or PEM with distill.cluster.tls.key)";
+        if (key.Length > 0 && certificate.Length == 0)
+            yield return "distill.cluster.tls.key is the private key of a PEM distill.cluster.tls.certificate, which is not set";
+        if (host is { Length: > 0 } && certificate.Length == 0 && ca.Length == 0 && !Cluster.ClusterSecurity.IsLoopback(host))
+            yield return $"distill.cluster.host '{host}' is not a loopback address, so the cluster runs TLS with mutual authentication: set " +
+                         "distill.cluster.tls.ca (the CA) and distill.cluster.tls.certificate (this node's certificate signed by it), " +
+                         "or distill.cluster.insecure = true to run without TLS (any process that can reach the port could join)";
     }
 
     // Lazy: the declarations read the word lists above, so the schema is derived only after this class is initialised.
@@ -142,7 +173,7 @@ public static class ConfigSchema
                 yield return $"{p}.kv-heads ({kv}) must divide {p}.heads ({heads})";
         }
 
-        foreach (var error in ClusterChecks(I, S)) yield return error;
+        foreach (var error in ClusterChecks(get)) yield return error;
 
         if (get("distill.mimic.kd-weight") is double kd && get("distill.mimic.ce-weight") is double ce && kd == 0 && ce == 0)
             yield return "distill.mimic.kd-weight and distill.mimic.ce-weight are both 0: the student would learn nothing";

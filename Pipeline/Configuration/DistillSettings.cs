@@ -212,7 +212,8 @@ public sealed record TransportSettings([Int(64 * 1024, 1L << 30)] long MaxBatchB
 /// <summary><c>distill.cluster</c>: the Akka cluster of <c>./run.sh cluster</c> and <c>distill node</c>. The coordinator
 /// node (supervisor, stage coordinators, trainer, compute stages) listens on <see cref="Host"/>:<see cref="CoordinatorPort"/>
 /// and is the seed; each teacher node runs <see cref="TeacherLoaders"/> loaders and <see cref="TeacherWorkers"/>
-/// teacher workers per distillation stage. <see cref="Seed"/> empty = teacher nodes get it from <c>--seed</c>.</summary>
+/// teacher workers per distillation stage. <see cref="Seed"/> empty = teacher nodes get it from <c>--seed</c>. The
+/// transport is TLS with mutual authentication (<see cref="Tls"/>) unless <see cref="Insecure"/>.</summary>
 public sealed record ClusterSettings(
     [Text(AllowEmpty = false, Description = "address this node binds to and other nodes reach it at")] string Host,
     [Text(Description = "coordinator address teacher nodes join (akka.tcp://distill@host:port); empty = give --seed")] string Seed,
@@ -224,7 +225,17 @@ public sealed record ClusterSettings(
     [Int(1, 86400, Description = "seconds")] TimeSpan TeacherWait,
     [Int(1, 86400, Description = "seconds")] TimeSpan JoinTimeout,
     [Int(1, 600, Description = "seconds")] TimeSpan HeartbeatPause,
-    [Int(1, 600, Description = "seconds")] TimeSpan DownAfter);
+    [Int(1, 600, Description = "seconds")] TimeSpan DownAfter,
+    ClusterTlsSettings Tls,
+    [Flag(Description = "true = plain TCP, no TLS: any process that can reach a node's port can join and send")] bool Insecure);
+
+/// <summary><c>distill.cluster.tls</c>: this node's certificate and the CA every node's certificate must be signed by
+/// (paths absolute; empty = null). Both null on a loopback host = the run's throwaway certificates under
+/// <c>&lt;run&gt;/cluster/tls/</c> (<see cref="Cluster.ClusterCertificates"/>).</summary>
+public sealed record ClusterTlsSettings(
+    [Path(Description = "the CA certificate (PEM or DER) every node's certificate must chain to")] string? Ca,
+    [Path(Description = "this node's certificate: PKCS#12 (.p12/.pfx, no password) with its key, or PEM with distill.cluster.tls.key")] string? Certificate,
+    [Path(Description = "PEM private key of a PEM certificate; empty for PKCS#12")] string? Key);
 
 /// <summary><c>distill.cache</c>: the teacher-output cache. <see cref="Dir"/> empty = <c>&lt;run-dir&gt;/cache</c>
 /// (absolute after <see cref="Runs.RunDirectory.Create"/> when set).</summary>
