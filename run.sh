@@ -277,6 +277,8 @@ The run directory (default runs/<yyyyMMdd-HHmmss>-cluster-<preset>) gets logs/no
 logs/node-teacher-<i>.log, and cluster/seed (the coordinator's address) and cluster/node-<role>-<i>.pid.
 Ports, roles and per-node parallelism come from hocon/cluster.conf (override with -D distill.cluster.<key>=...).
 Each process gets cores / (N + 1) torch threads (at least 1) unless -D distill.torch-threads=... is given.
+The nodes talk TLS with mutual authentication: the coordinator makes a throwaway CA in cluster/tls/ (ca.crt, ca.key)
+and every node its certificate there (node-<role>-<i>.p12); -D distill.cluster.insecure=true turns TLS off.
 USAGE
 }
 

@@ -124,6 +124,14 @@ public static class TeacherNodeHost
                 await (end.Normal ? env.Out : env.Error).WriteLineAsync($"distill: teacher node {options.Index}: {end.Reason}");
                 return end.Normal ? ExitCodes.Ok : ExitCodes.RunFailed;
             }
+            // Akka.Remote (1.5.74) shuts a node down when a TLS handshake it opened fails (its reason type is internal).
+            if (CoordinatedShutdown.Get(system).ShutdownReason is { } reason && reason.GetType().Name == "TlsHandshakeFailureReason")
+            {
+                await env.Error.WriteLineAsync(
+                    $"distill: teacher node {options.Index}: the TLS handshake with the coordinator failed and Akka.Remote stopped the node ({reason}); " +
+                    "its certificate and the coordinator's must come from the same CA (distill.cluster.tls.ca, distill.cluster.tls.certificate; see its log)");
+                return ExitCodes.RunFailed;
+            }
             await env.Error.WriteLineAsync(
                 $"distill: teacher node {options.Index} was removed from the cluster (downed: the others lost contact with it)");
             return ExitCodes.RunFailed;

@@ -216,7 +216,7 @@ public sealed record TransportSettings([Int(64 * 1024, 1L << 30)] long MaxBatchB
 /// transport is TLS with mutual authentication (<see cref="Tls"/>) unless <see cref="Insecure"/>.</summary>
 public sealed record ClusterSettings(
     [Text(AllowEmpty = false, Description = "address this node binds to and other nodes reach it at")] string Host,
-    [Text(Description = "coordinator address teacher nodes join (akka.tcp://distill@host:port); empty = give --seed")] string Seed,
+    [Text(Description = "coordinator address teacher nodes join (akka.ssl.tcp://distill@host:port; akka.tcp with insecure); empty = give --seed")] string Seed,
     [Int(0, 65535, Name = "coordinator.port", Description = "0 = any free port")] int CoordinatorPort,
     [Int(1, 4096, Name = "coordinator.credit-window")] int CreditWindow,
     [Int(0, 65535, Name = "teacher.base-port", Description = "teacher node i listens on base-port + i; 0 = any free port")] int TeacherBasePort,

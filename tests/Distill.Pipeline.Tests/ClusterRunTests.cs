@@ -146,6 +146,69 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         Assert.DoesNotContain(run.NodePids(), Running);
     }
 
+    /// <summary>A process run the way run.sh runs a node: <c>dotnet distill.dll ARGS</c> from the repository root,
+    /// with the same Release build; its output and exit code.</summary>
+    private static (int Exit, string Output) RunNode(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = RepoRoot(),
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in (string[])[Path.Combine(RepoRoot(), "Pipeline", "bin", "Release", "net10.0", "distill.dll"), .. args])
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(RunLimit))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new Xunit.Sdk.XunitException($"distill {string.Join(' ', args)} did not end within {RunLimit}");
+        }
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    [Fact]
+    public void A_cluster_run_is_tls_with_the_runs_throwaway_certificates_and_a_node_with_a_strangers_certificate_cannot_join_while_the_run_goes_on()
+    {
+        using var dir = new TempDir();
+        using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 1,
+            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
+            "-D", "distill.parallelism.shard-size=4");
+        run.WaitFor("teacher node 0 registered", () => ReadShared(run.Log("teacher-0")).Contains("Registered with the coordinator"));
+
+        var seed = File.ReadAllText(Path.Combine(run.RunDir, "cluster", "seed")).Trim();
+        Assert.StartsWith("akka.ssl.tcp://distill@127.0.0.1:", seed);
+        var tls = Path.Combine(run.RunDir, "cluster", "tls");
+        Assert.Equal(["ca.crt", "ca.key", "node-coordinator-0.p12", "node-teacher-0.p12"],
+            Directory.GetFiles(tls).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+
+        // An intruder: a teacher node with a certificate of its own CA, pointed at the run's coordinator.
+        using var strangerCa = Distill.Pipeline.Cluster.ClusterCertificates.CreateAuthority("stranger CA");
+        using var strangerNode = Distill.Pipeline.Cluster.ClusterCertificates.CreateNode(strangerCa, "teacher-9", ["127.0.0.1"]);
+        var caFile = dir.File("stranger-ca.crt", strangerCa.ExportCertificatePem());
+        var nodeFile = Path.Combine(dir.Path, "stranger.p12");
+        File.WriteAllBytes(nodeFile, strangerNode.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+        var (exit, intruder) = RunNode("node", "--role", "teacher", "--preset", "tiny", "--seed", seed, "--index", "9",
+            "-D", $"distill.cluster.tls.ca={caFile}", "-D", $"distill.cluster.tls.certificate={nodeFile}",
+            "-D", "distill.cluster.join-timeout=3");
+        output.WriteLine($"intruder (exit {exit}):\n{intruder}");
+        Assert.Equal(1, exit);
+        // It refuses the coordinator's certificate as the coordinator refuses its own; Akka.Remote then stops it.
+        Assert.Contains("is not signed by the cluster's CA 'CN=stranger CA'", intruder);
+        Assert.Contains("teacher node 9: the TLS handshake with the coordinator failed and Akka.Remote stopped the node", intruder);
+        Assert.Contains("due to TLS handshake failure", ReadShared(run.Log("coordinator-0")));
+
+        // The run goes on and completes on its own teacher node.
+        var code = run.WaitForExit();
+        output.WriteLine(run.Output);
+        Assert.True(code == 0, $"run.sh exited {code}:\n{run.Output}");
+        Assert.Contains(new RunLedger(Path.Combine(run.RunDir, "ledger.jsonl")).ReadAll(), e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
+        Assert.DoesNotContain("teacher node 9", ReadShared(run.Log("coordinator-0")));
+        Assert.Contains("TLS, mutual authentication", File.ReadAllText(Path.Combine(run.RunDir, "report.md")));
+    }
+
     [Fact]
     public void A_coordinator_killed_mid_stage_leaves_no_node_behind_and_the_same_command_resumes_the_run()
     {
