@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Event;
 using Distill.Actors;
 using Distill.Actors.Cluster;
 using Distill.Pipeline.Composition;
@@ -71,7 +70,6 @@ public sealed class CoordinatorHosting(TextWriter output, TextWriter error) : Ac
             await up.Task.WaitAsync(UpTimeout, ct);
 
             _address = cluster.SelfAddress;
-            if (tls is null) system.Log.Warning("{0}", ClusterSecurity.InsecureWarning(c));
             ClusterRunFiles.WriteSeed(paths.Root, _address.ToString());
             await output.WriteLineAsync($"distill: coordinator at {_address}; teacher nodes join with: distill node --role teacher --seed {_address}");
             return (system, flow with

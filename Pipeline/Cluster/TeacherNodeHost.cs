@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Event;
 using Akka.Configuration;
 using Distill.Actors.Cluster;
 using Distill.Actors.Messages;
@@ -92,7 +91,6 @@ public static class TeacherNodeHost
             return ExitCodes.RunFailed;
         }
 
-        if (tls is null) system.Log.Warning("{0}", ClusterSecurity.InsecureWarning(c));
         var self = Akka.Cluster.Cluster.Get(system).SelfAddress;
         await env.Out.WriteLineAsync($"distill: teacher node {options.Index} at {self} (pid {Environment.ProcessId}) joining {seed}; " +
                                      $"{c.TeacherLoaders} loader(s), {c.TeacherWorkers} teacher worker(s) per stage");
