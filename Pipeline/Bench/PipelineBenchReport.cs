@@ -73,6 +73,7 @@ public static class PipelineBenchReport
             Line("replay", r.Stage, "limit", r.LimitSeconds, "s");
             Line("replay", r.Stage, "replay_vs_live", r.ReplayVsLive);
             Line("replay", r.Stage, "replay_vs_limit", r.ReplayVsLimit);
+            Line("replay", r.Stage, "limit_over_replay", r.LimitSeconds / r.ReplaySeconds);
             Line("replay", r.Stage, "live_vs_limit", r.LiveVsLimit);
             Line("replay", r.Stage, "live_stream", r.LiveStreamSeconds, "s");
             Line("replay", r.Stage, "replay_stream", r.ReplayStreamSeconds, "s");

@@ -102,6 +102,7 @@ public class BenchPipelineTests
             Assert.Equal(PipelineBench.StudentStages.Sum(st => Value("replay", st, metric)), Value("replay", PipelineBench.Total, metric), tolerance: 1e-5);
         }
         Assert.Equal(Value("replay", "all", "replay") / Value("replay", "all", "live"), Value("replay", "all", "replay_vs_live"), tolerance: 1e-4);
+        Assert.Equal(Value("replay", "all", "limit") / Value("replay", "all", "replay"), Value("replay", "all", "limit_over_replay"), tolerance: 1e-4);
 
         // (d) every cache of the live run (mimic's; mod's too where it keeps its own) holds every row: tokens counted
         // from the dataset, dense = 4 bytes x vocabulary.
