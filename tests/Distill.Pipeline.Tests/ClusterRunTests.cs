@@ -245,7 +245,8 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         var mimic = ledger.Single(e => e.Stage == "mimic" && e.Status == RunLedgerStatus.Completed);
         output.WriteLine($"coordinator killed with {partsAtKill} mimic parts cached; the resumed mimic took {mimic.Figures!["shards_from_cache"]} " +
             $"shards from the cache and {mimic.Figures["shards_from_teacher"]} from the teachers");
-        Assert.True(mimic.Figures["shards_from_cache"] >= partsAtKill, $"{mimic.Figures["shards_from_cache"]} shards from the cache, {partsAtKill} were cached");
+        // A part renamed into place just before the kill, whose manifest entry was not written yet, is deleted on reopen.
+        Assert.InRange(mimic.Figures["shards_from_cache"], Math.Max(1, partsAtKill - 1), partsAtKill);
         Assert.Equal(28, mimic.Figures["shards_from_cache"] + mimic.Figures["shards_from_teacher"]);
         Assert.DoesNotContain(again.NodePids(), Running);
     }
@@ -255,11 +256,14 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
-            "-D", "distill.data.train-scenes=24", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8");
+            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
+            "-D", "distill.parallelism.shard-size=4");
 
-        run.WaitFor("both teacher nodes registered", () =>
+        // Mid-stage: both nodes registered and one inferring (every inference takes 400 ms, the stage 28 shards).
+        run.WaitFor("both teacher nodes registered and one inferring", () =>
             ReadShared(run.Log("teacher-0")).Contains("Registered with the coordinator") &&
-            ReadShared(run.Log("teacher-1")).Contains("Registered with the coordinator"));
+            ReadShared(run.Log("teacher-1")).Contains("Registered with the coordinator") &&
+            (ReadShared(run.Log("teacher-0")) + ReadShared(run.Log("teacher-1"))).Contains("Inferring shard"));
         using (var kill = Process.Start("kill", ["-INT", run.Pid.ToString()])) kill.WaitForExit();
         var exit = run.WaitForExit();
         output.WriteLine(run.Output);
