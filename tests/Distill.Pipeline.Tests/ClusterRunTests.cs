@@ -24,13 +24,15 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         public ClusterRun(string runDir, int teachers, params string[] extra)
         {
             RunDir = runDir;
-            var start = new ProcessStartInfo("bash")
+            // Through env --default-signal=INT: a test host started in the background (bash's `cmd &`) ignores SIGINT,
+            // every child inherits that, and bash cannot trap a signal ignored at its start, so Ctrl-C would be lost.
+            var start = new ProcessStartInfo("env")
             {
                 WorkingDirectory = RepoRoot(),
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
             };
-            foreach (var arg in (string[])[Path.Combine(RepoRoot(), "run.sh"), "cluster", "--teachers", teachers.ToString(), "--preset", "tiny",
+            foreach (var arg in (string[])["--default-signal=INT", "bash", Path.Combine(RepoRoot(), "run.sh"), "cluster", "--teachers", teachers.ToString(), "--preset", "tiny",
                          "--run", runDir, "-D", "distill.cluster.coordinator.port=0", .. extra])
                 start.ArgumentList.Add(arg);
             start.Environment["DISTILL_NO_BUILD"] = "1";
