@@ -11,6 +11,10 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan RunLimit = TimeSpan.FromMinutes(4);
 
+    /// <summary>A smaller dataset in shards of 4 samples: 28 shards in a distillation stage, so a node always holds leases.</summary>
+    private static readonly string[] ManyShards =
+        ["-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8", "-D", "distill.parallelism.shard-size=4"];
+
     private static string RepoRoot() => Repo.Root();
 
     /// <summary>run.sh cluster with its output collected; the tiny preset on a smaller dataset, shards of 4 samples
@@ -117,9 +121,8 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
-            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
-            "-D", "distill.parallelism.shard-size=4", "-D", "distill.cluster.coordinator.credit-window=64",
-            "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2");
+            [.. ManyShards, "-D", "distill.cluster.coordinator.credit-window=64",
+            "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2"]);
 
         // Teacher node 0 works on the distillation stage: it holds a lease (one shard inferring, one prefetched).
         run.WaitFor("teacher node 0 inferring a shard", () => ReadShared(run.Log("teacher-0")).Contains("Inferring shard"));
@@ -176,8 +179,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 1,
-            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
-            "-D", "distill.parallelism.shard-size=4");
+            ManyShards);
         run.WaitFor("teacher node 0 registered", () => ReadShared(run.Log("teacher-0")).Contains("Registered with the coordinator"));
 
         var seed = File.ReadAllText(Path.Combine(run.RunDir, "cluster", "seed")).Trim();
@@ -218,8 +220,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
         // command on the same run directory: the teacher stage is not run again and mimic reuses the cached parts.
         using var dir = new TempDir();
         var runDir = Path.Combine(dir.Path, "run");
-        string[] settings = ["-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
-            "-D", "distill.parallelism.shard-size=4", "-D", "distill.cluster.coordinator.credit-window=64",
+        string[] settings = [.. ManyShards, "-D", "distill.cluster.coordinator.credit-window=64",
             "-D", "distill.cluster.heartbeat-pause=5", "-D", "distill.cluster.down-after=2"];
         static int Parts(string root) => Directory.Exists(Path.Combine(root, "cache"))
             ? Directory.GetFiles(Path.Combine(root, "cache"), "part-*.arrow", SearchOption.AllDirectories).Count(f => f.Contains($"{Path.DirectorySeparatorChar}mimic{Path.DirectorySeparatorChar}"))
@@ -258,8 +259,7 @@ public sealed class ClusterRunTests(ITestOutputHelper output)
     {
         using var dir = new TempDir();
         using var run = new ClusterRun(Path.Combine(dir.Path, "run"), teachers: 2,
-            "-D", "distill.data.train-scenes=48", "-D", "distill.data.val-scenes=8", "-D", "distill.data.test-scenes=8",
-            "-D", "distill.parallelism.shard-size=4");
+            ManyShards);
 
         // Mid-stage: both nodes registered and one inferring (every inference takes 400 ms, the stage 28 shards).
         run.WaitFor("both teacher nodes registered and one inferring", () =>
