@@ -79,7 +79,7 @@ public sealed class StudentHost : ReceiveActor
         try
         {
             var start = Stopwatch.GetTimestamp();
-            var report = _student.Consume(shard.ShardId, shard.TeacherV1);
+            var report = _student.Consume(shard.ShardId, shard.Outputs);
             _consumeTicks += Stopwatch.GetTimestamp() - start;
             Context.Parent.Tell(new ShardTrained(shard.ShardId, report.Samples, report.Loss));
         }

@@ -7,7 +7,7 @@ using Distill.Stages.Flow;
 namespace Distill.Actors.Flow;
 
 /// <summary>One teacher replica on its own compute thread. Pulls work from the coordinator
-/// (<see cref="RequestWork"/>), turns each loaded <c>samples/v1</c> shard into a <c>teacher/v1</c> batch for the
+/// (<see cref="RequestWork"/>), turns each loaded <c>samples/v1</c> shard into a <c>teacher/v2</c> batch for the
 /// trainer (in parts of whole rows when it is larger than the batch limit), and reports the outcome of every lease.
 /// Its teacher is made on start and disposed on stop.</summary>
 public sealed class TeacherWorker : ReceiveActor

@@ -92,8 +92,8 @@ public sealed class Trainer : ReceiveActor
     private void TakeTeacherBatch(TeacherBatch batch)
     {
         foreach (var stale in _parts.Keys.Where(k => k.Shard == batch.ShardId).ToList()) _parts.Remove(stale);
-        if (!Take(batch.ShardId, batch.Attempt, batch.TeacherV1)) return;
-        if (!_cacheWriter.IsNobody()) _cacheWriter.Tell(new WriteCachedShard(batch.ShardId, batch.TeacherV1));
+        if (!Take(batch.ShardId, batch.Attempt, batch.Outputs)) return;
+        if (!_cacheWriter.IsNobody()) _cacheWriter.Tell(new WriteCachedShard(batch.ShardId, batch.Outputs));
     }
 
     /// <summary>Collects the parts of one attempt's batch; with the last one, joins them and takes the batch. A part

@@ -22,8 +22,8 @@ public sealed record ShardLoadFailed(int ShardId, int Attempt, string Error, Err
 /// <summary>Teacher worker -> coordinator: inference of the shard begins (the lease clock restarts).</summary>
 public sealed record ShardStarted(int ShardId, int Attempt) : IWireMessage;
 
-/// <summary>Teacher worker -> trainer: a shard's <c>teacher/v1</c> Arrow bytes.</summary>
-public sealed record TeacherBatch(int ShardId, int Attempt, byte[] TeacherV1) : IWireMessage;
+/// <summary>Teacher worker -> trainer: a shard's <c>teacher/v2</c> Arrow bytes.</summary>
+public sealed record TeacherBatch(int ShardId, int Attempt, byte[] Outputs) : IWireMessage;
 
 /// <summary>Teacher worker -> trainer: part <paramref name="Part"/> (0-based) of <paramref name="Parts"/> of a shard's
 /// teacher batch that is larger than the transport's batch limit (each part is an Arrow batch of whole rows; the

@@ -5,7 +5,7 @@ namespace Distill.Actors.Messages;
 // Trainer <-> its student host (the child that runs the student's compute on the compute dispatcher).
 
 /// <summary>Trainer -> student host: consume this (not yet seen) shard.</summary>
-public sealed record ConsumeShard(int ShardId, byte[] TeacherV1);
+public sealed record ConsumeShard(int ShardId, byte[] Outputs);
 
 /// <summary>Student host -> trainer: the shard was consumed.</summary>
 public sealed record ShardTrained(int ShardId, int Samples, double Loss);

@@ -8,7 +8,7 @@ namespace Distill.Actors.Serialization;
 
 /// <summary>Serializer of every <see cref="IWireMessage"/> (the flow and cluster protocols): one manifest per message
 /// type (its name), header fields in a compact binary form (<see cref="WireWriter"/>), and Arrow payloads
-/// (<c>samples/v1</c>, <c>teacher/v1</c>, ...) appended raw at the end, so a batch costs its own bytes plus a few
+/// (<c>samples/v1</c>, <c>teacher/v2</c>, ...) appended raw at the end, so a batch costs its own bytes plus a few
 /// header bytes on the wire: never JSON, never base64. Bound in <see cref="DistillActorsConfig"/>.</summary>
 public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithStringManifest(system)
 {
@@ -35,7 +35,7 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
             case ShardLoaded m: return w.Int(m.ShardId).Int(m.Attempt).ToArray(m.SamplesV1);
             case ShardLoadFailed m: return Detail(w.Int(m.ShardId).Int(m.Attempt).String(m.Error), m.Detail).ToArray();
             case ShardStarted m: return w.Int(m.ShardId).Int(m.Attempt).ToArray();
-            case TeacherBatch m: return w.Int(m.ShardId).Int(m.Attempt).ToArray(m.TeacherV1);
+            case TeacherBatch m: return w.Int(m.ShardId).Int(m.Attempt).ToArray(m.Outputs);
             case TeacherBatchPart m: return w.Int(m.ShardId).Int(m.Attempt).Int(m.Part).Int(m.Parts).ToArray(m.Bytes);
             case ShardInferred m: return w.Int(m.ShardId).Int(m.Attempt).ToArray();
             case ShardFailed m: return Detail(w.Int(m.ShardId).Int(m.Attempt).String(m.Error), m.Detail).ToArray();

@@ -3,48 +3,46 @@ using Distill.Stages.Cache;
 
 namespace Distill.Pipeline.Bench;
 
-/// <summary>Bytes of one stage's cached <c>teacher/v1</c> parts per distilled token (issue 5, item 7d).</summary>
+/// <summary>Bytes of one stage's cached <c>teacher/v2</c> parts per distilled token (issue 5, item 7d; issue 15, items 2-3).</summary>
 /// <param name="Tokens">predicting positions (the tokens the logits are cached for; response tokens with the default scope).</param>
 /// <param name="PartBytes">part files on disk.</param>
-/// <param name="SampleBytes">the same rows written as <c>samples/v1</c> (image, tokens, masks): what a cache must hold
-/// whatever form the logits take; <c>PartBytes - SampleBytes</c> is what the top-K logits cost.</param>
+/// <param name="SampleBytes">the same rows written as <c>samples/v1</c> (image, tokens, masks): the dataset's own bytes,
+/// which a <c>teacher/v1</c> part stored again and a <c>teacher/v2</c> part names by sample id and image hash.</param>
 public sealed record CacheBytesRow(string Stage, int Parts, long Rows, long Tokens, long PartBytes, long SampleBytes, int TopK, int VocabSize)
 {
     /// <summary>Whole part bytes per token.</summary>
     public double BytesPerToken => (double)PartBytes / Tokens;
 
-    /// <summary>Bytes of the top-K columns (and their Arrow framing) per token.</summary>
-    public double LogitBytesPerToken => (double)(PartBytes - SampleBytes) / Tokens;
-
-    /// <summary>The top-K columns' payload per token: K int32 ids + K float16 log-probs + one float32 tail.</summary>
-    public int TopKPayloadBytesPerToken => 6 * TopK + 4;
+    /// <summary>The rows' <c>samples/v1</c> bytes per token: what each token cost in a part that held the samples again.</summary>
+    public double SampleBytesPerToken => (double)SampleBytes / Tokens;
 
     /// <summary>Dense float32 logits per token: vocab_size * 4.</summary>
     public long DenseBytesPerToken => 4L * VocabSize;
 
-    /// <summary>Top-K logit bytes / dense float32 logit bytes, per token.</summary>
-    public double LogitRatio => LogitBytesPerToken / DenseBytesPerToken;
+    /// <summary>The whole part / the dense float32 logits of its tokens.</summary>
+    public double LogitRatio => BytesPerToken / DenseBytesPerToken;
 
-    /// <summary>The whole part / the same part with dense float32 logits instead of top-K.</summary>
+    /// <summary>The whole part / a part holding the samples and their dense float32 logits.</summary>
     public double PartRatio => PartBytes / (SampleBytes + (double)DenseBytesPerToken * Tokens);
 }
 
-/// <summary>Measures <see cref="CacheBytesRow"/>s from a cache root: every complete stage cache of <c>teacher/v1</c>
+/// <summary>Measures <see cref="CacheBytesRow"/>s from a cache root: every complete stage cache of <c>teacher/v2</c>
 /// parts (other schemas carry no logits and are left out).</summary>
 public static class CacheBytes
 {
-    public static IReadOnlyList<CacheBytesRow> Measure(string cacheRoot)
+    /// <param name="images">the data the cache was made from (each part's rows are read with their images).</param>
+    public static IReadOnlyList<CacheBytesRow> Measure(string cacheRoot, ISampleImages images)
     {
         var rows = new List<CacheBytesRow>();
         foreach (var entry in CacheInventory.List(cacheRoot))
         {
-            if (entry.Manifest is not { Schema: TeacherV1.SchemaName } manifest || manifest.Parts.Count == 0) continue;
-            rows.Add(Measure(entry.Directory, manifest));
+            if (entry.Manifest is not { Schema: TeacherV2.SchemaName } manifest || manifest.Parts.Count == 0) continue;
+            rows.Add(Measure(entry.Directory, manifest, images));
         }
         return rows;
     }
 
-    public static CacheBytesRow Measure(string directory, CacheManifest manifest)
+    public static CacheBytesRow Measure(string directory, CacheManifest manifest, ISampleImages images)
     {
         long partBytes = 0, sampleBytes = 0, tokens = 0, rowCount = 0;
         int topK = 0, vocab = 0;
@@ -52,7 +50,7 @@ public static class CacheBytes
         {
             var path = Path.Combine(directory, part.File);
             var bytes = File.ReadAllBytes(path);
-            var (rows, meta) = TeacherV1.Read(bytes);
+            var (rows, meta) = TeacherV2.Read(bytes, images);
             if (rows.Count == 0) continue;
             partBytes += new FileInfo(path).Length;
             sampleBytes += SamplesV1.Write(rows.Select(r => r.Sample).ToList(), rows[0].Sample.Image.Length).LongLength;

@@ -5,7 +5,7 @@ using Distill.Stages.Flow;
 namespace Distill.Pipeline.Bench;
 
 /// <summary>A teacher on another machine, for the overlap benchmark: every call sleeps <c>latency</c> (taking no CPU
-/// here) and returns the real <c>teacher/v1</c> batch a live run cached for that shard, found by the sha256 of the
+/// here) and returns the real <c>teacher/v2</c> batch a live run cached for that shard, found by the sha256 of the
 /// shard's <c>samples/v1</c> bytes (the loaders write a shard the same way every time). Thread-safe: it records when
 /// the first call started and the last one ended (<see cref="Span"/>).</summary>
 public sealed class CachedLatencyTeacher(TimeSpan latency, IReadOnlyDictionary<string, byte[]> batches) : ITeacherStep
@@ -22,11 +22,11 @@ public sealed class CachedLatencyTeacher(TimeSpan latency, IReadOnlyDictionary<s
     {
         Interlocked.CompareExchange(ref _firstStart, Stopwatch.GetTimestamp(), 0);
         Thread.Sleep(latency);
-        if (!batches.TryGetValue(KeyOf(samplesV1), out var teacherV1))
+        if (!batches.TryGetValue(KeyOf(samplesV1), out var teacherBatch))
             throw new InvalidDataException("the teacher stand-in got a shard the live run cached no batch for (the shards differ between the runs)");
         long end = Stopwatch.GetTimestamp(), last;
         while (end > (last = Interlocked.Read(ref _lastEnd)) && Interlocked.CompareExchange(ref _lastEnd, end, last) != last) { }
-        return teacherV1;
+        return teacherBatch;
     }
 
     /// <summary>Nothing to free: one stand-in serves every teacher worker of the stage.</summary>

@@ -114,7 +114,7 @@ public static class PipelineBench
                     overlap.AddRange(await bench.OverlapAsync(round, live[^1], alone));
                 }
                 // (d) from the first live run's cache.
-                cache = CacheBytes.Measure(live[0].CacheRoot);
+                cache = CacheBytes.Measure(live[0].CacheRoot, new SplitShardSource(prepared.Data, PreparedData.DistillSplit, "val", s.Parallelism.ShardSize));
             }
             sizes = Sizes(s, prepared, new SplitShardSource(prepared.Data, "train", "val", s.Parallelism.ShardSize));
         }
@@ -239,7 +239,7 @@ public static class PipelineBench
         string.Create(CultureInfo.InvariantCulture,
             $"(a) The real actor flow (supervisor, stage coordinator, {s.Parallelism.Loaders} loaders, teacher workers, trainer, student host) runs " +
             $"{scaling[0].Shards} shards per setting. Each teacher is a stand-in that sleeps {options.Latency.TotalMilliseconds:0.#} ms per batch " +
-            $"(no CPU, like a teacher on another machine) and returns the same real teacher/v1 batch of the configured size; the student only " +
+            $"(no CPU, like a teacher on another machine) and returns the same real teacher/v2 batch of the configured size; the student only " +
             $"decodes it. Throughput = shards / (first teacher call -> last shard consumed); ideal = workers / latency, capped by the student's " +
             $"decode rate; the credit window is raised to twice the workers so that it never idles one. Median of the repeats.");
 

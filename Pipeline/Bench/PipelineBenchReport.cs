@@ -91,8 +91,7 @@ public static class PipelineBenchReport
             Line("cache", c.Stage, "part_bytes", c.PartBytes, "bytes");
             Line("cache", c.Stage, "sample_bytes", c.SampleBytes, "bytes");
             Line("cache", c.Stage, "bytes_per_token", c.BytesPerToken, "bytes/token");
-            Line("cache", c.Stage, "logit_bytes_per_token", c.LogitBytesPerToken, "bytes/token");
-            Line("cache", c.Stage, "topk_payload_bytes_per_token", c.TopKPayloadBytesPerToken, "bytes/token");
+            Line("cache", c.Stage, "sample_bytes_per_token", c.SampleBytesPerToken, "bytes/token");
             Line("cache", c.Stage, "dense_float32_bytes_per_token", c.DenseBytesPerToken, "bytes/token");
             Line("cache", c.Stage, "logit_ratio", c.LogitRatio);
             Line("cache", c.Stage, "part_ratio", c.PartRatio);
@@ -184,12 +183,12 @@ public static class PipelineBenchReport
     public static string CacheTable(PipelineBenchResult result)
     {
         var s = new StringBuilder();
-        s.AppendLine("| stage | parts | tokens | K | vocabulary | part bytes/token | logit bytes/token | top-K payload bytes/token | dense float32 bytes/token | logit ratio | part ratio |");
-        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| stage | parts | tokens | K | vocabulary | part bytes/token | sample bytes/token (not stored) | dense float32 bytes/token | part / dense logits | part / (samples + dense logits) |");
+        s.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in result.Cache)
             s.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.Stage} | {c.Parts} | {c.Tokens} | {c.TopK} | {c.VocabSize} | {c.BytesPerToken:0.0} | {c.LogitBytesPerToken:0.0} | " +
-                $"{c.TopKPayloadBytesPerToken} | {c.DenseBytesPerToken} | {c.LogitRatio:0.000} | {c.PartRatio:0.000} |"));
+                $"| {c.Stage} | {c.Parts} | {c.Tokens} | {c.TopK} | {c.VocabSize} | {c.BytesPerToken:0.0} | {c.SampleBytesPerToken:0.0} | " +
+                $"{c.DenseBytesPerToken} | {c.LogitRatio:0.000} | {c.PartRatio:0.000} |"));
         return s.ToString();
     }
 

@@ -5,10 +5,10 @@ namespace Distill.Pipeline.Bench;
 /// <param name="BusyFraction">the trainer's <c>trainer_busy_fraction</c>: time inside the student's Consume / wall
 /// time from the student being ready to the last batch consumed.</param>
 /// <param name="TeacherStepMs">one teacher call (Infer) per shard.</param>
-/// <param name="TeacherEncodeMs">of which writing the <c>teacher/v1</c> batch.</param>
+/// <param name="TeacherEncodeMs">of which writing the <c>teacher/v2</c> batch.</param>
 /// <param name="TeacherDecodeMs">of which reading the <c>samples/v1</c> shard.</param>
 /// <param name="StudentStepMs">one student call (Consume) per shard.</param>
-/// <param name="StudentDecodeMs">of which reading the <c>teacher/v1</c> batch.</param>
+/// <param name="StudentDecodeMs">of which reading the <c>teacher/v2</c> batch.</param>
 /// <param name="MessagingMs">per shard handed over in memory: teacher call end -> student call start, beyond the
 /// time the student was still busy (<see cref="FlowStageTimes.Messaging"/>).</param>
 public sealed record UtilisationRow(

@@ -59,7 +59,8 @@ public static class ScalingBench
         var samplesV1 = SamplesV1.Write(rows, data.ImageFormat.Bytes);
         var scope = settings.Mimic.Scope;
         var meta = new TeacherBatchMeta("bench-fixed-latency", settings.Teacher.TopK, data.Tokenizer.VocabSize, data.Tokenizer.Hash, scope.Name());
-        var teacherV1 = SyntheticTeacherBatch.Create(rows, meta, scope, data.ImageFormat.Bytes);
+        var teacherBatch = SyntheticTeacherBatch.Create(rows, meta, scope, data.ImageFormat.Bytes, settings.Teacher.Encoding());
+        var images = new RowImages(rows, data.ImageFormat.Bytes);
         int shards = ShardsFor(workers);
         Directory.CreateDirectory(workDir);
         var ledger = Path.Combine(workDir, "scaling-ledger.jsonl");
@@ -75,8 +76,8 @@ public static class ScalingBench
                 var clock = new ScalingClock();
                 var stage = new DistillStage("scaling",
                     CreateSource: () => new FixedShardSource(samplesV1, shards),
-                    CreateTeacher: () => new FixedLatencyTeacher(latency, teacherV1, clock),
-                    CreateStudent: () => new DecodingStudent(clock));
+                    CreateTeacher: () => new FixedLatencyTeacher(latency, teacherBatch, clock),
+                    CreateStudent: () => new DecodingStudent(clock, images));
                 var flow = new FlowSettings
                 {
                     Loaders = settings.Parallelism.Loaders,

@@ -23,12 +23,12 @@ public sealed class TimedStudent : IStudentStep, IArrowCodecTimed
 
     public ArrowCodecTime ArrowTime => (_inner as IArrowCodecTimed)?.ArrowTime ?? ArrowCodecTime.Zero;
 
-    public StepReport Consume(int shardId, byte[] teacherV1)
+    public StepReport Consume(int shardId, byte[] teacherBatch)
     {
         var start = Stopwatch.GetTimestamp();
-        long? messaging = _clock.EmittedAt(teacherV1) is { } emitted ? Math.Max(0, start - Math.Max(emitted, _free)) : null;
+        long? messaging = _clock.EmittedAt(teacherBatch) is { } emitted ? Math.Max(0, start - Math.Max(emitted, _free)) : null;
         var decodeBefore = ArrowTime.Decode;
-        var report = _inner.Consume(shardId, teacherV1);
+        var report = _inner.Consume(shardId, teacherBatch);
         var end = Stopwatch.GetTimestamp();
         _clock.StudentCall(_stage, end - start, ArrowTime.Decode - decodeBefore, messaging);
         _free = end;

@@ -48,7 +48,7 @@ public static class StageCaches
     /// holds every later part to it).</summary>
     public static string? SchemaOf(string stage) => stage switch
     {
-        "mimic" or "mod" => TeacherV1.SchemaName,
+        "mimic" or "mod" => TeacherV2.SchemaName,
         "preference" => "preference/v1",
         _ => null,
     };
@@ -68,13 +68,13 @@ public static class StageCaches
          "Parallelism.ShardSize"];
 
     /// <summary>The settings (property paths of <see cref="DistillSettings"/>, each with everything under it) that
-    /// shape the teacher batches of <paramref name="stage"/>: for <c>mimic</c> and <c>mod</c> (<c>teacher/v1</c>) the
+    /// shape the teacher batches of <paramref name="stage"/>: for <c>mimic</c> and <c>mod</c> (<c>teacher/v2</c>) the
     /// samples, top-K, the distilled positions, whether and how long the teacher answers; for <c>preference</c> the
     /// samples and the pair mining (the pairs the teacher scores). A stage this list does not know gets every setting
     /// (a stale cache is never reused). Every other setting is in <see cref="StudentSideKeys"/>.</summary>
     public static IReadOnlyList<string> TeacherSideKeys(string stage) => stage switch
     {
-        "mimic" or "mod" => [.. SampleKeys, "Teacher.TopK", "Mimic.Scope", "Mimic.TeacherGeneratedResponses", "Eval.MaxNewTokens"],
+        "mimic" or "mod" => [.. SampleKeys, "Teacher.TopK", "Teacher.ExactLogprobs", "Teacher.LogprobStepBits", "Mimic.Scope", "Mimic.TeacherGeneratedResponses", "Eval.MaxNewTokens"],
         "preference" => [.. SampleKeys, "Preference.Sources", "Preference.DatasetFile", "Preference.Prompts", "Preference.HeldOutPrompts",
             "Preference.SamplesPerPrompt", "Preference.Temperature", "Preference.TopP", "Preference.MaxNewTokens", "Preference.Optimiser.BatchSize"],
         _ => [""],
@@ -88,7 +88,7 @@ public static class StageCaches
     public static readonly IReadOnlyList<string> StudentSideKeys =
     [
         "RunDir", "Stages", "TorchThreads", "Device", "Data.Dir", "Model", "Teacher.Checkpoint", "Teacher.Store", "Teacher.Epochs",
-        "Teacher.Optimiser", "Mimic.ProjectorWarmupEpochs", "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.Optimiser",
+        "Teacher.Optimiser", "Teacher.Compression", "Mimic.ProjectorWarmupEpochs", "Mimic.D2dEpochs", "Mimic.D2sEpochs", "Mimic.Optimiser",
         "Mimic.KdWeight", "Mimic.CeWeight", "Mimic.Loss", "Mimic.JsdBeta", "Mimic.Temperature", "Mimic.AuxWeight", "Mod",
         "Eval.BatchSize", "Eval.MaxPerFamily", "Eval.SpeedPrompts", "Eval.SpeedRepeats", "Parallelism.Loaders",
         "Parallelism.TeacherWorkers", "Parallelism.CreditWindow", "Parallelism.ReplayWindow", "Transport", "Preference.Loss", "Preference.Beta",

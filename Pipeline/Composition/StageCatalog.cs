@@ -113,7 +113,7 @@ public sealed class StageCatalog
         Train(_s.Teacher.Epochs, _s.Teacher.Optimiser),
         TeacherDir, _dataFingerprint, Placement, _s.Teacher.Store.Length > 0 ? new TeacherStore(_s.Teacher.Store) : null);
 
-    /// <summary>Identifies the teacher in teacher/v1 metadata: the pretraining fingerprint, or for a given checkpoint
+    /// <summary>Identifies the teacher in teacher/v2 metadata: the pretraining fingerprint, or for a given checkpoint
     /// a hash of its config and weights size.</summary>
     public string TeacherFingerprint => ExternalTeacher
         ? Fingerprint.Of("external-teacher", File.ReadAllText(Path.Combine(TeacherDir, Checkpoint.ConfigFile)),
@@ -155,7 +155,7 @@ public sealed class StageCatalog
             CreateTeacher: DistillTeacher,
             CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
-                _data.ImageFormat, _data, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow, Placement,
+                _data.ImageFormat, _data, source.Value, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow, Placement,
                 TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit, Progress, Cancellation));
     }
 
@@ -168,7 +168,7 @@ public sealed class StageCatalog
     /// <c>distill.mimic.teacher-generated-responses</c>) in at most <c>distill.eval.max-new-tokens</c> tokens.</summary>
     private TeacherInference DistillTeacher() => new(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _s.Teacher.TopK,
         _s.Mimic.Scope, _data.ImageFormat, _data.PadId, Placement,
-        new ResponseGeneration(_s.Eval.MaxNewTokens, _data.EosId, EveryRow: _s.Mimic.TeacherGeneratedResponses));
+        new ResponseGeneration(_s.Eval.MaxNewTokens, _data.EosId, EveryRow: _s.Mimic.TeacherGeneratedResponses), _s.Teacher.Encoding());
 
     /// <summary>The SFT-only baseline: the mimic student's architecture, schedule and optimiser, CE on the
     /// ground-truth responses of the labelled share only, as many optimiser steps as mimic.</summary>
@@ -263,7 +263,7 @@ public sealed class StageCatalog
             CreateStudent: () =>
             {
                 var input = ModInputDir();
-                return new ModStudent(name, input, options, measure, _data, source.Value.TrainSamples,
+                return new ModStudent(name, input, options, measure, _data, source.Value, source.Value.TrainSamples,
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
                     Evaluator(),
                     Placement, TrainingStates.For(name, TeacherFingerprint, input), Progress, Cancellation);

@@ -39,7 +39,7 @@ public static class StageMemory
     private sealed class Measured(IStudentStep inner) : IStudentStep, IArrowCodecTimed
     {
         public ArrowCodecTime ArrowTime => (inner as IArrowCodecTimed)?.ArrowTime ?? ArrowCodecTime.Zero;
-        public StepReport Consume(int shardId, byte[] teacherV1) => inner.Consume(shardId, teacherV1);
+        public StepReport Consume(int shardId, byte[] teacherBatch) => inner.Consume(shardId, teacherBatch);
         public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation) => WithPeak(inner.Complete(progress, cancellation));
         public void Dispose() => inner.Dispose();
     }

@@ -133,7 +133,14 @@ public sealed record TeacherSettings(
     [Path(Description = "pretrained teachers kept across runs; empty = none")] string Store,
     [Int(1, 100_000)] int Epochs,
     [Section(Name = "")] OptimiserSettings Optimiser,
-    [Int(1, 4096)] int TopK);
+    [Int(1, 4096)] int TopK,
+    [Int(1, 4096, Description = "top-K log-probs per position kept as float16 (at most top-k are)")] int ExactLogprobs,
+    [Int(2, 8, Description = "bits per quantised step of the other log-probs")] int LogprobStepBits,
+    [OneOf(typeof(IpcCompressions), Description = "Arrow IPC body compression of teacher/v2 batches")] IpcCompression Compression)
+{
+    /// <summary>How teacher/v2 batches store the top-K.</summary>
+    public TeacherEncoding Encoding() => new(ExactLogprobs, LogprobStepBits, Compression);
+}
 
 /// <summary><c>distill.mimic</c>; its budget (epochs per phase, optimiser) is also the <c>sft</c> baseline's.</summary>
 public sealed record MimicSettings(

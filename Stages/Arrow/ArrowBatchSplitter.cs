@@ -4,7 +4,7 @@ using Apache.Arrow.Types;
 namespace Distill.Stages.Arrow;
 
 /// <summary>Cuts an Arrow IPC stream larger than a byte limit into several streams of whole rows, each within the
-/// limit, and joins such parts back into one stream. Works for every contract (<c>samples/v1</c>, <c>teacher/v1</c>,
+/// limit, and joins such parts back into one stream. Works for every contract (<c>samples/v1</c>, <c>teacher/v2</c>,
 /// <c>preference/v1</c>): every part keeps the schema and its metadata, rows are sliced in order and never changed,
 /// so the joined stream holds exactly the rows of the original (as one record batch per part). A single row larger
 /// than the limit cannot be cut: <see cref="OversizedRowException"/> names its sample; nothing is ever dropped.</summary>

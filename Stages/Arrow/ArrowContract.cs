@@ -9,6 +9,16 @@ public static class ArrowContract
     /// <summary>Schema metadata key holding the contract name, e.g. "samples/v1".</summary>
     public const string SchemaKey = "distill.schema";
 
+    /// <summary>Schema metadata key naming the IPC body compression a stream is written with (<c>none</c>,
+    /// <c>zstd</c>, <c>lz4</c>; absent = none), so that a stream cut into parts or joined keeps it.</summary>
+    public const string CompressionKey = "distill.ipc_compression";
+
+    /// <summary>The compression <see cref="CompressionKey"/> names (none when absent).</summary>
+    internal static IpcCompression CompressionOf(Schema schema) =>
+        Metadata(schema, CompressionKey) is { } name
+            ? (IpcCompressions.Names.Contains(name) ? IpcCompressions.Parse(name) : throw new InvalidDataException($"schema metadata '{CompressionKey}' = '{name}' is not one of {string.Join(", ", IpcCompressions.Names)}"))
+            : IpcCompression.None;
+
     /// <summary>The <c>distill.schema</c> of an IPC stream, or null when it has none.</summary>
     public static string? SchemaNameOf(byte[] ipc)
     {

@@ -24,11 +24,12 @@ internal static class ArrowIpc
         return ms.ToArray();
     }
 
-    /// <summary>One stream of <paramref name="schema"/> holding <paramref name="batches"/> in order.</summary>
+    /// <summary>One stream of <paramref name="schema"/> holding <paramref name="batches"/> in order, compressed as the
+    /// schema's <see cref="ArrowContract.CompressionKey"/> says.</summary>
     public static byte[] Write(Schema schema, IEnumerable<RecordBatch> batches)
     {
         using var ms = new MemoryStream();
-        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true))
+        using (var writer = new ArrowStreamWriter(ms, schema, leaveOpen: true, ArrowContract.CompressionOf(schema).Options()))
         {
             foreach (var batch in batches) writer.WriteRecordBatch(batch);
             writer.WriteEnd();

@@ -13,7 +13,7 @@ public static class CandidatesV1
 {
     public const string SchemaName = "candidates/v1";
     public const string Responses = "responses";
-    public const string TokenizerHashKey = TeacherV1.TokenizerHashKey;
+    public const string TokenizerHashKey = TeacherV2.TokenizerHashKey;
 
     public static Schema Schema(CandidateBatchMeta meta, int imageBytes)
     {

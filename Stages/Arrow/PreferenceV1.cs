@@ -13,7 +13,7 @@ public static class PreferenceV1
     public const string SchemaName = "preference/v1";
     public const string ChosenIds = "chosen_ids", RejectedIds = "rejected_ids",
         RefChosenLogp = "ref_chosen_logp", RefRejectedLogp = "ref_rejected_logp";
-    public const string FingerprintKey = TeacherV1.FingerprintKey, TokenizerHashKey = TeacherV1.TokenizerHashKey;
+    public const string FingerprintKey = TeacherV2.FingerprintKey, TokenizerHashKey = TeacherV2.TokenizerHashKey;
 
     public static Schema Schema(PreferenceBatchMeta meta, int imageBytes)
     {

@@ -4,7 +4,7 @@ using Apache.Arrow.Types;
 
 namespace Distill.Stages.Arrow;
 
-/// <summary>The <c>samples/v1</c> columns, which <c>teacher/v1</c> repeats first: fields, arrays and row reading.</summary>
+/// <summary>The <c>samples/v1</c> columns, which <c>teacher/v2</c> repeats first: fields, arrays and row reading.</summary>
 internal static class SampleColumns
 {
     public const string SampleId = "sample_id", Image = "image", InputIds = "input_ids", LabelsMask = "labels_mask",

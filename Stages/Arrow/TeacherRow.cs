@@ -1,9 +1,9 @@
 namespace Distill.Stages.Arrow;
 
-/// <summary>One row of <c>teacher/v1</c>: the sample plus, for each predicting position (see
-/// <see cref="TeacherPositions"/>), the teacher's top-K ids and log-probs (descending) and the log of the tail mass.
-/// Arrays are flattened: TopkIds.Length == TopkLogprobs.Length == Positions*K.</summary>
-public sealed record TeacherRow(SampleRow Sample, int[] TopkIds, Half[] TopkLogprobs, float[] TailLogprob)
+/// <summary>One row of <c>teacher/v2</c>: the sample (its image from the data path) plus, for each predicting position
+/// (<c>PredictingPositions</c>), the teacher's top-K ids and log-probs (descending) and the log of the tail
+/// mass. Arrays are flattened: TopkIds.Length == TopkLogprobs.Length == Positions*K.</summary>
+public sealed record TeacherRow(SampleRow Sample, int[] TopkIds, float[] TopkLogprobs, float[] TailLogprob)
 {
     public int Positions => TailLogprob.Length;
 }

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Distill.Stages.Cache;
 
 /// <summary>What a stage's teacher batches depend on, and so what identifies its cache: the teacher, the tokenizer,
-/// the batch schema (<c>teacher/v1</c>, <c>preference/v1</c>, ...; null = whatever the first part declares), the
+/// the batch schema (<c>teacher/v2</c>, <c>preference/v1</c>, ...; null = whatever the first part declares), the
 /// dataset and a hash of the teacher-side configuration (top-K, scope, shard size, ...). The directory of a stage's
 /// cache is <c>&lt;root&gt;/&lt;teacher&gt;/&lt;stage&gt;/&lt;data[..16]&gt;-&lt;config[..16]&gt;</c>.</summary>
 public sealed partial record CacheKey(string TeacherFingerprint, string TokenizerHash, string? Schema, string DataFingerprint,

@@ -23,8 +23,8 @@ public static class CachePartCheck
             var name = ArrowContract.Metadata(schema, ArrowContract.SchemaKey)
                 ?? throw new InvalidDataException($"no '{ArrowContract.SchemaKey}' schema metadata");
             return new Contents(name, batches.Sum(b => (long)b.Length),
-                ArrowContract.Metadata(schema, TeacherV1.FingerprintKey),
-                ArrowContract.Metadata(schema, TeacherV1.TokenizerHashKey));
+                ArrowContract.Metadata(schema, TeacherV2.FingerprintKey),
+                ArrowContract.Metadata(schema, TeacherV2.TokenizerHashKey));
         }
         finally
         {

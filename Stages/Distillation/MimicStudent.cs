@@ -16,7 +16,7 @@ namespace Distill.Stages.Distillation;
 /// alignment, DESIGN 5.2), running the <see cref="StudentSchedule"/>: optional projector warm-up on captions, D2D (the
 /// dense student distilled; written to the dense checkpoint), sparse upcycling to MoE and D2S (distilled again with
 /// the MoE aux loss; written to the MoE checkpoint). The student is created (and warmed up) at the first training
-/// shard, and D2D's first epoch trains while the teacher workers stream the <c>teacher/v1</c> batches in, in arrival
+/// shard, and D2D's first epoch trains while the teacher workers stream the <c>teacher/v2</c> batches in, in arrival
 /// order (<c>distill.cache.strict-order = on</c> makes that the shard order); every training batch is kept on disk as
 /// it came (<see cref="KeptShards"/>), so the teacher runs once and every later epoch of D2D and D2S reads the kept
 /// batches back a window of shards at a time (<see cref="ShardWindowRows{T}"/>, a seeded block shuffle): the
@@ -40,6 +40,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly string _moeDir;
     private readonly ImageFormat _imageFormat;
     private readonly PreparedData _data;
+    private readonly ISampleImages _images;
     private readonly Placement? _placement;
     private readonly KeptShards _kept;
     private readonly int _replayWindow;
@@ -61,12 +62,13 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     /// <param name="streamProgress">Where the steps of the streamed epoch (and the warm-up before it) report.</param>
     /// <param name="streamCancellation">Stops the streamed epoch (and the warm-up before it).</param>
+    /// <param name="images">The images of the samples the teacher batches name (the data path: the stage's shard source).</param>
     /// <param name="kept">Where the training batches are kept for the later epochs (on disk).</param>
     /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch
     /// (<see cref="ShardWindowRows{T}"/>).</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         int trainSamples, Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
-        PreparedData data, KeptShards kept, int replayWindow, Placement? placement = null, TrainingStateStore? states = null,
+        PreparedData data, ISampleImages images, KeptShards kept, int replayWindow, Placement? placement = null, TrainingStateStore? states = null,
         StudentInit? init = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
         _kept = kept;
@@ -87,23 +89,24 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
         _moeDir = moeDir;
         _imageFormat = imageFormat;
         _data = data;
+        _images = images;
         _placement = placement;
         _states = states;
     }
 
-    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    /// <summary>Time spent decoding teacher/v2 batches.</summary>
     public ArrowCodecTime ArrowTime => _codec.Time;
 
-    public StepReport Consume(int shardId, byte[] teacherV1)
+    public StepReport Consume(int shardId, byte[] teacherBatch)
     {
-        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
+        var (rows, meta) = _codec.Decoding(() => TeacherV2.Read(teacherBatch, _images));
         CheckMeta(shardId, meta);
         if (_isHeldOut(shardId))
         {
             if (!_heldOut.TryAdd(shardId, rows)) throw new InvalidOperationException($"{_stage}: shard {shardId} was consumed twice");
             return new StepReport(shardId, rows.Count, double.NaN);
         }
-        _kept.Put(shardId, teacherV1, rows.Count);
+        _kept.Put(shardId, teacherBatch, rows.Count);
         _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,
             _progress, _trainSamples, _streamCancellation);
         return new StepReport(shardId, rows.Count, _session.Stream(rows, _streamCancellation));
@@ -123,7 +126,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
         // The kept shards in id order (= the order of the training split), so the run does not depend on arrival order.
-        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV1.Read(_kept.Read(shard)).Rows, _replayWindow);
+        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV2.Read(_kept.Read(shard), _images).Rows, _replayWindow);
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         _progress.Target = progress;
         _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace Distill.Stages.Distillation;
 
-/// <summary>A teacher replica: <c>samples/v1</c> -> <c>teacher/v1</c>. One forward pass per batch, then the
+/// <summary>A teacher replica: <c>samples/v1</c> -> <c>teacher/v2</c>. One forward pass per batch, then the
 /// top-K log-probs (temperature 1, descending) and the log tail mass at each predicting position of the scope.
 /// With <see cref="ResponseGeneration"/> set, the teacher first answers the prompt-only rows (every row with
 /// <see cref="ResponseGeneration.EveryRow"/>) greedily and the batch carries that response (<see cref="TeacherResponses"/>),
@@ -23,10 +23,12 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
     private readonly int _padId;
     private readonly TokenScope _scope;
     private readonly ResponseGeneration? _generation;
+    private readonly TeacherEncoding _encoding;
 
     public TeacherInference(string checkpointDir, string fingerprint, string tokenizerHash, int topK, TokenScope scope, ImageFormat imageFormat, int padId,
-        Placement? placement = null, ResponseGeneration? generation = null)
+        Placement? placement = null, ResponseGeneration? generation = null, TeacherEncoding? encoding = null)
     {
+        _encoding = encoding ?? TeacherEncoding.Default;
         _model = Checkpoint.Load(checkpointDir, placement);
         _model.eval();
         if (topK <= 0 || topK > _model.Config.Text.VocabSize)
@@ -40,7 +42,7 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
 
     public TeacherBatchMeta Meta => _meta;
 
-    /// <summary>Time spent reading samples/v1 and writing teacher/v1.</summary>
+    /// <summary>Time spent reading samples/v1 and writing teacher/v2.</summary>
     public ArrowCodecTime ArrowTime => _codec.Time;
 
     public byte[] Infer(byte[] samplesV1)
@@ -49,7 +51,7 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
         if (_generation is { } g) rows = TeacherResponses.Generate(_model, rows, _imageFormat, g, _padId);
         else if (rows.FirstOrDefault(r => r.IsPromptOnly) is { } unanswered)
             throw new InvalidDataException($"sample '{unanswered.SampleId}' has no response and this teacher step generates none: a prompt-only row needs teacher generation");
-        if (rows.Count == 0) return _codec.Encoding(() => TeacherV1.Write(Array.Empty<TeacherRow>(), _meta, _imageFormat.Bytes));
+        if (rows.Count == 0) return _codec.Encoding(() => TeacherV2.Write(Array.Empty<TeacherRow>(), _meta, _imageFormat.Bytes, _encoding));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         using var batch = TrainingBatch.Collate(rows, _imageFormat, _padId, _scope);
@@ -68,11 +70,11 @@ public sealed class TeacherInference : ITeacherStep, IArrowCodecTimed
             output.Add(new TeacherRow(
                 row,
                 flatIds.AsSpan(offset * k, n * k).ToArray(),
-                flatLogprobs.AsSpan(offset * k, n * k).ToArray().Select(v => (Half)v).ToArray(),
+                flatLogprobs.AsSpan(offset * k, n * k).ToArray(),
                 flatTail.AsSpan(offset, n).ToArray()));
             offset += n;
         }
-        return _codec.Encoding(() => TeacherV1.Write(output, _meta, _imageFormat.Bytes));
+        return _codec.Encoding(() => TeacherV2.Write(output, _meta, _imageFormat.Bytes, _encoding));
     }
 
     public void Dispose() => _model.Dispose();

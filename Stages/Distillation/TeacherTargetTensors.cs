@@ -24,7 +24,7 @@ public sealed class TeacherTargetTensors : IDisposable
             for (int i = 0; i < row.TopkIds.Length; i++)
             {
                 ids[p * topK + i] = row.TopkIds[i];
-                logprobs[p * topK + i] = (float)row.TopkLogprobs[i];
+                logprobs[p * topK + i] = row.TopkLogprobs[i];
             }
             Array.Copy(row.TailLogprob, 0, tail, p, row.Positions);
             p += row.Positions;

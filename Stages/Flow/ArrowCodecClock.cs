@@ -20,7 +20,7 @@ public interface IArrowCodecTimed
     ArrowCodecTime ArrowTime { get; }
 }
 
-/// <summary>Stopwatch around the Arrow encode/decode calls of one step: <c>var rows = clock.Decoding(() =&gt; TeacherV1.Read(bytes))</c>.
+/// <summary>Stopwatch around the Arrow encode/decode calls of one step: <c>var rows = clock.Decoding(() =&gt; TeacherV2.Read(bytes, images))</c>.
 /// Thread-safe (a step is called from one thread at a time, but may be read from another).</summary>
 public sealed class ArrowCodecClock
 {

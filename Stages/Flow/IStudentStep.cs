@@ -5,8 +5,8 @@ namespace Distill.Stages.Flow;
 /// before it), then <see cref="Complete"/> once after every shard has been consumed.</summary>
 public interface IStudentStep : IDisposable
 {
-    /// <summary>Trains on (or evaluates, for held-out shards) one <c>teacher/v1</c> batch.</summary>
-    StepReport Consume(int shardId, byte[] teacherV1);
+    /// <summary>Trains on (or evaluates, for held-out shards) one <c>teacher/v2</c> batch.</summary>
+    StepReport Consume(int shardId, byte[] teacherBatch);
 
     /// <summary>Finishes the stage (remaining epochs, held-out evaluation, checkpoint) and returns its outcome.</summary>
     StageOutcome Complete(IStageProgress progress, CancellationToken cancellation);

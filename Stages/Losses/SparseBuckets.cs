@@ -17,7 +17,7 @@ namespace Distill.Stages.Losses;
 /// <c>(V-K)^(1-1/T) p_tail^(1/T)</c> when the tail is spread evenly) and for T &lt; 1 smaller. So for T != 1 the
 /// tail is under-weighted (T &gt; 1) or over-weighted (T &lt; 1); the approximation is exact at T = 1 and when the
 /// tail holds a single token (K = V - 1). The teacher buckets are renormalised at every T (they sum to 1 only up
-/// to float16 rounding in <c>teacher/v1</c>).</para></summary>
+/// to the quantisation of <c>teacher/v2</c>).</para></summary>
 public static class SparseBuckets
 {
     /// <summary>studentLogits [N,V]; teacherIds [N,K] (any integer dtype); teacherLogprobs [N,K] (temperature 1,

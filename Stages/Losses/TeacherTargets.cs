@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Distill.Stages.Losses;
 
-/// <summary>Sparse teacher targets for <c>teacher/v1</c>: per position the top-K token ids, their log-probs at
+/// <summary>Sparse teacher targets for <c>teacher/v2</c>: per position the top-K token ids, their log-probs at
 /// temperature 1 (descending) and the log of the probability mass outside the top K (the K+1-th bucket).</summary>
 /// <param name="Ids">[N,K] int64.</param>
 /// <param name="Logprobs">[N,K] float32, sorted descending.</param>

@@ -18,7 +18,7 @@ namespace Distill.Stages.Mod;
 /// <summary>Stage <c>mod</c>, student side (gamma-MoD, DESIGN 5.4). On creation, the conversion plan
 /// (<see cref="ModConverter"/>): the input student, the ARank of every decoder layer on calibration samples, the layers
 /// chosen, the plan written and those layers converted around one shared router. Then the training step (this class):
-/// masked routing learning on <c>teacher/v1</c> batches, per batch
+/// masked routing learning on <c>teacher/v2</c> batches, per batch
 /// <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c> (plus the MoE aux loss when the input is an
 /// MoE student), the top (1 - skip ratio) of each row's image tokens processed in every MoD layer, in the one training
 /// loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>, the router at its own learning rate): the
@@ -39,6 +39,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly ModOptions _options;
     private readonly ModMeasureOptions _measure;
     private readonly PreparedData _data;
+    private readonly ISampleImages _images;
     private readonly Func<int, bool> _isHeldOut;
     private readonly string _outputDir;
     private readonly VqaEvaluator? _evaluator;
@@ -58,6 +59,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private TeacherBatchMeta? _meta;
     private double _lastHeldOutKl = double.NaN;
 
+    /// <param name="images">The images of the samples the teacher batches name (the stage's shard source).</param>
     /// <param name="trainSamples">The training rows that will stream in (the schedule is laid out for them).</param>
     /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
@@ -65,7 +67,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
     /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
-        int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Placement? placement = null,
+        ISampleImages images, int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Placement? placement = null,
         TrainingStateStore? states = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
         _stage = stage;
@@ -73,6 +75,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _options = options;
         _measure = measure;
         _data = data;
+        _images = images;
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
@@ -111,12 +114,12 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <summary>Every layer's ARank and the layers converted.</summary>
     public ModPlan Plan { get; }
 
-    /// <summary>Time spent decoding teacher/v1 batches.</summary>
+    /// <summary>Time spent decoding teacher/v2 batches.</summary>
     public ArrowCodecTime ArrowTime => _codec.Time;
 
-    public StepReport Consume(int shardId, byte[] teacherV1)
+    public StepReport Consume(int shardId, byte[] teacherBatch)
     {
-        var (rows, meta) = _codec.Decoding(() => TeacherV1.Read(teacherV1));
+        var (rows, meta) = _codec.Decoding(() => TeacherV2.Read(teacherBatch, _images));
         CheckMeta(shardId, meta);
         if (_isHeldOut(shardId))
         {

@@ -87,9 +87,9 @@ public sealed class ArrowFlowScenario(int shardCount, int rowsPerShard, int idsP
 
     private sealed class Student(ArrowFlowScenario s) : IStudentStep
     {
-        public StepReport Consume(int shardId, byte[] teacherV1)
+        public StepReport Consume(int shardId, byte[] teacherBatch)
         {
-            var rows = SamplesV1.Read(teacherV1);
+            var rows = SamplesV1.Read(teacherBatch);
             var expected = Enumerable.Range(0, s.RowsPerShard).Select(i => SampleId(shardId, i));
             if (!rows.Select(r => r.SampleId).SequenceEqual(expected))
                 throw new InvalidDataException($"shard {shardId}: rows {string.Join(",", rows.Select(r => r.SampleId))} are not the shard's");

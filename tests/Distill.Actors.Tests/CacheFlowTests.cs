@@ -11,7 +11,7 @@ namespace Distill.Actors.Tests;
 /// without a teacher, bad parts regenerated, refused caches and strict ordering.</summary>
 public sealed class CacheFlowTests(ITestOutputHelper output) : ActorTestBase(output)
 {
-    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV1.SchemaName, "data-a", "cfg-a");
+    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV2.SchemaName, "data-a", "cfg-a");
 
     private string CacheRoot => Path.Combine(Path.GetDirectoryName(LedgerPath)!, "cache");
     private string CacheDir => Key.DirectoryUnder(CacheRoot, "mimic");
@@ -64,7 +64,7 @@ public sealed class CacheFlowTests(ITestOutputHelper output) : ActorTestBase(out
         var manifest = Manifest;
         Assert.True(manifest.Complete);
         Assert.Equal(Enumerable.Range(0, 7), manifest.Parts.Select(p => p.Shard));
-        Assert.All(manifest.Parts, p => Assert.Equal((1L, TeacherV1.SchemaName), (p.Rows, p.Schema)));
+        Assert.All(manifest.Parts, p => Assert.Equal((1L, TeacherV2.SchemaName), (p.Rows, p.Schema)));
         for (var shard = 0; shard < 7; shard++)
             Assert.Equal(TestBatches.Teacher(shard), File.ReadAllBytes(PartPath(shard))); // the teacher's bytes, as sent
 

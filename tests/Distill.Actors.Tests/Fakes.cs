@@ -34,7 +34,7 @@ public sealed class FlowScenario
     public string? CreateTeacherFailure { get; init; }
     public string? CreateStudentFailure { get; init; }
     public string? CreateSourceFailure { get; init; }
-    /// <summary>Teachers emit real <c>teacher/v1</c> batches (<see cref="TestBatches.Teacher"/>), as the cache needs.</summary>
+    /// <summary>Teachers emit real <c>teacher/v2</c> batches (<see cref="TestBatches.Teacher"/>), as the cache needs.</summary>
     public bool ArrowBatches { get; init; }
     /// <summary>Called inside the student's Consume, before it returns (so before the shard is acked).</summary>
     public Action<int> OnConsume { get; init; } = _ => { };
@@ -112,11 +112,11 @@ public sealed class FlowScenario
 
     private sealed class FakeStudent(FlowScenario s) : IStudentStep
     {
-        public StepReport Consume(int shardId, byte[] teacherV1)
+        public StepReport Consume(int shardId, byte[] teacherBatch)
         {
             var ok = s.ArrowBatches
-                ? TestBatches.ShardOf(teacherV1) == shardId
-                : teacherV1.Length == 5 && BitConverter.ToInt32(teacherV1) == shardId && teacherV1[4] == 0xAB;
+                ? TestBatches.ShardOf(teacherBatch) == shardId
+                : teacherBatch.Length == 5 && BitConverter.ToInt32(teacherBatch) == shardId && teacherBatch[4] == 0xAB;
             if (!ok) throw new InvalidDataException($"shard {shardId}: batch is not this shard's teacher output");
             s.OnConsume(shardId);
             if (s.ConsumeFailure(shardId) is { } error) throw new InvalidOperationException(error);

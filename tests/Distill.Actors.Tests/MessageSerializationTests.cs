@@ -107,7 +107,7 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
                 break;
             case (TeacherBatch e, TeacherBatch a):
                 Assert.Equal((e.ShardId, e.Attempt), (a.ShardId, a.Attempt));
-                Assert.Equal(e.TeacherV1, a.TeacherV1);
+                Assert.Equal(e.Outputs, a.Outputs);
                 break;
             case (TeacherBatchPart e, TeacherBatchPart a):
                 Assert.Equal((e.ShardId, e.Attempt, e.Part, e.Parts), (a.ShardId, a.Attempt, a.Part, a.Parts));
@@ -119,7 +119,7 @@ public sealed class MessageSerializationTests(ITestOutputHelper output) : ActorT
                 break;
             case (ConsumeShard e, ConsumeShard a):
                 Assert.Equal(e.ShardId, a.ShardId);
-                Assert.Equal(e.TeacherV1, a.TeacherV1);
+                Assert.Equal(e.Outputs, a.Outputs);
                 break;
             case (CacheOpened e, CacheOpened a):
                 Assert.Equal((e.Directory, e.PartsRemoved), (a.Directory, a.PartsRemoved));

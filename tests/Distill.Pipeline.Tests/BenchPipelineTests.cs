@@ -115,10 +115,12 @@ public class BenchPipelineTests
             Assert.Equal(tokens, Value("cache", stage, "tokens"));
             Assert.Equal(8, Value("cache", stage, "top_k"));
             Assert.Equal(data.Tokenizer.VocabSize, Value("cache", stage, "vocab_size"));
-            Assert.Equal(6 * 8 + 4, Value("cache", stage, "topk_payload_bytes_per_token"));
             Assert.Equal(4 * data.Tokenizer.VocabSize, Value("cache", stage, "dense_float32_bytes_per_token"));
-            var logit = Value("cache", stage, "logit_bytes_per_token");
-            Assert.True(logit >= 52 && logit < 4 * data.Tokenizer.VocabSize, $"{stage}: {logit} logit bytes per token");
+            // A token's two records: 8 ids of 6 bits (a vocabulary under 64) = 6 bytes, and 4 float16 + the float16
+            // tail + the step exponent + 4 steps of 3 bits = 13 bytes; the part holds no image (6,912 bytes a row).
+            var perToken = Value("cache", stage, "bytes_per_token");
+            Assert.True(perToken >= 6 + 13 && perToken < Value("cache", stage, "sample_bytes_per_token") / 10,
+                $"{stage}: {perToken} bytes per token, the samples {Value("cache", stage, "sample_bytes_per_token")}");
             Assert.True(Value("cache", stage, "logit_ratio") < 1);
         }
 
@@ -316,10 +318,9 @@ public class BenchPipelineTests
     {
         var row = new CacheBytesRow("mimic", Parts: 2, Rows: 4, Tokens: 10, PartBytes: 2000, SampleBytes: 1000, TopK: 8, VocabSize: 100);
         Assert.Equal(200, row.BytesPerToken, 12);
-        Assert.Equal(100, row.LogitBytesPerToken, 12);
-        Assert.Equal(52, row.TopKPayloadBytesPerToken);
+        Assert.Equal(100, row.SampleBytesPerToken, 12);
         Assert.Equal(400, row.DenseBytesPerToken);
-        Assert.Equal(0.25, row.LogitRatio, 12);
+        Assert.Equal(0.5, row.LogitRatio, 12);
         Assert.Equal(2000.0 / (1000 + 400 * 10), row.PartRatio, 12);
     }
 
@@ -331,15 +332,16 @@ public class BenchPipelineTests
         SampleRow Sample(string id, bool[] mask) => new(id, [1, 2, 3], [1, 2, 3, 4], mask, "colour", "red");
         var rows = new[] { Sample("a", [false, false, true, true]), Sample("b", [false, false, false, true]) };
         var meta = new TeacherBatchMeta("teacher-x", TopK: 2, VocabSize: 10, TokenizerHash: "tok-x", Scope: "response");
-        var batch = SyntheticTeacherBatch.Create(rows, meta, TokenScope.Response, imageBytes: 3);
-        var (decoded, _) = TeacherV1.Read(batch);
+        var batch = SyntheticTeacherBatch.Create(rows, meta, TokenScope.Response, imageBytes: 3, TeacherEncoding.Default);
+        var images = new RowImages(rows, 3);
+        var (decoded, _) = TeacherV2.Read(batch, images);
         Assert.Equal([2, 1], decoded.Select(r => r.Positions));
 
-        var key = new CacheKey("teacher-x", "tok-x", TeacherV1.SchemaName, "data-x", "config-x");
+        var key = new CacheKey("teacher-x", "tok-x", TeacherV2.SchemaName, "data-x", "config-x");
         var cache = StageCache.Open(dir.Path, "mimic", key, shardCount: 1, CacheMode.Write);
         cache.Write(0, batch);
 
-        var measured = Assert.Single(CacheBytes.Measure(dir.Path));
+        var measured = Assert.Single(CacheBytes.Measure(dir.Path, images));
         Assert.Equal("mimic", measured.Stage);
         Assert.Equal(1, measured.Parts);
         Assert.Equal(2, measured.Rows);

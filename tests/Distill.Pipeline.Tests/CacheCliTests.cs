@@ -7,7 +7,7 @@ namespace Distill.Pipeline.Tests;
 /// <summary><c>distill cache ls</c> and <c>distill cache verify</c> on a cache written through the Stages API.</summary>
 public class CacheCliTests
 {
-    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV1.SchemaName, "data-a", "cfg-a");
+    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV2.SchemaName, "data-a", "cfg-a");
 
     private sealed class Cli : IDisposable
     {
@@ -35,8 +35,8 @@ public class CacheCliTests
     private static byte[] Batch(int shard)
     {
         var meta = new TeacherBatchMeta("teacher-a", TopK: 1, VocabSize: 10, "tok-a", "response");
-        var row = new TeacherRow(new SampleRow($"s{shard}", [1, 2, 3], [4, 5], [false, true], "shape", "circle"), [shard], [(Half)(-0.5f)], [-2f]);
-        return TeacherV1.Write([row, row with { Sample = row.Sample with { SampleId = $"t{shard}" } }], meta, imageBytes: 3);
+        var row = new TeacherRow(new SampleRow($"s{shard}", [1, 2, 3], [4, 5], [false, true], "shape", "circle"), [shard], [-0.5f], [-2f]);
+        return TeacherV2.Write([row, row with { Sample = row.Sample with { SampleId = $"t{shard}" } }], meta, imageBytes: 3, TeacherEncoding.Default);
     }
 
     private static void Fill(string root, int shards, int written)

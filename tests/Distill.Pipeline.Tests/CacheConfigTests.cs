@@ -121,7 +121,7 @@ public class CacheConfigTests
         Assert.Equal((Path.Combine(paths.Root, "cache"), CacheMode.Reuse), (mimic.Root, mimic.Mode));
         Assert.Equal(0, teacherAsked); // the teacher's fingerprint is taken when the stage starts
         var key = mimic.Key();
-        Assert.Equal(("teacher1", "tok", "teacher/v1", "data", StageCaches.ConfigHash("mimic", config.Settings)),
+        Assert.Equal(("teacher1", "tok", "teacher/v2", "data", StageCaches.ConfigHash("mimic", config.Settings)),
             (key.TeacherFingerprint, key.TokenizerHash, key.Schema, key.DataFingerprint, key.ConfigHash));
         Assert.Equal("preference/v1", ((DistillStage)cached[2]).Cache!.Key().Schema);
 

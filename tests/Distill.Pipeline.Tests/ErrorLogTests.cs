@@ -87,7 +87,7 @@ public sealed class ErrorLogTests
     private sealed class MismatchedStudent : IStudentStep
     {
         [MethodImpl(MethodImplOptions.NoInlining)]
-        public StepReport Consume(int shardId, byte[] teacherV1)
+        public StepReport Consume(int shardId, byte[] teacherBatch)
         {
             using var a = torch.ones(2, 3);
             using var b = torch.ones(4, 5);

@@ -31,7 +31,7 @@ public class FlowClockTests
     {
         public ArrowCodecTime ArrowTime { get; private set; } = ArrowCodecTime.Zero;
 
-        public StepReport Consume(int shardId, byte[] teacherV1)
+        public StepReport Consume(int shardId, byte[] teacherBatch)
         {
             ArrowTime = ArrowTime with { Decode = ArrowTime.Decode + TimeSpan.FromMilliseconds(5), Decodes = ArrowTime.Decodes + 1 };
             return new StepReport(shardId, 1, 0.5);

@@ -12,6 +12,8 @@ public sealed class ArrowRoundTripTests
     private static readonly SampleRow C = new("x", new byte[12], [], [], "count", "");
 
     private static readonly TeacherBatchMeta Meta = new("teacher-abc", 2, 30, "tokhash", "response");
+    private static readonly RowImages Images = new([A, B, C], 12);
+    private static readonly TeacherEncoding Plain = TeacherEncoding.Default with { Compression = IpcCompression.None };
 
     [Fact]
     public void Samples_round_trip_with_a_null_answer_and_lists_of_different_lengths()
@@ -41,18 +43,19 @@ public sealed class ArrowRoundTripTests
     [Fact]
     public void Teacher_rows_and_metadata_round_trip()
     {
-        var ta = new TeacherRow(A, [11, 2, 2, 11], [(Half)(-0.125f), (Half)(-2.5f), (Half)(-0.0625f), (Half)(-3.75f)], [-4.5f, -6.25f]);
+        var ta = new TeacherRow(A, [11, 2, 2, 11], [-0.125f, -2.5f, -0.0625f, -3.75f], [-4.5f, -6.25f]);
         var tb = new TeacherRow(B, [20, 0, 21, 3, 22, 4, 2, 5],
-            [(Half)0f, (Half)(-9.5f), (Half)(-1f), (Half)(-1.5f), (Half)(-0.5f), (Half)(-2f), (Half)(-0.25f), (Half)(-8f)],
+            [0f, -9.5f, -1f, -1.5f, -0.5f, -2f, -0.25f, -8f],
             [-12f, -3f, -2.5f, -7.125f]);
-        var (rows, meta) = TeacherV1.Read(TeacherV1.Write([ta, tb], Meta, 12));
+        var (rows, meta) = TeacherV2.Read(TeacherV2.Write([ta, tb], Meta, 12, TeacherEncoding.Default), Images);
         Assert.Equal(Meta, meta);
         Assert.Equal(2, rows.Count);
         AssertSame(A, rows[0].Sample);
         AssertSame(B, rows[1].Sample);
         Assert.Equal(ta.TopkIds, rows[0].TopkIds);
         Assert.Equal(ta.TopkLogprobs, rows[0].TopkLogprobs);
-        Assert.Equal((Half)(-0.125f), rows[0].TopkLogprobs[0]);
+        Assert.Equal(-0.125f, rows[0].TopkLogprobs[0]);
+        Assert.Same(A.Image, rows[0].Sample.Image); // the data path's array, not a copy
         Assert.Equal(ta.TailLogprob, rows[0].TailLogprob);
         Assert.Equal(2, rows[0].Positions);
         Assert.Equal(tb.TopkIds, rows[1].TopkIds);
@@ -66,35 +69,35 @@ public sealed class ArrowRoundTripTests
     public void Readers_refuse_the_other_schema()
     {
         var samples = SamplesV1.Write([A], 12);
-        var e = Assert.Throws<InvalidDataException>(() => TeacherV1.Read(samples));
-        Assert.Equal("expected teacher/v1, found samples/v1", e.Message);
-        var teacher = TeacherV1.Write([new TeacherRow(A, [1, 2], [(Half)(-1f), (Half)(-2f)], [-3f])], Meta, 12);
-        Assert.Equal("expected samples/v1, found teacher/v1", Assert.Throws<InvalidDataException>(() => SamplesV1.Read(teacher)).Message);
+        var e = Assert.Throws<InvalidDataException>(() => TeacherV2.Read(samples, Images));
+        Assert.Equal("expected teacher/v2, found samples/v1", e.Message);
+        var teacher = TeacherV2.Write([new TeacherRow(A, [1, 2], [-1f, -2f], [-3f])], Meta, 12, TeacherEncoding.Default);
+        Assert.Equal("expected samples/v1, found teacher/v2", Assert.Throws<InvalidDataException>(() => SamplesV1.Read(teacher)).Message);
         Assert.Contains("samples/v1", Assert.Throws<InvalidDataException>(() => SamplesV1.Read([1, 2, 3, 4, 5])).Message);
     }
 
     [Fact]
     public void Topk_length_must_be_positions_times_k()
     {
-        var bad = new TeacherRow(A, [1, 2, 3], [(Half)(-1f), (Half)(-2f), (Half)(-3f)], [-3f, -4f]);
-        var e = Assert.Throws<ArgumentException>(() => TeacherV1.Write([bad], Meta, 12));
+        var bad = new TeacherRow(A, [1, 2, 3], [-1f, -2f, -3f], [-3f, -4f]);
+        var e = Assert.Throws<ArgumentException>(() => TeacherV2.Write([bad], Meta, 12, TeacherEncoding.Default));
         Assert.Contains("train_00000_00", e.Message);
         Assert.Contains("2*2 = 4", e.Message);
-        var outside = new TeacherRow(A, [1, 30], [(Half)(-1f), (Half)(-2f)], [-3f]);
-        Assert.Contains("30", Assert.Throws<ArgumentException>(() => TeacherV1.Write([outside], Meta, 12)).Message);
+        var outside = new TeacherRow(A, [1, 30], [-1f, -2f], [-3f]);
+        Assert.Contains("30", Assert.Throws<ArgumentException>(() => TeacherV2.Write([outside], Meta, 12, TeacherEncoding.Default)).Message);
     }
 
     [Fact]
-    public void A_stream_with_bad_topk_lengths_is_refused_on_read_naming_the_sample()
+    public void A_stream_relabelled_to_another_k_is_refused_naming_the_column_and_the_widths()
     {
-        // Written as K=2 (4 values for 2 positions), then relabelled K=3 in the metadata: 4 != 2*3.
-        var good = TeacherV1.Write([new TeacherRow(B, [1, 2, 3, 4], [(Half)(-1f), (Half)(-2f), (Half)(-3f), (Half)(-4f)], [-1f, -2f])], Meta, 12);
-        Assert.Single(TeacherV1.Read(good).Rows);
-        var schema = TeacherV1.Schema(Meta with { TopK = 3 }, 12);
-        var batchBytes = RewriteWithSchema(good, schema);
-        var e = Assert.Throws<InvalidDataException>(() => TeacherV1.Read(batchBytes));
-        Assert.Contains("train_00000_01", e.Message);
-        Assert.Contains("2*3 = 6", e.Message);
+        // Written as K=2 over a vocabulary of 30 (5-bit ids, two exact log-probs: 6-byte log-prob records), then
+        // relabelled K=3 in the metadata: the codec of K=3 with two exact log-probs has 8-byte records.
+        var good = TeacherV2.Write([new TeacherRow(B, [1, 2, 3, 4], [-1f, -2f, -3f, -4f], [-1f, -2f])], Meta, 12, Plain);
+        Assert.Single(TeacherV2.Read(good, Images).Rows);
+        var codec = Plain.Codec(Meta.VocabSize, Meta.TopK);
+        var schema = TeacherV2.Schema(Meta with { TopK = 3 }, 12, codec, IpcCompression.None);
+        var e = Assert.Throws<InvalidDataException>(() => TeacherV2.Read(RewriteWithSchema(good, schema), Images));
+        Assert.Equal("teacher/v2: column 'topk_logprobs' holds fixed_size_binary[6] records, the codec's are 8 bytes", e.Message);
     }
 
     [Fact]
@@ -103,7 +106,7 @@ public sealed class ArrowRoundTripTests
         Assert.Contains("train_00000_00", Assert.Throws<ArgumentException>(() => SamplesV1.Write([A], 13)).Message);
         var mismatched = A with { SampleId = "m1", LabelsMask = [true] };
         Assert.Contains("m1", Assert.Throws<ArgumentException>(() => SamplesV1.Write([mismatched], 12)).Message);
-        Assert.Contains("Scope", Assert.Throws<ArgumentException>(() => TeacherV1.Write([], Meta with { Scope = "some" }, 12)).Message);
+        Assert.Contains("Scope", Assert.Throws<ArgumentException>(() => TeacherV2.Write([], Meta with { Scope = "some" }, 12, TeacherEncoding.Default)).Message);
     }
 
     [Fact]

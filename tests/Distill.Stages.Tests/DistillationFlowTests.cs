@@ -19,7 +19,7 @@ using Xunit;
 
 namespace Distill.Stages.Tests;
 
-/// <summary>The stage algorithms end to end on a tiny dataset, without actors: teacher SFT -> teacher/v1 batches ->
+/// <summary>The stage algorithms end to end on a tiny dataset, without actors: teacher SFT -> teacher/v2 batches ->
 /// mimic student (warm-up, D2D, upcycling, D2S) and the SFT baseline -> evaluation. Small models, few steps: checks
 /// wiring and that learning happens.</summary>
 [Collection(TinyRunCollection.Name)]
@@ -84,7 +84,7 @@ public sealed class DistillationFlowTests
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
             var streamed = new RecordingProgress();
             using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.TrainSamples, source.IsHeldOut,
-                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, new KeptShards(Dir.File("kept")), replayWindow: 2,
+                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, source, new KeptShards(Dir.File("kept")), replayWindow: 2,
                 streamProgress: streamed);
             for (int shard = 0; shard < source.ShardCount; shard++)
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
@@ -105,8 +105,8 @@ public sealed class DistillationFlowTests
     {
         var (teacher, student, shards) = _run.Mimic.Codec;
         Assert.Equal(shards, teacher.Decodes);   // each samples/v1 shard read once
-        Assert.Equal(shards, teacher.Encodes);   // each teacher/v1 batch written once
-        Assert.Equal(shards, student.Decodes);   // each teacher/v1 batch read once
+        Assert.Equal(shards, teacher.Encodes);   // each teacher/v2 batch written once
+        Assert.Equal(shards, student.Decodes);   // each teacher/v2 batch read once
         Assert.Equal(0, student.Encodes);
         Assert.True(teacher.Encode > TimeSpan.Zero && teacher.Decode > TimeSpan.Zero && student.Decode > TimeSpan.Zero);
     }
@@ -127,7 +127,7 @@ public sealed class DistillationFlowTests
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
             topK: 4, TokenScope.Response, _run.Data.ImageFormat, _run.Data.PadId);
-        var (rows, meta) = TeacherV1.Read(teacher.Infer(source.LoadShard(0)));
+        var (rows, meta) = TeacherV2.Read(teacher.Infer(source.LoadShard(0)), source);
         Assert.Equal(8, rows.Count);
         Assert.Equal(4, meta.TopK);
         foreach (var row in rows)
@@ -153,7 +153,7 @@ public sealed class DistillationFlowTests
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
             topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos, EveryRow: true));
         var original = SamplesV1.Read(source.LoadShard(0));
-        var (rows, _) = TeacherV1.Read(teacher.Infer(source.LoadShard(0)));
+        var (rows, _) = TeacherV2.Read(teacher.Infer(source.LoadShard(0)), source);
 
         using var model = Checkpoint.Load(_run.TeacherDir);
         model.eval();
@@ -199,7 +199,7 @@ public sealed class DistillationFlowTests
         var imageBytes = labelled[0].Image.Length;
         using var teacher = new TeacherInference(_run.TeacherDir, _run.Pretraining.TeacherFingerprint, _run.Data.Tokenizer.Hash,
             topK: k, TokenScope.Response, size, pad, generation: new ResponseGeneration(max, eos));
-        var (rows, _) = TeacherV1.Read(teacher.Infer(SamplesV1.Write(mixed, imageBytes)));
+        var (rows, _) = TeacherV2.Read(teacher.Infer(SamplesV1.Write(mixed, imageBytes)), source);
 
         using var model = Checkpoint.Load(_run.TeacherDir);
         model.eval();

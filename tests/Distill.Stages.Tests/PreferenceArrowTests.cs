@@ -93,7 +93,7 @@ public sealed class PreferenceArrowTests
         var preference = PreferenceV1.Write([PairA], Meta, 12);
         Assert.Equal("expected preference/v1, found candidates/v1", Assert.Throws<InvalidDataException>(() => PreferenceV1.Read(candidates)).Message);
         Assert.Equal("expected candidates/v1, found preference/v1", Assert.Throws<InvalidDataException>(() => CandidatesV1.Read(preference)).Message);
-        Assert.Equal("expected teacher/v1, found preference/v1", Assert.Throws<InvalidDataException>(() => TeacherV1.Read(preference)).Message);
+        Assert.Equal("expected teacher/v2, found preference/v1", Assert.Throws<InvalidDataException>(() => TeacherV2.Read(preference, new RowImages([], 1))).Message);
         var samples = SamplesV1.Write([new SampleRow("s", ImageA, [1, 2], [false, true], "colour", "red")], 12);
         Assert.Equal("expected preference/v1, found samples/v1", Assert.Throws<InvalidDataException>(() => PreferenceV1.Read(samples)).Message);
         Assert.Contains("preference/v1", Assert.Throws<InvalidDataException>(() => PreferenceV1.Read([1, 2, 3])).Message);

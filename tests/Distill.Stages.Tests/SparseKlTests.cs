@@ -81,7 +81,7 @@ public class SparseKlTests
         var kl = SparseKl.Forward(logits, targets.Ids, targets.Logprobs, targets.TailLogprob);
         Assert.Equal(new long[] { 5 }, kl.shape);
         Assert.All(kl.data<float>().ToArray(), v => Assert.True(Math.Abs(v) < 1e-5, $"KL {v}"));
-        // Half-precision cached log-probs (as in teacher/v1) still give ~0.
+        // Half-precision cached log-probs (as in teacher/v2) still give ~0.
         var half = SparseKl.Forward(logits, targets.Ids, targets.Logprobs.to_type(ScalarType.Float16), targets.TailLogprob);
         Assert.All(half.data<float>().ToArray(), v => Assert.True(Math.Abs(v) < 2e-3, $"KL {v}"));
     }

@@ -7,7 +7,7 @@ namespace Distill.Stages.Tests;
 
 public sealed class StageCacheTests : IDisposable
 {
-    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV1.SchemaName, "data0123456789abcdef-long", "cfg-a");
+    private static readonly CacheKey Key = new("teacher-a", "tok-a", TeacherV2.SchemaName, "data0123456789abcdef-long", "cfg-a");
     private readonly TempDir _dir = new();
 
     private string Root => _dir.Path;
@@ -16,11 +16,11 @@ public sealed class StageCacheTests : IDisposable
 
     private static byte[] Batch(int shard, int rows = 1, string teacher = "teacher-a", string tokenizer = "tok-a")
     {
-        var meta = new TeacherBatchMeta(teacher, TopK: 2, VocabSize: 50, tokenizer, "response");
+        var meta = new TeacherBatchMeta(teacher, TopK: 2, VocabSize: 100, tokenizer, "response");
         var list = Enumerable.Range(0, rows).Select(i => new TeacherRow(
             new SampleRow($"s{shard}-{i}", [1, 2, 3, 4], [5, 6, 7], [false, true, true], "count", "2"),
-            [shard, 1, 2, 3], [(Half)(-0.5f), (Half)(-1f), (Half)(-0.25f), (Half)(-2f)], [-3f, -4f])).ToList();
-        return TeacherV1.Write(list, meta, imageBytes: 4);
+            [shard + 4, 1, 2, 3], [-0.5f, -1f, -0.25f, -2f], [-3f, -4f])).ToList();
+        return TeacherV2.Write(list, meta, imageBytes: 4, TeacherEncoding.Default);
     }
 
     private StageCache Filled(int shards, CacheKey? key = null)
@@ -67,7 +67,7 @@ public sealed class StageCacheTests : IDisposable
         Assert.Equal(Path.Combine(Root, "teacher-a", "mimic", "data0123456789ab-cfg-a"), cache.Directory);
 
         var manifest = CacheManifest.TryRead(Dir)!;
-        Assert.Equal(("mimic", "teacher-a", "tok-a", "teacher/v1", 3, true),
+        Assert.Equal(("mimic", "teacher-a", "tok-a", "teacher/v2", 3, true),
             (manifest.Stage, manifest.TeacherFingerprint, manifest.TokenizerHash, manifest.Schema, manifest.ShardCount, manifest.Complete));
         Assert.Equal([1L, 2L, 3L], manifest.Parts.Select(p => p.Rows));
         Assert.Equal(["part-00000.arrow", "part-00001.arrow", "part-00002.arrow"], manifest.Parts.Select(p => p.File));
@@ -190,7 +190,7 @@ public sealed class StageCacheTests : IDisposable
 
         var schema = Assert.Throws<CacheMismatchException>(() =>
             StageCache.Open(Root, "mimic", Key with { Schema = "preference/v1" }, 2, CacheMode.Reuse));
-        Assert.StartsWith($"{manifest} is refused: it records schema teacher/v1, expected preference/v1", schema.Message);
+        Assert.StartsWith($"{manifest} is refused: it records schema teacher/v2, expected preference/v1", schema.Message);
         Assert.Contains("distill.cache.mode = write", schema.Message);
 
         // A manifest copied under another teacher's folder is refused too, though the folder matches the key.
@@ -224,10 +224,10 @@ public sealed class StageCacheTests : IDisposable
         var generic = Key with { Schema = null };
         var cache = StageCache.Open(Root, "mimic", generic, 2, CacheMode.Reuse);
         cache.Write(0, Batch(0));
-        Assert.Equal("teacher/v1", CacheManifest.TryRead(Dir)!.Schema);
+        Assert.Equal("teacher/v2", CacheManifest.TryRead(Dir)!.Schema);
         var samples = SamplesV1.Write([new SampleRow("x", [1, 2, 3, 4], [1], [true], "count", null)], imageBytes: 4);
         var error = Assert.Throws<InvalidDataException>(() => cache.Write(1, samples));
-        Assert.Contains("schema samples/v1, the cache holds teacher/v1", error.Message);
+        Assert.Contains("schema samples/v1, the cache holds teacher/v2", error.Message);
     }
 
     [Fact]
