@@ -40,7 +40,7 @@ public static class BenchPipelineVerb
         {
             Description = $"parts to measure, comma-separated: {PipelineBench.Scaling} (a), {PipelineBench.Stages} (b-e: utilisation, replay, " +
                           $"cache bytes, overlap; they share the live runs), {PipelineBench.Codec} (f: the compact top-K cache at a real vocabulary, " +
-                          "rows in the CSV's cache section), {PipelineBench.Memory} (g: mimic's peak memory at the preset's data and --memory-scale times as much, " +
+                          $"rows in the CSV's cache section), {PipelineBench.Memory} (g: mimic's peak memory at the preset's data and --memory-scale times as much, " +
                           "child runs)",
             HelpName = "PART,PART,...",
             DefaultValueFactory = _ => string.Join(",", PipelineBench.Parts),
