@@ -221,7 +221,8 @@ public sealed class StageCatalog
             CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageFormat,
                 _data.PadId, placement: Placement),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
-                PreferenceDir, _data.ImageFormat, _data, source.Value.Figures, Placement,
+                PreferenceDir, _data.ImageFormat, _data, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow,
+                source.Value.Figures, Placement,
                 TrainingStates.For(name, TeacherFingerprint, input.Value), Progress, Cancellation));
     }
 
@@ -263,7 +264,8 @@ public sealed class StageCatalog
             CreateStudent: () =>
             {
                 var input = ModInputDir();
-                return new ModStudent(name, input, options, measure, _data, source.Value, source.Value.TrainSamples,
+                return new ModStudent(name, input, options, measure, _data, source.Value, new KeptShards(_paths.KeptShardsOf(name)),
+                    _s.Parallelism.ReplayWindow, source.Value.TrainSamples,
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
                     Evaluator(),
                     Placement, TrainingStates.For(name, TeacherFingerprint, input), Progress, Cancellation);

@@ -22,7 +22,9 @@ namespace Distill.Stages.Mod;
 /// <c>kd_weight * KL + ce_weight * CE + routing_weight * routing loss</c> (plus the MoE aux loss when the input is an
 /// MoE student), the top (1 - skip ratio) of each row's image tokens processed in every MoD layer, in the one training
 /// loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>, the router at its own learning rate): the
-/// first epoch trains while the batches stream in, later epochs replay them; held-out shards only measure the KL. The frozen vision
+/// first epoch trains while the batches stream in and each is kept on disk (<see cref="KeptShards"/>), later epochs read
+/// them back a window of shards at a time (<see cref="ShardWindowRows{T}"/>), so memory does not grow with the data;
+/// held-out shards (in memory) only measure the KL. The frozen vision
 /// tower runs once per image (<see cref="VisionFeatureCache"/>, shared by the input, the converted and the trained
 /// student: the tower is the same), not once per step. On completion: the checkpoint, then what the conversion bought
 /// (<see cref="ModBenefit"/>) on the test prompts with the inference thresholds. The training state is saved after every
@@ -49,7 +51,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly Dictionary<string, double> _figures = new(StringComparer.Ordinal); // saved with every epoch
     private readonly RelayProgress _progress;
     private readonly CancellationToken _streamCancellation;
-    private readonly List<TeacherRow> _train = new();
+    private readonly KeptShards _kept;
+    private readonly int _replayWindow;
     private readonly List<TeacherRow> _heldOut = new();
     private readonly List<double> _epochRouting = new();
     private readonly Stopwatch _clock = new();
@@ -60,6 +63,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private double _lastHeldOutKl = double.NaN;
 
     /// <param name="images">The images of the samples the teacher batches name (the stage's shard source).</param>
+    /// <param name="kept">Where the training batches are kept for the later epochs (on disk, as mimic does).</param>
+    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch (<see cref="ShardWindowRows{T}"/>).</param>
     /// <param name="trainSamples">The training rows that will stream in (the schedule is laid out for them).</param>
     /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
@@ -67,7 +72,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
     /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
-        ISampleImages images, int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath, VqaEvaluator? evaluator = null, Placement? placement = null,
+        ISampleImages images, KeptShards kept, int replayWindow, int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath,
+        VqaEvaluator? evaluator = null, Placement? placement = null,
         TrainingStateStore? states = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
         _stage = stage;
@@ -76,6 +82,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _measure = measure;
         _data = data;
         _images = images;
+        _kept = kept;
+        _replayWindow = replayWindow;
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
@@ -126,7 +134,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             _heldOut.AddRange(rows);
             return new StepReport(shardId, rows.Count, double.NaN);
         }
-        _train.AddRange(rows);
+        _kept.Put(shardId, teacherBatch, rows.Count);
         if (_phase.Resumed) return new StepReport(shardId, rows.Count, double.NaN); // epoch 1 is in the saved state
         _clock.Start();
         var loss = _phase.Stream(rows, _streamCancellation);
@@ -185,7 +193,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
-        if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
+        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV2.Read(_kept.Read(shard), _images).Rows, _replayWindow);
+        if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         _progress.Target = progress;
         int epochs = _options.Train.Epochs;
         if (_phase.Resumed)
@@ -210,7 +219,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             _clock.Stop();
         }
         _clock.Start();
-        _phase.RunEpochs(_train, cancellation);
+        _phase.RunEpochs(train, cancellation);
         _clock.Stop();
         _phase.Finish();
         var figures = new Dictionary<string, double>(_figures, StringComparer.Ordinal);
@@ -222,7 +231,8 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
             figures["heldout_kl_topk_final"] = HeldOutKl(_student, topK: true);
         }
         figures["params"] = _student.ParameterCount();
-        figures["train_samples"] = _train.Count;
+        figures["train_samples"] = train.Count;
+        figures["kept_bytes"] = _kept.Bytes;
         figures["heldout_samples"] = _heldOut.Count;
         figures["vision_cache_images"] = _features.Count;
         if (_phase.SessionSamples > 0) figures["samples_per_second"] = _phase.SessionSamples / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
@@ -234,6 +244,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         using (var input = _converter.LoadInput())
             ModBenefit.Measure(input, _student, _data, _measure, _evaluator, _stage, figures, progress, cancellation);
         _states?.Delete();
+        _kept.Delete();
         return new StageOutcome(_outputDir, figures);
     }
 

@@ -18,8 +18,10 @@ namespace Distill.Stages.Preference;
 /// plus the MoE aux loss (times its coefficient, 0.01 by default) for an MoE student. The reference log-probs are the
 /// teacher's, cached in the batches, so no teacher model is ever loaded here. The vision tower stays frozen and runs
 /// once per image (<see cref="VisionFeatureCache"/>), not once per step. As in
-/// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and later epochs replay
-/// them; held-out shards are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
+/// <see cref="Distillation.MimicStudent"/>, the first epoch trains while batches stream in and each training batch is
+/// kept on disk (<see cref="KeptShards"/>); later epochs and the before/after measurements read them back a window of
+/// shards at a time (<see cref="ShardWindowRows{T}"/>), so memory does not grow with the pairs; held-out shards (in
+/// memory) are only evaluated. Outcome: pairs by source, reward margins and preference accuracy
 /// (share of pairs with r_w &gt; r_l) before and after, on the training and the held-out pairs, the first and the last
 /// epoch's mean loss.
 /// Training runs the one loop of every stage (<see cref="TrainingPhase{T}"/>, phase <c>train</c>): batches of the batch
@@ -41,7 +43,9 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly IReadOnlyDictionary<string, double> _sourceFigures;
     private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
-    private readonly List<PreferenceRow> _train = new();
+    private readonly KeptShards _kept;
+    private readonly int _replayWindow;
+    private readonly SortedDictionary<string, int> _pairsBySource = new(StringComparer.Ordinal);
     private readonly List<PreferenceRow> _heldOut = new();
     private readonly Stopwatch _clock = new();
     private readonly TrainingStateStore? _states;
@@ -54,12 +58,14 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     /// <param name="inputCheckpoint">the student to continue (never the teacher).</param>
     /// <param name="trainPairs">training pairs the stage will deliver (sets the learning-rate schedule).</param>
+    /// <param name="kept">Where the training batches are kept for the later epochs.</param>
+    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch (<see cref="ShardWindowRows{T}"/>).</param>
     /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
     /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
-        Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data,
+        Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data, KeptShards kept, int replayWindow,
         IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null,
         IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
@@ -71,6 +77,8 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _outputDir = outputDir;
         _imageFormat = imageFormat;
         _data = data;
+        _kept = kept;
+        _replayWindow = replayWindow;
         _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
         _placement = placement;
         _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
@@ -111,7 +119,6 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     public StepReport Consume(int shardId, byte[] preferenceV1)
     {
-        if (_phase.Resumed) return Collect(shardId, preferenceV1); // epoch 1 is in the saved state
         var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
         CheckMeta(shardId, meta, imageBytes);
         if (_isHeldOut(shardId))
@@ -119,18 +126,11 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             _heldOut.AddRange(rows);
             return new StepReport(shardId, rows.Count, double.NaN);
         }
-        _train.AddRange(rows);
+        _kept.Put(shardId, preferenceV1, rows.Count);
+        foreach (var row in rows) _pairsBySource[row.Source] = _pairsBySource.GetValueOrDefault(row.Source) + 1;
+        if (_phase.Resumed) return new StepReport(shardId, rows.Count, double.NaN); // epoch 1 is in the saved state
         _clock.Start(); // pairs/s counts from the first trained shard to the end of the stage
         return new StepReport(shardId, rows.Count, _phase.Stream(rows, _streamCancellation));
-    }
-
-    /// <summary>A resumed stage only keeps the pairs of a shard (for the replayed epochs and the measurements).</summary>
-    private StepReport Collect(int shardId, byte[] preferenceV1)
-    {
-        var (rows, meta, imageBytes) = _codec.Decoding(() => PreferenceV1.Read(preferenceV1));
-        CheckMeta(shardId, meta, imageBytes);
-        (_isHeldOut(shardId) ? _heldOut : _train).AddRange(rows);
-        return new StepReport(shardId, rows.Count, double.NaN);
     }
 
     private void CheckMeta(int shardId, PreferenceBatchMeta meta, int imageBytes)
@@ -159,11 +159,12 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
-        if (_train.Count == 0) throw new InvalidOperationException($"{_stage}: no training pair was consumed");
+        var train = new ShardWindowRows<PreferenceRow>(_kept.Shards, shard => PreferenceV1.Read(_kept.Read(shard)).Rows, _replayWindow);
+        if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training pair was consumed");
         var figures = new Dictionary<string, double>(_sourceFigures);
-        foreach (var group in _train.GroupBy(r => r.Source).OrderBy(g => g.Key, StringComparer.Ordinal))
-            figures[$"pairs_{group.Key.Replace('-', '_')}"] = group.Count();
-        figures["train_pairs"] = _train.Count;
+        foreach (var (source, count) in _pairsBySource) figures[$"pairs_{source.Replace('-', '_')}"] = count;
+        figures["train_pairs"] = train.Count;
+        figures["kept_bytes"] = _kept.Bytes;
         figures["heldout_pairs"] = _heldOut.Count;
         _progress.Target = progress;
         if (!_phase.Resumed) _phase.EndStreamedEpoch(cancellation); // epoch 1 ran while the teacher batches streamed in
@@ -173,13 +174,13 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
             progress.Report(new StageProgress(_stage, TrainingState.ResumedPhase, _phase.EpochsDone, _options.Train.Epochs, 0, double.NaN));
         }
 
-        using (var initial = LoadStudent()) Measure(initial, "before", figures);
+        using (var initial = LoadStudent()) Measure(initial, train, "before", figures);
         progress.Report(new StageProgress(_stage, "before", 0, _options.Train.Epochs, 0, figures["train_loss_before"]));
         _clock.Start(); // already running unless the stage was resumed
-        _phase.RunEpochs(_train, cancellation);
+        _phase.RunEpochs(train, cancellation);
         _clock.Stop();
         var result = _phase.Finish();
-        Measure(_student, "after", figures);
+        Measure(_student, train, "after", figures);
         progress.Report(new StageProgress(_stage, "after", _options.Train.Epochs, _options.Train.Epochs, 0, figures["train_loss_after"]));
         // The mean training loss of the first and of the last epoch.
         figures["loss_first"] = result.EpochLosses.Count == 0 ? double.NaN : result.EpochLosses[0];
@@ -191,14 +192,15 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         Directory.CreateDirectory(_outputDir);
         ModelFiles.Save(_student, _data, _outputDir);
         _states?.Delete();
+        _kept.Delete();
         return new StageOutcome(_outputDir, figures);
     }
 
     /// <summary>reward_margin_{when}, accuracy_{when}, train_loss_{when} (the preference loss alone) and
     /// chosen_nll_{when} on the training pairs, and the heldout_ ones when there are held-out pairs.</summary>
-    private void Measure(VisionLanguageModel model, string when, Dictionary<string, double> figures)
+    private void Measure(VisionLanguageModel model, ShardWindowRows<PreferenceRow> trainRows, string when, Dictionary<string, double> figures)
     {
-        var train = Evaluate(model, _train);
+        var train = Evaluate(model, trainRows.InShardOrder());
         figures[$"reward_margin_{when}"] = train.Margin;
         figures[$"accuracy_{when}"] = train.Accuracy;
         figures[$"train_loss_{when}"] = train.Loss;
@@ -213,11 +215,11 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     /// <summary>The preference metrics of <paramref name="model"/> (this stage's student, or the input it started from:
     /// the same frozen tower) on <paramref name="rows"/> (eval mode, no grad).</summary>
-    private PreferenceMetrics Evaluate(VisionLanguageModel model, IReadOnlyList<PreferenceRow> rows)
+    private PreferenceMetrics Evaluate(VisionLanguageModel model, IEnumerable<PreferenceRow> rows)
     {
         model.eval();
         using var noGrad = no_grad();
-        var margins = new List<double>(rows.Count);
+        var margins = new List<double>();
         double lossSum = 0, nllSum = 0;
         foreach (var chunk in rows.Chunk(_options.Train.BatchSize))
         {

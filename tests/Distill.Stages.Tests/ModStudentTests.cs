@@ -70,7 +70,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     {
         source ??= new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         return new ModStudent("mod", _run.StudentDir, options, new ModMeasureOptions(PromptBatch: 5, latencyRepeats, LatencyThreads: 1), _run.Data,
-            source, source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator,
+            source, new KeptShards(_run.Dir.File($"{name}/kept")), replayWindow: 2, source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator,
             states: states);
     }
 
@@ -149,9 +149,18 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
         var outDir = _run.Dir.File("e2e/student-mod");
         using (var student = Student(options, "e2e", source, latencyRepeats: 1, evaluator))
         {
+            long keptBytes = 0;
             for (int shard = source.ShardCount - 1; shard >= 0; shard--)
-                student.Consume(shard, teacher.Infer(source.LoadShard(shard)));
+            {
+                var batch = teacher.Infer(source.LoadShard(shard));
+                if (!source.IsHeldOut(shard)) keptBytes += batch.Length;
+                student.Consume(shard, batch);
+            }
+            Assert.Equal(source.ShardCount - Enumerable.Range(0, source.ShardCount).Count(source.IsHeldOut),
+                Directory.GetFiles(_run.Dir.File("e2e/kept"), "*.arrow").Length);              // training shards wait on disk
             outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
+            Assert.Equal(keptBytes, outcome.Figures["kept_bytes"]);
+            Assert.False(Directory.Exists(_run.Dir.File("e2e/kept")));                           // removed when the stage is done
             Assert.Equal(new[] { 0, 1 }, student.Plan.Converted);
             trained = student.Student;
             var f = outcome.Figures;
@@ -266,7 +275,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             Checkpoint.Save(model, dir);
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         var error = Assert.Throws<InvalidDataException>(() => new ModStudent("mod", dir, Options(), new ModMeasureOptions(4, 0), _run.Data,
-            source, source.TrainSamples, source.IsHeldOut, _run.Dir.File("refused/out"), _run.Dir.File("refused/plan.json")));
+            source, new KeptShards(_run.Dir.File("refused/kept")), replayWindow: 2, source.TrainSamples, source.IsHeldOut, _run.Dir.File("refused/out"), _run.Dir.File("refused/plan.json")));
         Assert.Contains(dir, error.Message);
         Assert.Contains("MoD already", error.Message);
     }

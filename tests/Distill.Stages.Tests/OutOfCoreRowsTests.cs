@@ -56,6 +56,21 @@ public class OutOfCoreRowsTests
     }
 
     [Fact]
+    public void In_shard_order_reads_one_shard_at_a_time_in_the_given_order()
+    {
+        var read = new List<int>();
+        var rows = new ShardWindowRows<int>([(4, 4), (1, 4)], s => { read.Add(s); return RowsOf(s); }, window: 2);
+        using var e = rows.InShardOrder().GetEnumerator();
+        Assert.True(e.MoveNext());
+        Assert.Equal([4], read);                                 // no read ahead
+        var rest = new List<int> { e.Current };
+        while (e.MoveNext()) rest.Add(e.Current);
+        Assert.Equal([400, 401, 402, 403, 100, 101, 102, 103], rest);
+        var shortRead = new ShardWindowRows<int>([(2, 5)], RowsOf, window: 1);
+        Assert.Contains("shard 2: read 4 rows, expected 5", Assert.Throws<InvalidDataException>(() => shortRead.InShardOrder().ToList()).Message);
+    }
+
+    [Fact]
     public void Kept_shards_round_trip_and_leave_other_files_alone()
     {
         using var dir = new TempDir();

@@ -233,7 +233,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageFormat, _run.Data, source.Figures, states: Store(name));
+                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"{name}/kept")), replayWindow: 2,
+                source.Figures, states: Store(name));
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]); // strict shard order
             return student.Complete(progress, cancellation);
         }
@@ -274,7 +275,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         try
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut, output,
-                _run.Data.ImageFormat, _run.Data, source.Figures);
+                _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-{loss}")), replayWindow: 1, source.Figures);
             for (int shard = batches.Length - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, batches[shard]);
             outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
@@ -289,6 +290,9 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         Assert.Equal(source.TrainPairs, f["train_pairs"]);
         Assert.Equal(source.TrainPairs, f["pairs_dataset"] + f["pairs_student_sampled"] + f["pairs_hallucination"]);
         Assert.Equal(source.HeldOutPairs, f["heldout_pairs"]);
+        // The training batches waited on disk as they came and are gone with the stage.
+        Assert.Equal(Enumerable.Range(0, batches.Length).Where(i => !source.IsHeldOut(i)).Sum(i => (long)batches[i].Length), f["kept_bytes"]);
+        Assert.False(Directory.Exists(_run.Dir.File($"kept-{loss}")));
         // The frozen tower ran once per distinct image of the pairs (training and held-out), not once per step.
         var images = batches.SelectMany(b => PreferenceV1.Read(b).Rows)
             .Select(r => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(r.Image))).Distinct().Count();
@@ -316,7 +320,8 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             var options = new PreferenceOptions(new TrainOptions(Epochs: 3, BatchSize: 8, LearningRate: 2e-3, WeightDecay: 0, WarmupSteps: 0, Seed: 3),
                 PreferenceLossKind.Sigmoid, Beta: 0.1, SftWeight: sftWeight);
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageFormat, _run.Data, source.Figures);
+                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-sft-{sftWeight}")),
+                replayWindow: 2, source.Figures);
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]);
             var f = student.Complete(NullStageProgress.Instance, CancellationToken.None).Figures;
             _output.WriteLine($"sft-weight {sftWeight}: chosen nll {f["chosen_nll_before"]} -> {f["chosen_nll_after"]}, loss {f["train_loss_before"]} -> {f["train_loss_after"]}");
@@ -353,7 +358,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         // One batch of every pair of the shard: Consume takes its optimiser step and returns its loss.
         var options = new PreferenceOptions(new TrainOptions(1, BatchSize: rows.Count, 1e-3, 0, 0, Seed: 3), PreferenceLossKind.Sigmoid, 0.1);
         using var student = new PreferenceStudent("preference", moeDir, options, rows.Count, _ => false, _run.Dir.File("moe-out"),
-            _run.Data.ImageFormat, _run.Data);
+            _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File("moe-kept")), replayWindow: 2);
         Assert.Equal(expected, student.Consume(0, batch).Loss, 5);
     }
 }
