@@ -91,13 +91,18 @@ need_dotnet() {
   fi
 }
 
-# The runtime settings of every distill process this script starts. The JIT's tier-up (tier 0 -> optimised code)
-# waits until no new method has been compiled for 100 ms, and a pipeline keeps compiling new methods for minutes
-# (every stage, actor and message type is new code), so hot training code could run unoptimised long after it became
-# hot: replay through the actors ran at 0.85 of the memory-fed limit, at 0.99 with the wait off (bench pipeline,
-# replay rows). A value set in the environment is kept.
+# The runtime settings of every distill process this script starts (a value set in the environment is kept):
+# - DOTNET_TC_CallCountingDelayMs=0: the JIT's tier-up (tier 0 -> optimised code) otherwise waits until no new method
+#   has been compiled for 100 ms, and a pipeline keeps compiling new methods for minutes (every stage, actor and
+#   message type is new code), so hot code ran unoptimised long after it became hot;
+# - DOTNET_TieredPGO=0: no instrumented tier in between, so each hot method is compiled once more instead of twice.
+#   The hot loops are libtorch's, not managed code, so profile-guided code buys little, and the background JIT took
+#   12.8 s of CPU in a 39 s replay of the bench preset's mimic and mod (one of the two cores for a third of the run).
+# Measured on that replay (per-thread CPU from /proc): 43.9 s as the runtime defaults, 38.5 s with the delay off,
+# 34 s with both (the JIT thread at 5.7-6.0 s).
 app_runtime_env() {
   export DOTNET_TC_CallCountingDelayMs=${DOTNET_TC_CallCountingDelayMs:-0}
+  export DOTNET_TieredPGO=${DOTNET_TieredPGO:-0}
 }
 
 # Incremental Release build of the executable; quiet unless it fails. DISTILL_NO_BUILD=1 skips it.
