@@ -7,7 +7,12 @@ namespace Distill.Stages.Arrow;
 /// <see cref="ChatTemplate"/>.</summary>
 public static class SampleEncoder
 {
-    public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens)
+    public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens) =>
+        Encode(sample, tokenizer, imageTokens, s => ShapesDataset.LoadRgb(datasetDir, s, imageSize));
+
+    /// <summary>The same with the image from <paramref name="image"/> (called once, after the conversation is checked),
+    /// so that the questions of one scene can share one image array.</summary>
+    public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, int imageTokens, Func<QuestionSample, byte[]> image)
     {
         ArgumentNullException.ThrowIfNull(sample);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -21,7 +26,6 @@ public static class SampleEncoder
         EncodedSample encoded;
         try { encoded = ChatTemplate.Encode(tokenizer, question, gpt.Value, imageTokens); }
         catch (ArgumentException e) { throw new InvalidDataException($"Sample '{sample.Id}': {e.Message}", e); }
-        byte[] rgb = ShapesDataset.LoadRgb(datasetDir, sample, imageSize);
-        return new SampleRow(sample.Id, rgb, encoded.InputIds, encoded.LabelsMask, sample.Task, sample.Answer);
+        return new SampleRow(sample.Id, image(sample), encoded.InputIds, encoded.LabelsMask, sample.Task, sample.Answer);
     }
 }

@@ -35,9 +35,19 @@ public sealed class ShapesData : PreparedData
     protected override IReadOnlyList<QuestionSample> SplitSamples(string split) =>
         _samples.GetOrAdd(split, s => new Lazy<IReadOnlyList<QuestionSample>>(() => ShapesDataset.ReadSplit(DatasetDir, s))).Value;
 
+    /// <summary>The split's rows; the questions of one scene share one image array (decoded once).</summary>
     protected override IReadOnlyList<SampleRow> SplitRows(string split) =>
         _rows.GetOrAdd(split, s => new Lazy<IReadOnlyList<SampleRow>>(() =>
-            Samples(s).Select(x => SampleEncoder.Encode(x, Words, DatasetDir, ImageFormat.Size, ImageTokens)).ToList())).Value;
+        {
+            var images = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            byte[] Image(QuestionSample sample)
+            {
+                if (!images.TryGetValue(sample.Image, out var rgb))
+                    images[sample.Image] = rgb = ShapesDataset.LoadRgb(DatasetDir, sample, ImageFormat.Size);
+                return rgb;
+            }
+            return Samples(s).Select(x => SampleEncoder.Encode(x, Words, ImageTokens, Image)).ToList();
+        })).Value;
 
     public override int[] EncodePrompt(string question) => ChatTemplate.EncodePrompt(Words, question, ImageTokens);
 

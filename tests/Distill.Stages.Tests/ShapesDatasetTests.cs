@@ -23,6 +23,23 @@ public sealed class ShapesDatasetTests(ShapesDatasetFixture data) : IClassFixtur
     }
 
     [Fact]
+    public void The_questions_of_one_scene_share_one_decoded_image()
+    {
+        var shapes = new Distill.Stages.Workspace.ShapesData(data.Dir,
+            Distill.Stages.Text.WordTokenizer.Build(Distill.Stages.Text.ShapesCorpus.FromSplit(data.Dir, "train")), 32, 4);
+        var samples = shapes.Samples("val");
+        var rows = shapes.Rows("val");
+        Assert.Equal(6 * 5, rows.Count);
+        foreach (var scene in samples.Select((s, i) => (s.Image, Row: rows[i])).GroupBy(x => x.Image))
+        {
+            var first = scene.First().Row.Image;
+            Assert.All(scene, x => Assert.Same(first, x.Row.Image));                                  // one array per scene
+            Assert.Equal(ShapesDataset.LoadRgb(data.Dir, samples.First(s => s.Image == scene.Key), 32), first);
+        }
+        Assert.Equal(6, rows.Select(r => r.Image).Distinct().Count());
+    }
+
+    [Fact]
     public void LoadRgb_resizes()
     {
         var sample = ShapesDataset.ReadSplit(data.Dir, "val")[0];
