@@ -7,11 +7,8 @@ namespace Distill.Stages.Arrow;
 /// <see cref="ChatTemplate"/>.</summary>
 public static class SampleEncoder
 {
-    public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, string datasetDir, int imageSize, int imageTokens) =>
-        Encode(sample, tokenizer, imageTokens, s => ShapesDataset.LoadRgb(datasetDir, s, imageSize));
-
-    /// <summary>The same with the image from <paramref name="image"/> (called once, after the conversation is checked),
-    /// so that the questions of one scene can share one image array.</summary>
+    /// <param name="image">The sample's packed RGB image (called once, after the conversation is checked), so that the
+    /// questions of one scene can share one image array.</param>
     public static SampleRow Encode(QuestionSample sample, WordTokenizer tokenizer, int imageTokens, Func<QuestionSample, byte[]> image)
     {
         ArgumentNullException.ThrowIfNull(sample);

@@ -12,7 +12,7 @@ public sealed class SampleEncoderTests(ShapesDatasetFixture data) : IClassFixtur
     {
         var tok = WordTokenizer.Build(ShapesCorpus.FromSplit(data.Dir, "train"));
         var sample = ShapesDataset.ReadSplit(data.Dir, "val").First(s => s.Task == "colour" || s.Task == "shape");
-        var row = SampleEncoder.Encode(sample, tok, data.Dir, 16, imageTokens: 4);
+        var row = SampleEncoder.Encode(sample, tok, imageTokens: 4, s => ShapesDataset.LoadRgb(data.Dir, s, 16));
 
         Assert.Equal(sample.Id, row.SampleId);
         Assert.Equal(sample.Task, row.Task);
@@ -33,6 +33,6 @@ public sealed class SampleEncoderTests(ShapesDatasetFixture data) : IClassFixtur
     {
         var tok = WordTokenizer.Build(["red"]);
         var sample = new QuestionSample("odd_1", "images/val_00000.png", "colour", "q", "red", [new Turn("human", "q"), new Turn("gpt", "red")]);
-        Assert.Contains("odd_1", Assert.Throws<InvalidDataException>(() => SampleEncoder.Encode(sample, tok, data.Dir, 32, 2)).Message);
+        Assert.Contains("odd_1", Assert.Throws<InvalidDataException>(() => SampleEncoder.Encode(sample, tok, 2, s => ShapesDataset.LoadRgb(data.Dir, s, 32))).Message);
     }
 }
