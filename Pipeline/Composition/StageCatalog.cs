@@ -155,7 +155,7 @@ public sealed class StageCatalog
             CreateTeacher: DistillTeacher,
             CreateStudent: () => new MimicStudent(name, StudentConfig,
                 options, TeacherDir, source.Value.TrainSamples, source.Value.IsHeldOut, SftStudent.Captions(_data, PreparedData.LabelledSplit), StudentDenseDir, StudentMoeDir,
-                _data.ImageFormat, _data, source.Value, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow, Placement,
+                _data.ImageFormat, _data, source.Value, Kept(name), Placement,
                 TrainingStates.For(name, TeacherFingerprint, TeacherDir), StudentInit, Progress, Cancellation));
     }
 
@@ -221,10 +221,12 @@ public sealed class StageCatalog
             CreateTeacher: () => new PreferenceTeacher(TeacherDir, TeacherFingerprint, _data.Tokenizer.Hash, _data.ImageFormat,
                 _data.PadId, placement: Placement),
             CreateStudent: () => new PreferenceStudent(name, input.Value, options, source.Value.TrainPairs, source.Value.IsHeldOut,
-                PreferenceDir, _data.ImageFormat, _data, new KeptShards(_paths.KeptShardsOf(name)), _s.Parallelism.ReplayWindow,
-                source.Value.Figures, Placement,
+                PreferenceDir, _data.ImageFormat, _data, Kept(name), source.Value.Figures, Placement,
                 TrainingStates.For(name, TeacherFingerprint, input.Value), Progress, Cancellation));
     }
+
+    /// <summary>Where a distillation stage keeps its training batches for the later epochs.</summary>
+    private KeptShards Kept(string stage) => new(_paths.KeptShardsOf(stage), _s.Parallelism.ReplayWindow);
 
     private StageOutcome Evaluate(IStageProgress progress, CancellationToken ct)
     {
@@ -264,8 +266,7 @@ public sealed class StageCatalog
             CreateStudent: () =>
             {
                 var input = ModInputDir();
-                return new ModStudent(name, input, options, measure, _data, source.Value, new KeptShards(_paths.KeptShardsOf(name)),
-                    _s.Parallelism.ReplayWindow, source.Value.TrainSamples,
+                return new ModStudent(name, input, options, measure, _data, source.Value, Kept(name), source.Value.TrainSamples,
                     source.Value.IsHeldOut, ModStudentDir, Path.Combine(ModDir, ModPlan.FileName),
                     Evaluator(),
                     Placement, TrainingStates.For(name, TeacherFingerprint, input), Progress, Cancellation);

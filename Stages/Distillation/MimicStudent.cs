@@ -43,7 +43,6 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     private readonly ISampleImages _images;
     private readonly Placement? _placement;
     private readonly KeptShards _kept;
-    private readonly int _replayWindow;
     private readonly SortedDictionary<int, IReadOnlyList<TeacherRow>> _heldOut = new();
     private readonly TrainingStateStore? _states;
     private readonly ArrowCodecClock _codec = new();
@@ -63,16 +62,14 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     /// <param name="streamProgress">Where the steps of the streamed epoch (and the warm-up before it) report.</param>
     /// <param name="streamCancellation">Stops the streamed epoch (and the warm-up before it).</param>
     /// <param name="images">The images of the samples the teacher batches name (the data path: the stage's shard source).</param>
-    /// <param name="kept">Where the training batches are kept for the later epochs (on disk).</param>
-    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch
-    /// (<see cref="ShardWindowRows{T}"/>).</param>
+    /// <param name="kept">Where the training batches are kept for the later epochs (on disk), and how many shards are
+    /// read back at a time (<see cref="KeptShards.ReadBack{T}"/>).</param>
     public MimicStudent(string stage, VlmConfig studentConfig, MimicOptions options, string teacherCheckpoint,
         int trainSamples, Func<int, bool> isHeldOut, IReadOnlyList<SampleRow> captions, string denseDir, string moeDir, ImageFormat imageFormat,
-        PreparedData data, ISampleImages images, KeptShards kept, int replayWindow, Placement? placement = null, TrainingStateStore? states = null,
+        PreparedData data, ISampleImages images, KeptShards kept, Placement? placement = null, TrainingStateStore? states = null,
         StudentInit? init = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
         _kept = kept;
-        _replayWindow = replayWindow;
         ArgumentOutOfRangeException.ThrowIfNegative(trainSamples);
         _trainSamples = trainSamples;
         _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
@@ -126,7 +123,7 @@ public sealed class MimicStudent : IStudentStep, IArrowCodecTimed
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
         // The kept shards in id order (= the order of the training split), so the run does not depend on arrival order.
-        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV2.Read(_kept.Read(shard), _images).Rows, _replayWindow);
+        var train = _kept.ReadBack(batch => TeacherV2.Read(batch, _images).Rows);
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         _progress.Target = progress;
         _session ??= Curriculum().Start(Objective(), (DensePhase, MoePhase), _captions, _imageFormat, _data.PadId, SaveCheckpoint,

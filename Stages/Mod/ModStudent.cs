@@ -52,7 +52,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     private readonly RelayProgress _progress;
     private readonly CancellationToken _streamCancellation;
     private readonly KeptShards _kept;
-    private readonly int _replayWindow;
     private readonly List<TeacherRow> _heldOut = new();
     private readonly List<double> _epochRouting = new();
     private readonly Stopwatch _clock = new();
@@ -64,7 +63,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     /// <param name="images">The images of the samples the teacher batches name (the stage's shard source).</param>
     /// <param name="kept">Where the training batches are kept for the later epochs (on disk, as mimic does).</param>
-    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch (<see cref="ShardWindowRows{T}"/>).</param>
     /// <param name="trainSamples">The training rows that will stream in (the schedule is laid out for them).</param>
     /// <param name="planPath">where the plan (every layer's ARank, the chosen layers) is written as JSON.</param>
     /// <param name="evaluator">scores accuracy before and after on the test split; null = not measured.</param>
@@ -72,7 +70,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
     /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
     /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public ModStudent(string stage, string inputCheckpoint, ModOptions options, ModMeasureOptions measure, PreparedData data,
-        ISampleImages images, KeptShards kept, int replayWindow, int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath,
+        ISampleImages images, KeptShards kept, int trainSamples, Func<int, bool> isHeldOut, string outputDir, string planPath,
         VqaEvaluator? evaluator = null, Placement? placement = null,
         TrainingStateStore? states = null, IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
@@ -83,7 +81,6 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
         _data = data;
         _images = images;
         _kept = kept;
-        _replayWindow = replayWindow;
         _isHeldOut = isHeldOut;
         _outputDir = outputDir;
         _evaluator = evaluator;
@@ -193,7 +190,7 @@ public sealed class ModStudent : IStudentStep, IArrowCodecTimed
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
-        var train = new ShardWindowRows<TeacherRow>(_kept.Shards, shard => TeacherV2.Read(_kept.Read(shard), _images).Rows, _replayWindow);
+        var train = _kept.ReadBack(batch => TeacherV2.Read(batch, _images).Rows);
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training shard was consumed");
         _progress.Target = progress;
         int epochs = _options.Train.Epochs;

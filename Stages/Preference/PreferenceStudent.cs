@@ -44,7 +44,6 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     private readonly Placement? _placement;
     private readonly VisionLanguageModel _student;
     private readonly KeptShards _kept;
-    private readonly int _replayWindow;
     private readonly SortedDictionary<string, int> _pairsBySource = new(StringComparer.Ordinal);
     private readonly List<PreferenceRow> _heldOut = new();
     private readonly Stopwatch _clock = new();
@@ -59,13 +58,12 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
     /// <param name="inputCheckpoint">the student to continue (never the teacher).</param>
     /// <param name="trainPairs">training pairs the stage will deliver (sets the learning-rate schedule).</param>
     /// <param name="kept">Where the training batches are kept for the later epochs.</param>
-    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch (<see cref="ShardWindowRows{T}"/>).</param>
     /// <param name="sourceFigures">figures of how the pairs were collected, copied into the outcome.</param>
     /// <param name="states">the stage's mid-stage training state (saved every epoch, resumed from); null = none.</param>
     /// <param name="streamProgress">Where the steps of the streamed first epoch report.</param>
     /// <param name="streamCancellation">Stops the streamed first epoch.</param>
     public PreferenceStudent(string stage, string inputCheckpoint, PreferenceOptions options, int trainPairs,
-        Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data, KeptShards kept, int replayWindow,
+        Func<int, bool> isHeldOut, string outputDir, ImageFormat imageFormat, PreparedData data, KeptShards kept,
         IReadOnlyDictionary<string, double>? sourceFigures = null, Placement? placement = null, TrainingStateStore? states = null,
         IStageProgress? streamProgress = null, CancellationToken streamCancellation = default)
     {
@@ -78,7 +76,6 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
         _imageFormat = imageFormat;
         _data = data;
         _kept = kept;
-        _replayWindow = replayWindow;
         _sourceFigures = sourceFigures ?? new Dictionary<string, double>();
         _placement = placement;
         _progress = new RelayProgress(streamProgress ?? NullStageProgress.Instance);
@@ -159,7 +156,7 @@ public sealed class PreferenceStudent : IStudentStep, IArrowCodecTimed
 
     public StageOutcome Complete(IStageProgress progress, CancellationToken cancellation)
     {
-        var train = new ShardWindowRows<PreferenceRow>(_kept.Shards, shard => PreferenceV1.Read(_kept.Read(shard)).Rows, _replayWindow);
+        var train = _kept.ReadBack(batch => PreferenceV1.Read(batch).Rows);
         if (train.Count == 0) throw new InvalidOperationException($"{_stage}: no training pair was consumed");
         var figures = new Dictionary<string, double>(_sourceFigures);
         foreach (var (source, count) in _pairsBySource) figures[$"pairs_{source.Replace('-', '_')}"] = count;

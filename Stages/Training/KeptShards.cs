@@ -11,14 +11,20 @@ public sealed class KeptShards
     private readonly Dictionary<int, int> _rows = new();
     private readonly object _lock = new();
 
-    public KeptShards(string directory)
+    /// <param name="replayWindow">Kept shards read back and shuffled together in a later epoch (<see cref="ReadBack{T}"/>).</param>
+    public KeptShards(string directory, int replayWindow)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(replayWindow, 1);
+        ReplayWindow = replayWindow;
         Directory = Path.GetFullPath(directory);
         System.IO.Directory.CreateDirectory(Directory);
         RemoveOwnFiles();                     // batches of an earlier attempt of the stage
     }
 
     public string Directory { get; }
+
+    /// <summary>Kept shards read back and shuffled together in a later epoch.</summary>
+    public int ReplayWindow { get; }
 
     /// <summary>Bytes written so far.</summary>
     public long Bytes { get; private set; }
@@ -67,6 +73,11 @@ public sealed class KeptShards
             throw new IOException($"{PathOf(shard)}: the kept batch of shard {shard} cannot be read: {e.Message}", e);
         }
     }
+
+    /// <summary>The kept rows for the later epochs: the shards read back <see cref="ReplayWindow"/> at a time, each
+    /// batch decoded by <paramref name="decode"/> (called from a read-ahead thread).</summary>
+    public ShardWindowRows<T> ReadBack<T>(Func<byte[], IReadOnlyList<T>> decode) =>
+        new(Shards, shard => decode(Read(shard)), ReplayWindow);
 
     /// <summary>Removes the folder and everything kept.</summary>
     public void Delete()

@@ -84,7 +84,7 @@ public sealed class DistillationFlowTests
             string dense = Dir.File("student-dense"), moe = Dir.File("student-moe");
             var streamed = new RecordingProgress();
             using var student = new MimicStudent("mimic", StudentConfig(Data), options, TeacherDir, source.TrainSamples, source.IsHeldOut,
-                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, source, new KeptShards(Dir.File("kept")), replayWindow: 2,
+                SftStudent.Captions(Data, "train"), dense, moe, Data.ImageFormat, Data, source, new KeptShards(Dir.File("kept"), replayWindow: 2),
                 streamProgress: streamed);
             for (int shard = 0; shard < source.ShardCount; shard++)
                 student.Consume(shard, teacher.Infer(source.LoadShard(shard)));

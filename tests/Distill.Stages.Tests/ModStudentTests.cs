@@ -70,7 +70,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
     {
         source ??= new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         return new ModStudent("mod", _run.StudentDir, options, new ModMeasureOptions(PromptBatch: 5, latencyRepeats, LatencyThreads: 1), _run.Data,
-            source, new KeptShards(_run.Dir.File($"{name}/kept")), replayWindow: 2, source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator,
+            source, new KeptShards(_run.Dir.File($"{name}/kept"), replayWindow: 2), source.TrainSamples, source.IsHeldOut, _run.Dir.File($"{name}/student-mod"), _run.Dir.File($"{name}/mod/plan.json"), evaluator,
             states: states);
     }
 
@@ -275,7 +275,7 @@ public sealed class ModStudentTests : IClassFixture<ModStudentTests.TinyModRun>
             Checkpoint.Save(model, dir);
         var source = new SplitShardSource(_run.Data, "train", "val", shardSize: 8);
         var error = Assert.Throws<InvalidDataException>(() => new ModStudent("mod", dir, Options(), new ModMeasureOptions(4, 0), _run.Data,
-            source, new KeptShards(_run.Dir.File("refused/kept")), replayWindow: 2, source.TrainSamples, source.IsHeldOut, _run.Dir.File("refused/out"), _run.Dir.File("refused/plan.json")));
+            source, new KeptShards(_run.Dir.File("refused/kept"), replayWindow: 2), source.TrainSamples, source.IsHeldOut, _run.Dir.File("refused/out"), _run.Dir.File("refused/plan.json")));
         Assert.Contains(dir, error.Message);
         Assert.Contains("MoD already", error.Message);
     }

@@ -78,7 +78,7 @@ public class OutOfCoreRowsTests
         Directory.CreateDirectory(folder);
         File.WriteAllText(Path.Combine(folder, "000003.arrow.tmp"), "torn");   // an earlier attempt's unfinished file
         File.WriteAllText(Path.Combine(folder, "notes.txt"), "mine");
-        var kept = new KeptShards(folder);
+        var kept = new KeptShards(folder, replayWindow: 1);
         Assert.False(File.Exists(Path.Combine(folder, "000003.arrow.tmp")));
 
         kept.Put(5, [1, 2, 3], rows: 2);
@@ -92,7 +92,7 @@ public class OutOfCoreRowsTests
         kept.Delete();
         Assert.Equal(["notes.txt"], Directory.GetFiles(folder).Select(Path.GetFileName));  // the user's file stays, so the folder does
         File.Delete(Path.Combine(folder, "notes.txt"));
-        new KeptShards(folder).Delete();
+        new KeptShards(folder, replayWindow: 1).Delete();
         Assert.False(Directory.Exists(folder));
     }
 }

@@ -233,7 +233,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         StageOutcome Run(string name, IStageProgress progress, CancellationToken cancellation)
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"{name}/kept")), replayWindow: 2,
+                _run.Dir.File($"{name}/student-pref"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"{name}/kept"), replayWindow: 2),
                 source.Figures, states: Store(name));
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]); // strict shard order
             return student.Complete(progress, cancellation);
@@ -275,7 +275,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         try
         {
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut, output,
-                _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-{loss}")), replayWindow: 1, source.Figures);
+                _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-{loss}"), replayWindow: 1), source.Figures);
             for (int shard = batches.Length - 1; shard >= 0; shard--) // any arrival order works
                 student.Consume(shard, batches[shard]);
             outcome = student.Complete(NullStageProgress.Instance, CancellationToken.None);
@@ -320,8 +320,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
             var options = new PreferenceOptions(new TrainOptions(Epochs: 3, BatchSize: 8, LearningRate: 2e-3, WeightDecay: 0, WarmupSteps: 0, Seed: 3),
                 PreferenceLossKind.Sigmoid, Beta: 0.1, SftWeight: sftWeight);
             using var student = new PreferenceStudent("preference", _run.StudentDir, options, source.TrainPairs, source.IsHeldOut,
-                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-sft-{sftWeight}")),
-                replayWindow: 2, source.Figures);
+                _run.Dir.File($"student-pref-sft-{sftWeight}"), _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File($"kept-sft-{sftWeight}"), replayWindow: 2), source.Figures);
             for (int shard = 0; shard < batches.Length; shard++) student.Consume(shard, batches[shard]);
             var f = student.Complete(NullStageProgress.Instance, CancellationToken.None).Figures;
             _output.WriteLine($"sft-weight {sftWeight}: chosen nll {f["chosen_nll_before"]} -> {f["chosen_nll_after"]}, loss {f["train_loss_before"]} -> {f["train_loss_after"]}");
@@ -358,7 +357,7 @@ public sealed class PreferenceFlowTests : IClassFixture<PreferenceFlowTests.Tiny
         // One batch of every pair of the shard: Consume takes its optimiser step and returns its loss.
         var options = new PreferenceOptions(new TrainOptions(1, BatchSize: rows.Count, 1e-3, 0, 0, Seed: 3), PreferenceLossKind.Sigmoid, 0.1);
         using var student = new PreferenceStudent("preference", moeDir, options, rows.Count, _ => false, _run.Dir.File("moe-out"),
-            _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File("moe-kept")), replayWindow: 2);
+            _run.Data.ImageFormat, _run.Data, new KeptShards(_run.Dir.File("moe-kept"), replayWindow: 2));
         Assert.Equal(expected, student.Consume(0, batch).Loss, 5);
     }
 }

@@ -41,7 +41,7 @@ public sealed class StudentResumeTests(DistillationFlowTests.TinyRun run)
             topK: 8, TokenScope.Response, run.Data.ImageFormat, run.Data.PadId);
         using var student = new MimicStudent("mimic", DistillationFlowTests.TinyRun.StudentConfig(run.Data), reference.Options,
             run.TeacherDir, source.TrainSamples, source.IsHeldOut, SftStudent.Captions(run.Data, "train"), run.Dir.File($"{name}/student-dense"),
-            run.Dir.File($"{name}/student-moe"), run.Data.ImageFormat, run.Data, source, new KeptShards(run.Dir.File($"{name}/kept")), replayWindow: 2,
+            run.Dir.File($"{name}/student-moe"), run.Data.ImageFormat, run.Data, source, new KeptShards(run.Dir.File($"{name}/kept"), replayWindow: 2),
             states: states,
             streamProgress: progress, streamCancellation: cancellation);
         for (int shard = 0; shard < source.ShardCount; shard++)
